@@ -1,0 +1,3 @@
+from rgasc.cli import main
+
+main()

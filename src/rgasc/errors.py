@@ -1,0 +1,58 @@
+"""Errors a user can cause. Each carries one message that names the file and the fix.
+
+The CLI turns any :class:`RgascError` into that message and a non-zero exit, never a
+traceback. Library users can catch the specific subclasses.
+"""
+
+from __future__ import annotations
+
+
+class RgascError(Exception):
+    """Base class of every error the user can fix (bad file, wrong layout, mismatch)."""
+
+
+# --- audio -----------------------------------------------------------------------------
+class AudioError(RgascError):
+    """A clip could not be turned into a waveform."""
+
+
+class AudioMissingError(AudioError, FileNotFoundError):
+    pass
+
+
+class AudioCorruptError(AudioError):
+    pass
+
+
+class AudioEmptyError(AudioError):
+    pass
+
+
+class AudioNonFiniteError(AudioError):
+    pass
+
+
+class AudioFormatError(AudioError):
+    pass
+
+
+# --- datasets and downloads -------------------------------------------------------------
+class DatasetError(RgascError):
+    """A dataset folder does not follow the DCASE layout, or names clips/labels it lacks."""
+
+
+class DownloadError(RgascError):
+    """A transfer failed or a file did not match its published checksum."""
+
+
+# --- stage artefacts ----------------------------------------------------------------------
+class ArtefactError(RgascError):
+    """An artefact written by an earlier stage is missing, stale, or disagrees with another."""
+
+
+class LabelSpaceError(ArtefactError):
+    """Two artefacts disagree on clips, scenes or event labels."""
+
+
+class TeacherError(RgascError):
+    """A teacher model cannot be built (missing checkpoint, labels, optional package)."""
