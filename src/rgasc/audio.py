@@ -30,9 +30,31 @@ def is_audio_file(path: str | os.PathLike[str]) -> bool:
     return Path(path).suffix.lower() in AUDIO_EXTENSIONS
 
 
+# libsndfile's name for the container of each extension (see soundfile.available_formats()).
+_SNDFILE_FORMAT = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".oga": "OGG", ".opus": "OGG",
+                   ".mp3": "MP3", ".aif": "AIFF", ".aiff": "AIFF", ".au": "AU"}  # fmt: skip
+
+
+def _decodable_extension(path: Path) -> bool:
+    """True when the installed libsndfile can decode files with this extension."""
+    fmt = _SNDFILE_FORMAT.get(path.suffix.lower())
+    return fmt is not None and fmt in sf.available_formats()
+
+
 def to_mono(x: np.ndarray) -> np.ndarray:
     """(samples,) or (samples, channels) -> (samples,), channels averaged."""
-    return x if x.ndim == 1 else x.mean(axis=1)
+    if x.ndim == 1:
+        return x
+    if x.shape[1] > 7 or x.dtype.kind != "f":
+        return x.mean(axis=1)
+    # Same bits as x.mean(axis=1) (numpy adds < 8 items in order, then divides) but ~40x
+    # faster: numpy's reduction over a short inner axis costs 9 ms per 10 s of 48 kHz stereo,
+    # more than decoding or resampling the clip.
+    acc = x[:, 0].copy()
+    for c in range(1, x.shape[1]):
+        acc += x[:, c]
+    acc /= x.dtype.type(x.shape[1])
+    return acc
 
 
 def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
@@ -76,12 +98,19 @@ def load_audio(
         x, file_sr = sf.read(path, dtype="float32", always_2d=False)
     except sf.LibsndfileError as e:
         msg = str(e)
-        if "format" in msg.lower() and "not" in msg.lower() or not is_audio_file(path):
+        if path.stat().st_size == 0:
+            raise AudioEmptyError(
+                f"{path}: the file is empty (0 bytes); re-export or re-download it"
+            ) from e
+        # An audio extension libsndfile can decode means the bytes are bad, not the format.
+        if not _decodable_extension(path):
             raise AudioFormatError(
                 f"{path}: unsupported audio format ({msg}); convert it to wav or flac"
             ) from e
-        raise AudioCorruptError(f"{path}: cannot decode ({msg}); the file may be corrupt "
-                                "or cut short, re-download or re-export it") from e
+        raise AudioCorruptError(
+            f"{path}: cannot decode ({msg}); the file may be corrupt "
+            "or cut short, re-download or re-export it"
+        ) from e
     except (RuntimeError, ValueError, EOFError) as e:
         raise AudioCorruptError(f"{path}: cannot decode ({e}); the file may be corrupt") from e
     if x.size == 0:

@@ -1,0 +1,197 @@
+"""Verified, resumable, idempotent downloads of registered datasets.
+
+Steps, each safe to interrupt:
+
+1. Fetch every archive into ``ROOT/.downloads/`` with pooch. Pooch streams to a temporary
+   file and keeps it only when its md5 matches the registry, so a name in ``.downloads``
+   is always a complete archive; archives already there and matching are not fetched
+   again (a rerun resumes at the first missing archive), and a present file with a wrong
+   md5 (partial, corrupt, or from another version) is fetched again.
+2. Only once *every* archive is verified, unzip them all into a temporary folder beside
+   the target, then rename it to ``ROOT/<folder>/`` (or merge it file by file into an
+   existing incomplete folder). A checksum mismatch or any failure therefore never leaves
+   a half-extracted dataset under the final name.
+3. Write ``ROOT/<folder>/.rgasc_complete.json`` (archive md5s and the extracted files)
+   last. A later run that finds a valid marker checks the files and does nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+
+from rgasc.data.registry import DatasetSpec, RemoteFile, get_dataset
+from rgasc.errors import DownloadError
+from rgasc.utils import read_json, write_json
+
+MARKER = ".rgasc_complete.json"
+DOWNLOADS = ".downloads"
+
+
+def download_dataset(
+    name_or_spec: str | DatasetSpec,
+    root: str | os.PathLike[str],
+    *,
+    base_url: str | None = None,
+    progress: bool = True,
+) -> Path:
+    """Download, verify and unpack a dataset into ``root/<dataset folder>/``.
+
+    Args:
+        name_or_spec: a registered name (see ``available_datasets()``) or a spec.
+        root: folder that receives ``.downloads/`` (archives) and the dataset folder.
+        base_url: fetch the archives from this URL instead of the registered one (a
+            mirror; tests point it at a local server).
+        progress: show a progress bar per archive.
+
+    Returns:
+        The dataset folder (``audio/``, ``meta.csv``, ``evaluation_setup/``).
+
+    Raises:
+        DownloadError: a transfer failed, an archive does not match its md5, an archive
+            cannot be unpacked, or the disk is too full. Verified archives are kept, so
+            rerunning resumes.
+    """
+    spec = get_dataset(name_or_spec) if isinstance(name_or_spec, str) else name_or_spec
+    if base_url:
+        spec = spec.with_base_url(base_url)
+    root = Path(root).expanduser()
+    target = root / spec.folder
+    if is_complete(spec, target):
+        return target
+    root.mkdir(parents=True, exist_ok=True)
+    archives = root / DOWNLOADS
+    _check_free_space(spec, root, archives)
+    paths = [_fetch(f, archives, progress) for f in spec.files]
+    members = _extract_all(spec, paths, root, target)
+    write_json(
+        target / MARKER,
+        {
+            "dataset": spec.name,
+            "archives": {f.name: f.md5 for f in spec.files},
+            "files": members,
+        },
+    )
+    return target
+
+
+def is_complete(spec: DatasetSpec, target: str | os.PathLike[str]) -> bool:
+    """True when ``target`` holds a finished extraction of exactly these archives.
+
+    Checks the marker's md5s against the registry and that every extracted file is still
+    there; no archive is read and nothing is downloaded.
+    """
+    marker = Path(target) / MARKER
+    if not marker.is_file():
+        return False
+    try:
+        info = read_json(marker)
+    except (OSError, ValueError):
+        return False
+    if not isinstance(info, dict) or info.get("archives") != {f.name: f.md5 for f in spec.files}:
+        return False
+    files = info.get("files")
+    if not isinstance(files, list) or not files:
+        return False
+    return all((Path(target) / rel).is_file() for rel in files)
+
+
+def _fetch(remote: RemoteFile, archives: Path, progress: bool) -> Path:
+    """Download one archive into ``archives`` unless a verified copy is already there."""
+    import pooch
+    import requests
+
+    try:
+        out = pooch.retrieve(
+            remote.url,
+            known_hash=f"md5:{remote.md5}",
+            fname=remote.name,
+            path=archives,
+            downloader=pooch.HTTPDownloader(progressbar=progress),
+        )
+    except ValueError as e:
+        # pooch's message: "... expected md5:<known> but got <actual>. Deleted download ..."
+        msg = str(e)
+        got = msg.split(" but got ", 1)[1].split(".", 1)[0] if " but got " in msg else "?"
+        raise DownloadError(
+            f"{remote.name} (from {remote.url}): md5 mismatch, expected {remote.md5}, got "
+            f"{got}. The transfer was corrupted or cut short, or the file changed at the "
+            "source; the bad copy was deleted and nothing was extracted. Rerun the same "
+            "command to fetch it again (verified archives are kept)."
+        ) from e
+    except (requests.exceptions.RequestException, OSError) as e:
+        raise DownloadError(
+            f"{remote.name}: download from {remote.url} failed ({e}). Check the network "
+            "or the URL (--base-url for a mirror) and rerun the same command: verified "
+            "archives in .downloads are kept, so the download resumes there."
+        ) from e
+    return Path(out)
+
+
+def _check_free_space(spec: DatasetSpec, root: Path, archives: Path) -> None:
+    # Archives still to fetch plus an unpacked copy of everything (wav barely compresses).
+    missing = sum(f.size for f in spec.files if not (archives / f.name).is_file())
+    need = missing + spec.total_size
+    free = shutil.disk_usage(root).free
+    if free < need:
+        raise DownloadError(
+            f"{root}: {free / 1e9:.1f} GB free, but about {need / 1e9:.1f} GB are needed "
+            f"for {spec.name} (archives and unpacked files); free space or choose "
+            "another --root"
+        )
+
+
+def _extract_all(spec: DatasetSpec, paths: list[Path], root: Path, target: Path) -> list[str]:
+    """Unzip every archive into a temporary folder, then move it onto ``target``.
+
+    Returns the extracted files relative to ``target`` (sorted, POSIX separators).
+    """
+    tmp = Path(tempfile.mkdtemp(prefix=f".{spec.folder}.partial-", dir=root))
+    try:
+        for path in paths:
+            _safe_unzip(path, tmp)
+        src = tmp / spec.folder
+        if not src.is_dir():
+            # Archives without the top folder: their contents are the dataset itself.
+            src = tmp
+        if not (src / "meta.csv").is_file():
+            raise DownloadError(
+                f"{spec.name}: the archives hold no {spec.folder}/meta.csv; the registry "
+                "entry does not describe a DCASE-layout dataset (fix its folder name)"
+            )
+        members = sorted(p.relative_to(src).as_posix() for p in src.rglob("*") if p.is_file())
+        if not target.exists():
+            os.replace(src, target)
+        else:
+            # An earlier unfinished run (no valid marker) left files: overwrite them one by
+            # one; the marker is written after this, so an interruption here is redone.
+            for rel in members:
+                dst = target / rel
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(src / rel, dst)
+        return members
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _safe_unzip(path: Path, dest: Path) -> None:
+    """Extract ``path`` into ``dest``, refusing members that would land outside it."""
+    dest_resolved = dest.resolve()
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                out = (dest / info.filename).resolve()
+                if not out.is_relative_to(dest_resolved):
+                    raise DownloadError(
+                        f"{path}: member {info.filename!r} points outside the target folder; "
+                        "refusing to extract this archive"
+                    )
+            zf.extractall(dest)
+    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as e:
+        raise DownloadError(
+            f"{path}: cannot unpack ({e}) although its md5 matched; delete the file and "
+            "rerun the download"
+        ) from e
