@@ -1,0 +1,222 @@
+"""Reading a log-mel feature cache: lazy features, clip metadata, normalisation statistics.
+
+On-disk layout (written by :func:`rgasc.features.compute_features`)::
+
+    DIR/                       the folder given to `rgasc features --out`
+      latest.json              {"key": KEY}: the cache completed last; open_cache(DIR) opens it
+      KEY/                     KEY = hash(FeatureConfig, dataset file names + sizes + mtimes)
+        features.npy           float32 (clips, frames, n_mels), rows in meta.csv order,
+                               read as a numpy memmap (nothing loaded until indexed)
+        manifest.json          config, key, names, meta, bad clips, versions; written LAST, so
+                               a folder without it is an unfinished run (resumed, never served)
+        progress.json          rows done so far (only while a run is unfinished)
+        bad_clips.csv          filename,error of clips skipped with --skip-bad (if any)
+        norm/HASH.json         per-band mean/std keyed by a hash of the clips they came from
+
+A changed config or file list gives a new KEY, hence a new subfolder: stale features are never
+served. Rows of bad clips stay in ``features.npy`` (zeros) to keep rows aligned with
+``names``; :meth:`FeatureCache.index` refuses them and :meth:`FeatureCache.norm_stats` skips them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rgasc.data.datasets import Clip, clip_key
+from rgasc.errors import ArtefactError, LabelSpaceError
+from rgasc.features.logmel import FeatureConfig
+from rgasc.features.normalize import band_stats
+from rgasc.utils import read_json, text_hash, write_json
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+LATEST = "latest.json"
+FEATURES = "features.npy"
+PROGRESS = "progress.json"
+BAD_CLIPS = "bad_clips.csv"
+
+
+class FeatureCache:
+    """A completed feature cache, opened read-only.
+
+    Attributes:
+        path: the KEY folder.
+        key: hash of the config and the dataset's file list.
+        config: the :class:`FeatureConfig` that made the features.
+        names: meta.csv file names ("audio/x.wav"), one per row, in dataset order.
+        meta: the :class:`Clip` (scene, location, device) of every row.
+        features: (clips, frames, n_mels) float32 numpy memmap; ``features[i]`` and
+            ``features[idx_array]`` read only those rows.
+        bad_clips: names of clips that failed to decode (their rows are zeros; never use them).
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        manifest_path = self.path / MANIFEST
+        if not manifest_path.is_file():
+            raise ArtefactError(
+                f"{manifest_path}: missing; {self.path} is not a finished feature cache "
+                "(run `rgasc features DATASET --out DIR` again to finish it)"
+            )
+        m = read_json(manifest_path)
+        if m.get("format") != FORMAT_VERSION:
+            raise ArtefactError(
+                f"{manifest_path}: cache format {m.get('format')} is not {FORMAT_VERSION}; "
+                "recompute it with `rgasc features`"
+            )
+        self.manifest: dict[str, Any] = m
+        self.key: str = m["key"]
+        self.config = FeatureConfig.from_dict(m["config"])
+        self.meta: list[Clip] = [Clip(**c) for c in m["meta"]]
+        self.names: list[str] = [c.filename for c in self.meta]
+        self.bad_clips: list[str] = [b["filename"] for b in m.get("bad_clips", [])]
+        self.features: np.ndarray = np.load(self.path / FEATURES, mmap_mode="r")
+        expected = (len(self.names), self.config.n_frames, self.config.n_mels)
+        if self.features.shape != expected:
+            raise ArtefactError(
+                f"{self.path / FEATURES}: shape {self.features.shape}, manifest says {expected}; "
+                "the cache is damaged, delete the folder and recompute"
+            )
+        self._row = {clip_key(n): i for i, n in enumerate(self.names)}
+        self._bad = {clip_key(n) for n in self.bad_clips}
+
+    # --- lookup -----------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @property
+    def scenes(self) -> list[str]:
+        """Scene labels present, sorted (the class order of :class:`DcaseDataset`)."""
+        return sorted({c.scene for c in self.meta})
+
+    @property
+    def files_digest(self) -> str:
+        """Hash of the dataset file list (names, sizes, mtimes) the cache was computed from."""
+        return str(self.manifest["files_digest"])
+
+    def usable(self, names: Iterable[str]) -> list[str]:
+        """``names`` without the bad clips (the ones a training split may use)."""
+        return [n for n in names if clip_key(n) not in self._bad]
+
+    def index(self, names: Iterable[str], *, allow_bad: bool = False) -> np.ndarray:
+        """Row indices (int64) of ``names``, given in any form (see :func:`clip_key`).
+
+        Raises:
+            LabelSpaceError: a name is not in the cache, or is a bad clip (unless
+                ``allow_bad``); filter with :meth:`usable` first to drop bad clips.
+        """
+        rows: list[int] = []
+        missing: list[str] = []
+        bad: list[str] = []
+        for n in names:
+            k = clip_key(n)
+            r = self._row.get(k)
+            if r is None:
+                missing.append(n)
+                continue
+            if k in self._bad and not allow_bad:
+                bad.append(n)
+            rows.append(r)
+        if missing:
+            raise LabelSpaceError(
+                f"{self.path}: {len(missing)} clip(s) are not in the feature cache, e.g. "
+                f"{missing[:3]}; recompute features for this dataset (`rgasc features`)"
+            )
+        if bad:
+            raise LabelSpaceError(
+                f"{self.path}: {len(bad)} clip(s) failed to decode and have no features, "
+                f"e.g. {bad[:3]} (see {BAD_CLIPS}); drop them with cache.usable(names)"
+            )
+        return np.asarray(rows, dtype=np.int64)
+
+    # --- normalisation ------------------------------------------------------------------
+    def norm_stats(self, train_names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Per-band (mean [n_mels], std [n_mels]) float32 over the frames of ``train_names``.
+
+        Bad clips are skipped. Computed once per set of clips (streamed in chunks) and stored
+        under ``norm/`` keyed by a hash of the clip names, so the same split reuses it and a
+        different split can never get stale statistics.
+        """
+        keys = sorted({clip_key(n) for n in self.usable(train_names)})
+        if not keys:
+            raise ArtefactError(f"{self.path}: no usable clips to compute normalisation on")
+        h = text_hash(self.key, *keys)
+        path = self.path / "norm" / f"{h}.json"
+        if path.is_file():
+            d = read_json(path)
+            return np.asarray(d["mean"], np.float32), np.asarray(d["std"], np.float32)
+        mean, std = band_stats(self.features, self.index(keys))
+        # a read-only cache still works; the stats are just recomputed next time
+        with contextlib.suppress(OSError):
+            write_json(path, {"clips": len(keys), "mean": mean.tolist(), "std": std.tolist()})
+        return mean, std
+
+    def __repr__(self) -> str:
+        return (
+            f"FeatureCache({str(self.path)!r}, clips={len(self)}, "
+            f"shape={tuple(self.features.shape)}, bad={len(self.bad_clips)})"
+        )
+
+
+def open_cache(path: str | os.PathLike[str], cfg: FeatureConfig | None = None) -> FeatureCache:
+    """Open a cache given the ``--out`` folder or one of its KEY subfolders.
+
+    Args:
+        path: DIR (resolved through ``latest.json``, or, with ``cfg``, the newest finished
+            subfolder made with that config) or DIR/KEY.
+        cfg: pick the cache made with this config instead of the latest one.
+
+    Raises:
+        ArtefactError: nothing finished there (or nothing for ``cfg``).
+    """
+    path = Path(path)
+    if (path / MANIFEST).is_file():
+        cache = FeatureCache(path)
+        if cfg is not None and cache.config != cfg:
+            raise ArtefactError(f"{path}: computed with a different FeatureConfig than asked")
+        return cache
+    if cfg is None and (path / LATEST).is_file():
+        return FeatureCache(path / read_json(path / LATEST)["key"])
+    candidates = sorted(
+        (p.parent for p in path.glob(f"*/{MANIFEST}")), key=lambda p: (p / MANIFEST).stat().st_mtime
+    )
+    for sub in reversed(candidates):
+        c = FeatureCache(sub)
+        if cfg is None or c.config == cfg:
+            return c
+    what = "" if cfg is None else " for this FeatureConfig"
+    raise ArtefactError(
+        f"{path}: no finished feature cache{what}; run `rgasc features DATASET --out {path}`"
+    )
+
+
+def export_npz(cache: FeatureCache, path: str | os.PathLike[str]) -> Path:
+    """Write ``names`` (str), ``features`` (clips, frames, n_mels), ``bad`` (bool) to one .npz.
+
+    For use outside rgasc; loads the whole array into memory once.
+    """
+    from rgasc.utils import atomic_path
+
+    path = Path(path)
+    bad_set = set(cache.bad_clips)
+    bad = np.array([n in bad_set for n in cache.names], dtype=bool)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(
+            f,
+            names=np.array(cache.names),
+            scenes=np.array([c.scene for c in cache.meta]),
+            features=np.asarray(cache.features),
+            bad=bad,
+        )
+    return path
+
+
+def clip_to_dict(c: Clip) -> dict[str, str]:
+    return dataclasses.asdict(c)

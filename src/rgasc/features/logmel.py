@@ -1,0 +1,190 @@
+"""The paper's front-end: magnitude STFT -> Slaney mel -> log, as named constants and numpy.
+
+The recipe is the one of the DCASE 2018 "CNN_Surrey" code the paper cites (PAPER.md,
+"Features")::
+
+    x  = mono waveform at 44.1 kHz, cropped/zero-padded at the end to 10 s
+    S  = scipy.signal.spectrogram(x, window=np.hamming(2048), nperseg=2048, noverlap=672,
+                                  detrend=False, mode="magnitude")   # |STFT| / sqrt(sum(w**2))
+    M  = librosa.filters.mel(sr=44100, n_fft=2048, n_mels=64, fmin=50, fmax=22050) @ S
+    F  = log(M + 1e-8).T                                            # (320 frames, 64 mel)
+
+This module holds the numpy version (no torch import, so decoding worker processes start
+fast); :class:`rgasc.features.module.LogMel` is the batched ``nn.Module`` with the same numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import lru_cache
+
+import numpy as np
+import scipy.fft
+
+from rgasc.audio import fix_length
+from rgasc.config import Config
+
+# --- the paper's front-end, every derived number explained -------------------------------
+SAMPLE_RATE = 44100  # Hz: every clip is resampled to this before the STFT
+N_FFT = 2048  # samples per STFT frame (46.4 ms at 44.1 kHz); also the window length
+OVERLAP = 672  # samples shared by consecutive frames (the authors' `noverlap`)
+HOP_LENGTH = N_FFT - OVERLAP  # 1376 samples = 31.2 ms between frame starts
+N_MELS = 64  # mel bands
+FMIN = 50.0  # Hz, lowest mel edge
+FMAX = SAMPLE_RATE / 2  # 22050 Hz: up to Nyquist
+CLIP_SECONDS = 10.0  # DCASE clips are 10 s; other lengths are cropped/padded to this
+N_SAMPLES = int(CLIP_SECONDS * SAMPLE_RATE)  # 441000 samples in a clip
+# No centring or padding (scipy's default): frames start at 0, hop, 2*hop, ... while a whole
+# window fits, i.e. 1 + (N_SAMPLES - N_FFT) // HOP_LENGTH == (N_SAMPLES - OVERLAP) // HOP_LENGTH
+N_FRAMES = (N_SAMPLES - OVERLAP) // HOP_LENGTH  # (441000 - 672) // 1376 = 320 frames
+N_FREQS = N_FFT // 2 + 1  # 1025 one-sided STFT bins
+LOG_OFFSET = 1e-8  # added before the log so silence gives log(1e-8), not -inf
+
+WINDOWS = ("hamming", "hann")  # symmetric (numpy's np.hamming / np.hanning), as the authors'
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureConfig(Config):
+    """Every parameter of the log-mel front-end; the defaults are the paper's recipe.
+
+    Other recipes are just other configs (e.g. ``FeatureConfig(sample_rate=32000,
+    n_mels=128, fmax=16000.0)``); a cache is keyed by :meth:`digest`, so changing any field
+    computes new features instead of serving stale ones.
+    """
+
+    sample_rate: int = SAMPLE_RATE
+    n_fft: int = N_FFT
+    hop_length: int = HOP_LENGTH  # 2048 - 672
+    window: str = "hamming"  # symmetric window of length n_fft
+    n_mels: int = N_MELS
+    fmin: float = FMIN
+    fmax: float = FMAX
+    power: float = 1.0  # 1 = magnitude (the authors' code), 2 = power ("energies")
+    log_offset: float = LOG_OFFSET
+    clip_seconds: float = CLIP_SECONDS
+
+    def __post_init__(self) -> None:
+        if self.window not in WINDOWS:
+            raise ValueError(f"window must be one of {WINDOWS}, got {self.window!r}")
+        if not 0 < self.hop_length <= self.n_fft:
+            raise ValueError(f"hop_length must be in (0, {self.n_fft}], got {self.hop_length}")
+        if not 0 <= self.fmin < self.fmax <= self.sample_rate / 2:
+            raise ValueError(
+                f"need 0 <= fmin < fmax <= sample_rate/2 = {self.sample_rate / 2}, "
+                f"got fmin={self.fmin}, fmax={self.fmax}"
+            )
+        if self.n_mels < 1 or self.power <= 0 or self.log_offset <= 0:
+            raise ValueError("n_mels, power and log_offset must be positive")
+        if self.n_samples < self.n_fft:
+            raise ValueError(
+                f"clip_seconds={self.clip_seconds} gives {self.n_samples} samples, fewer than "
+                f"one STFT frame (n_fft={self.n_fft})"
+            )
+
+    @property
+    def n_samples(self) -> int:
+        """Samples of a clip after crop/pad: 441000 for the default."""
+        return int(round(self.clip_seconds * self.sample_rate))
+
+    @property
+    def n_frames(self) -> int:
+        """Frames of a clip: (n_samples - (n_fft - hop)) // hop = (441000 - 672) // 1376 = 320."""
+        return (self.n_samples - (self.n_fft - self.hop_length)) // self.hop_length
+
+    @property
+    def n_freqs(self) -> int:
+        return self.n_fft // 2 + 1
+
+
+# --- mel filterbank (Slaney mel scale, Slaney area normalisation) --------------------------
+# Slaney's Auditory Toolbox scale: linear below 1 kHz (3 mel per 200 Hz), logarithmic above,
+# with 27 steps per factor 6.4 in frequency, so both pieces meet at 1 kHz = 15 mel.
+_F_SP = 200.0 / 3.0
+_MIN_LOG_HZ = 1000.0
+_MIN_LOG_MEL = _MIN_LOG_HZ / _F_SP
+_LOGSTEP = np.log(6.4) / 27.0
+
+
+def hz_to_mel(hz: np.ndarray | float) -> np.ndarray:
+    """Slaney mel of frequencies in Hz (any shape)."""
+    hz = np.asarray(hz, dtype=np.float64)
+    lin = hz / _F_SP
+    log = _MIN_LOG_MEL + np.log(np.maximum(hz, _MIN_LOG_HZ) / _MIN_LOG_HZ) / _LOGSTEP
+    return np.where(hz >= _MIN_LOG_HZ, log, lin)
+
+
+def mel_to_hz(mel: np.ndarray | float) -> np.ndarray:
+    """Inverse of :func:`hz_to_mel`."""
+    mel = np.asarray(mel, dtype=np.float64)
+    lin = mel * _F_SP
+    log = _MIN_LOG_HZ * np.exp(_LOGSTEP * (np.maximum(mel, _MIN_LOG_MEL) - _MIN_LOG_MEL))
+    return np.where(mel >= _MIN_LOG_MEL, log, lin)
+
+
+def mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
+    """Triangular mel filters on the one-sided STFT bins.
+
+    Band ``i`` rises linearly from mel point ``i`` to ``i+1`` and falls to ``i+2`` (points
+    equally spaced in Slaney mel between fmin and fmax), and is scaled by
+    ``2 / (f[i+2] - f[i])`` so every band has the same area (Slaney normalisation).
+
+    Returns:
+        float32 array of shape ``[n_mels, n_fft // 2 + 1]``.
+    """
+    bins_hz = np.arange(n_fft // 2 + 1, dtype=np.float64) * (sr / n_fft)
+    edges_hz = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
+    widths = np.diff(edges_hz)  # [n_mels + 1]
+    # distance of every edge to every bin: [n_mels + 2, n_bins]
+    dist = edges_hz[:, None] - bins_hz[None, :]
+    rising = -dist[:-2] / widths[:-1, None]
+    falling = dist[2:] / widths[1:, None]
+    weights = np.maximum(0.0, np.minimum(rising, falling))
+    weights *= (2.0 / (edges_hz[2:] - edges_hz[:-2]))[:, None]
+    return weights.astype(np.float32)
+
+
+@lru_cache(maxsize=8)
+def _frontend(cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(window [n_fft] scaled by 1/sqrt(sum(w^2)), mel filterbank transposed [n_freqs, n_mels])."""
+    w = window_array(cfg)
+    # scipy's spectrogram(mode="magnitude") divides |STFT| by sqrt(fs * sum(w^2)) with fs=1;
+    # folding the factor into the window is the same by linearity of the FFT.
+    scaled = (w / np.sqrt(np.sum(w.astype(np.float64) ** 2))).astype(np.float32)
+    fb = mel_filterbank(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax)
+    return scaled, np.ascontiguousarray(fb.T)
+
+
+def window_array(cfg: FeatureConfig) -> np.ndarray:
+    """The symmetric analysis window of length n_fft (float32), unscaled."""
+    w = np.hamming(cfg.n_fft) if cfg.window == "hamming" else np.hanning(cfg.n_fft)
+    return w.astype(np.float32)
+
+
+def logmel(waveform: np.ndarray, cfg: FeatureConfig = FeatureConfig()) -> np.ndarray:
+    """Log-mel features of one mono waveform.
+
+    The waveform (samples at ``cfg.sample_rate``) is first cropped at the end or zero-padded at
+    the end to ``cfg.clip_seconds``, so every clip gives exactly ``cfg.n_frames`` frames.
+
+    Args:
+        waveform: float array of shape (samples,).
+        cfg: the front-end parameters.
+
+    Returns:
+        float32 array of shape (cfg.n_frames, cfg.n_mels), 320 x 64 for the default.
+    """
+    x = np.asarray(waveform, dtype=np.float32)
+    if x.ndim != 1:
+        raise ValueError(f"logmel expects a mono waveform of shape (samples,), got {x.shape}")
+    x = np.ascontiguousarray(fix_length(x, cfg.n_samples))
+    window, fb_t = _frontend(cfg)
+    # (frames, n_fft) strided view: frame t covers samples [t*hop, t*hop + n_fft)
+    frames = np.lib.stride_tricks.sliding_window_view(x, cfg.n_fft)[:: cfg.hop_length]
+    # scipy.fft keeps float32 (numpy's rfft works in float64 and is ~2x slower here)
+    spec = np.abs(scipy.fft.rfft(frames * window, axis=-1))  # (frames, n_freqs)
+    if cfg.power != 1.0:
+        spec = spec**cfg.power
+    # float32 sgemm; its last bit depends on the BLAS thread count, which is why the cache
+    # (rgasc.features.compute) always runs this with one BLAS thread
+    mel = spec.astype(np.float32, copy=False) @ fb_t  # (frames, n_mels)
+    return np.log(mel + np.float32(cfg.log_offset))
