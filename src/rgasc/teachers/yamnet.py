@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.special import expit
 
 from rgasc.errors import TeacherError
 from rgasc.teachers.audioset import read_class_map
@@ -207,7 +208,7 @@ class YamnetTeacher:
         w = np.asarray(waveforms, dtype=np.float32)
         w = w[None] if w.ndim == 1 else w
         per_clip = [patches(x) for x in w]
-        probs = 1.0 / (1.0 + np.exp(-self.patch_logits(np.concatenate(per_clip))))
+        probs = expit(self.patch_logits(np.concatenate(per_clip)))  # no overflow warning
         bounds = np.cumsum([0] + [len(p) for p in per_clip])
         pool = np.max if self.pooling == "max" else np.mean
         return np.stack(

@@ -1,0 +1,184 @@
+"""The configurations of each experiment (rows of the paper's tables) and their CLI parsers.
+
+Every paper number here is quoted from Hou et al., "Relation-guided acoustic scene
+classification aided with event embeddings" (IJCNN 2022), fold 1 of TUT2018, accuracy in %:
+Table I (ablation), Table II (lambda grid), Table III (baselines) and Table V (per class).
+Fig. 2 (shared blocks) is a plot without numbers: only its peak (N = 2) is quoted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rgasc.errors import RgascError
+
+EXPERIMENTS = ("shared-blocks", "ablation", "lambdas", "baselines", "per-class")
+KINDS = ("train", "lookup", "pann_fixed", "skipped")
+PAPER_LAMBDAS = (1.0, 0.01, 0.5, 0.01)  # Table II #6, the paper's best
+PUASC_LAMBDAS = (1.0, 0.0, 0.0, 0.0)  # scene loss only: the pure ASC model
+#: Table II, rows #1-#8: (l1 scene, l2 s_by_event, l3 event, l4 e_by_scene) and Acc %.
+PAPER_TABLE_II: tuple[tuple[tuple[float, float, float, float], float], ...] = (
+    ((1, 0, 1, 0.01), 75.92),
+    ((1, 0, 0.5, 0.01), 76.27),
+    ((1, 0.1, 1, 0.1), 75.05),
+    ((1, 0.1, 0.1, 0.1), 75.62),
+    ((1, 0.1, 0.5, 0.1), 75.79),
+    ((1, 0.01, 0.5, 0.01), 77.35),
+    ((1, 0.01, 0.01, 0.01), 76.48),
+    ((1, 0.001, 0.01, 0.001), 76.71),
+)
+_TUT_SCENES = ("airport", "bus", "metro", "metro_station", "park", "public_square",
+               "shopping_mall", "street_pedestrian", "street_traffic", "tram")  # fmt: skip
+#: Table V: per-class test accuracy % of puASC and RGASC, by TUT2018 scene name.
+PAPER_TABLE_V: dict[str, dict[str, float]] = {
+    "puASC": dict(zip(_TUT_SCENES, (82.26, 67.35, 78.16, 64.86, 93.38, 52.31, 73.47, 52.63,
+                                    85.77, 64.36), strict=True)),
+    "RGASC": dict(zip(_TUT_SCENES, (86.42, 76.86, 77.01, 82.24, 90.50, 56.94, 74.91, 65.99,
+                                    90.24, 72.41), strict=True)),
+}  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """One configuration of an experiment: a row of its table.
+
+    Attributes:
+        name: folder name (``OUT/<name>/seed<k>``). label: the row's text.
+        kind: "train" (a network, via ``rgasc.train``), "lookup" (event-only lookup),
+            "pann_fixed" (linear classifier on the frozen teacher) or "skipped" (not run,
+            ``note`` says why).
+        changes: TrainConfig fields to change from the base (``lambdas`` sets the loss's).
+        paper: the paper's accuracy in % (None where it has none); paper_ref: where.
+        deterministic: same result for any seed, so run once (first seed).
+    """
+
+    name: str
+    label: str
+    kind: str = "train"
+    changes: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    paper: float | None = None
+    paper_ref: str = ""
+    note: str = ""
+    deterministic: bool = False
+
+
+def parse_grid(text: str) -> list[tuple[float, float, float, float]]:
+    """``"l1,l2,l3,l4;l1,l2,l3,l4"`` -> lambda tuples (RgascError on a malformed entry)."""
+    rows = []
+    for part in (p.strip() for p in text.split(";")):
+        if not part:
+            continue
+        try:
+            vals = tuple(float(v) for v in part.split(","))
+        except ValueError:
+            vals = ()
+        if len(vals) != 4 or any(v < 0 or not math.isfinite(v) for v in vals):
+            raise RgascError(f"--grid entry {part!r}: give 4 non-negative numbers l1,l2,l3,l4")
+        rows.append((vals[0], vals[1], vals[2], vals[3]))
+    if not rows:
+        raise RgascError(f"--grid {text!r}: no entries; e.g. '1,0.01,0.5,0.01;1,0,0,0'")
+    return rows
+
+
+def parse_seeds(parts: Sequence[str]) -> list[int]:
+    """Seeds from words like ``["1 2", "3"]`` or ``["1,2,3"]``, duplicates dropped."""
+    seeds: list[int] = []
+    for p in parts:
+        for tok in p.replace(",", " ").split():
+            try:
+                seeds.append(int(tok))
+            except ValueError:
+                raise RgascError(f"seed {tok!r} is not an integer") from None
+    if not seeds:
+        raise RgascError("give at least one seed, e.g. --seeds 1 2 3")
+    return list(dict.fromkeys(seeds))
+
+
+def _lam(lam: Sequence[float]) -> tuple[float, ...]:
+    return tuple(float(x) for x in lam)
+
+
+PUASC = Setting("puasc", "puASC (L_scene only)", changes={"lambdas": PUASC_LAMBDAS},
+                paper=71.46, paper_ref="Table I #1")  # fmt: skip
+LOOKUP = Setting("event_lookup", "event only via R: argmax y_e . R^T (no training)",
+                 kind="lookup", paper=36.90, paper_ref="Table I #2",
+                 note="deterministic: one run", deterministic=True)  # fmt: skip
+_ABLATION = (  # name, label, lambdas, Table I row, Acc %
+    ("scene_event", "L_scene + L_event", (1, 0, 1, 0), 3, 72.94),
+    ("relation_only", "L_s_by_event + L_e_by_scene", (0, 1, 0, 1), 4, 10.07),
+    ("scene_event_e_by_scene", "L_scene + L_event + L_e_by_scene", (1, 0, 1, 1), 5, 75.80),
+    ("scene_s_by_event_event", "L_scene + L_s_by_event + L_event", (1, 1, 1, 0), 6, 74.36),
+)
+_FINETUNE = "PANN fine-tuning (CNN14 init, L_scene only)"
+
+
+def experiment_settings(
+    name: str,
+    grid: Sequence[Sequence[float]] | None = None,
+    init_checkpoint: str | None = None,
+) -> list[Setting]:
+    """The configurations of experiment ``name`` (one of :data:`EXPERIMENTS`).
+
+    Args:
+        grid: lambdas experiment: rows to run instead of Table II's (a row equal to one of
+            Table II's gets its paper figure).
+        init_checkpoint: baselines: CNN14 checkpoint of the fine-tuning row (else skipped).
+    """
+    rgasc = Setting("rgasc", f"RGASC (lambdas {PAPER_LAMBDAS})",
+                    changes={"lambdas": PAPER_LAMBDAS}, paper=77.35,
+                    paper_ref="Table II #6")  # fmt: skip
+    if name == "shared-blocks":
+        note = "the paper plots N = 0..6 (Fig. 2) without numbers; its peak is N = 2"
+        return [
+            Setting(
+                f"N{n}",
+                f"N = {n} shared blocks",
+                changes={"shared_blocks": n, "lambdas": PAPER_LAMBDAS},
+                note=note if n == 2 else "",
+            )  # fmt: skip
+            for n in range(7)
+        ]
+    if name == "ablation":
+        rows = [
+            Setting(
+                n,
+                f"{label}, lambdas {_lam(lam)}",
+                changes={"lambdas": _lam(lam)},
+                paper=acc,
+                paper_ref=f"Table I #{i}",
+            )  # fmt: skip
+            for n, label, lam, i, acc in _ABLATION
+        ]
+        scene_only = dataclasses.replace(PUASC, name="scene_only", label="L_scene (puASC)")
+        return [scene_only, LOOKUP, *rows]
+    if name == "lambdas":
+        table = {_lam(lam): (acc, i) for i, (lam, acc) in enumerate(PAPER_TABLE_II, start=1)}
+        out = []
+        for lam in [_lam(g) for g in grid] if grid else list(table):
+            acc, i = table.get(lam, (None, 0))
+            out.append(Setting("lambdas_" + "_".join(f"{x:g}" for x in lam), f"lambdas {lam}",
+                               changes={"lambdas": lam}, paper=acc,
+                               paper_ref=f"Table II #{i}" if i else ""))  # fmt: skip
+        return out
+    if name == "baselines":
+        if init_checkpoint:
+            finetune = Setting("pann_finetune", _FINETUNE,
+                               changes={"init": "panns", "init_checkpoint": init_checkpoint,
+                                        "lambdas": PUASC_LAMBDAS, "width": 1.0},
+                               paper=73.8, paper_ref="Table III",
+                               note="width 1 (CNN14's)")  # fmt: skip
+        else:
+            finetune = Setting("pann_finetune", _FINETUNE, kind="skipped", paper=73.8,
+                               paper_ref="Table III",
+                               note="skipped: needs --init-checkpoint")  # fmt: skip
+        fixed = Setting("pann_fixed", "PANN fixed mode (linear classifier on the frozen teacher)",
+                        kind="pann_fixed", paper=56.9, paper_ref="Table III",
+                        note="deterministic: one run", deterministic=True)  # fmt: skip
+        return [PUASC, LOOKUP, fixed, finetune,
+                dataclasses.replace(rgasc, paper=77.4, paper_ref="Table III")]  # fmt: skip
+    if name == "per-class":
+        return [PUASC, rgasc]
+    raise RgascError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}")
