@@ -1,0 +1,217 @@
+"""Evaluate a finished run on one split: metrics, the per-class table and the figures.
+
+``evaluate_run(RUN, split)`` loads ``RUN/checkpoints/best.pt`` and the run's config (dataset,
+feature cache, label file), predicts the split and writes ``RUN/eval_<split>/``::
+
+    metrics.json     macro accuracy (the paper's Acc), overall accuracy, log loss, per-device
+                     accuracy, event tower vs teacher (mAP, mean per-clip AUC), selection split
+    per_class.csv    class, n, correct, accuracy (the paper's Table V layout)
+    predictions.csv  filename, true scene, predicted scene, one probability column per scene
+    confusion.png    row-normalised confusion matrix; tsne.png: scene-tower embeddings (Fig. 3)
+    curves.png       training curves from the run's Lightning CSV log
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from rgasc.errors import ArtefactError, LabelSpaceError
+from rgasc.features.normalize import EPS
+from rgasc.utils import atomic_path, write_json
+
+SPLITS = ("test", "val", "train")
+#: Soft teacher targets at or above this count as a present event (the authors' binarisation).
+EVENT_THRESHOLD = 0.5
+
+
+def predict_arrays(
+    model: nn.Module,
+    cache: Any,
+    rows: np.ndarray,
+    mean: np.ndarray,
+    std: np.ndarray,
+    batch_size: int = 64,
+    device: str | torch.device | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Run a trained RGASC model over cached clips.
+
+    Args:
+        model: an :class:`rgasc.models.RGASC` (put in eval mode here).
+        cache: a :class:`rgasc.features.FeatureCache` or any (clips, T, F) array-like.
+        rows: int [N] rows to predict, in output order.
+        mean, std: float32 [F] normalisation of the training split (from the checkpoint).
+        device: where to run (default: where the model's parameters are).
+
+    Returns:
+        (scene probabilities [N, K], event probabilities [N, E], scene embeddings [N, D]),
+        float32 numpy arrays.
+    """
+    features = getattr(cache, "features", cache)
+    rows = np.asarray(rows, dtype=np.int64)
+    dev = torch.device(device) if device is not None else next(model.parameters()).device
+    model.eval().to(dev)
+    m = torch.as_tensor(np.asarray(mean, np.float32), device=dev)
+    s = torch.as_tensor(np.maximum(np.asarray(std, np.float32), EPS), device=dev)
+    scene, event, emb = [], [], []
+    with torch.inference_mode():
+        for start in range(0, rows.size, batch_size):
+            x = np.asarray(features[rows[start : start + batch_size]], dtype=np.float32)
+            xt = (torch.from_numpy(x).to(dev) - m) / s
+            out = model(xt)
+            scene.append(torch.softmax(out.scene_logits.float(), dim=1).cpu())
+            event.append(out.event_probs.float().cpu())
+            emb.append(out.scene_embedding.float().cpu())
+    if not scene:
+        raise ArtefactError("nothing to predict: the split has no clips")
+    return (
+        torch.cat(scene).numpy(),
+        torch.cat(event).numpy(),
+        torch.cat(emb).numpy(),
+    )
+
+
+def json_safe(obj: Any) -> Any:
+    """NaN/inf -> None (numpy floats -> float) so a metrics.json stays strict JSON."""
+    if isinstance(obj, float | np.floating):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
+def write_per_class(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Table V layout: class, n, correct, accuracy."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["class", "n", "correct", "accuracy"])
+        for r in rows:
+            acc = r["accuracy"]
+            w.writerow([r["class"], r["n"], r["correct"], "" if acc != acc else f"{acc:.4f}"])
+
+
+def _write_predictions(
+    path: Path, names: list[str], y: np.ndarray, probs: np.ndarray, scenes: list[str]
+) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["filename", "scene", "predicted", *scenes])
+        for name, t, p in zip(names, y, probs, strict=True):
+            w.writerow([name, scenes[int(t)], scenes[int(p.argmax())], *(f"{v:.5f}" for v in p)])
+
+
+def evaluate_run(
+    run_dir: str | os.PathLike[str],
+    split: str = "test",
+    out: str | os.PathLike[str] | None = None,
+    *,
+    batch_size: int = 64,
+    device: str | None = None,
+    tsne: bool = True,
+) -> dict[str, Any]:
+    """Evaluate a run's best model on one split and write the report folder.
+
+    Args:
+        run_dir: a run folder written by ``rgasc train``.
+        split: "test" (the fold's evaluate list), "val" (the carved validation locations) or
+            "train".
+        out: report folder (default ``RUN/eval_<split>``).
+        device: where to run the model (default: CUDA when available).
+        tsne: also draw the t-SNE figure (the slowest part on large splits).
+
+    Returns:
+        The dict written to ``metrics.json``.
+
+    Raises:
+        ArtefactError / LabelSpaceError when the run, its checkpoint or its inputs disagree.
+    """
+    from rgasc.checkpoint import load_model
+    from rgasc.data.datasets import DcaseDataset
+    from rgasc.evaluate.metrics import mean_average_precision, mean_clip_auc, summarize
+    from rgasc.evaluate.plots import confusion_figure, curves_figure, save_figure, tsne_figure
+    from rgasc.features import open_cache
+    from rgasc.pseudolabels import read_labels
+    from rgasc.train.config import load_run_config
+    from rgasc.train.logs import read_training_log
+
+    if split not in SPLITS:
+        raise ArtefactError(f"split={split!r}: use one of {SPLITS}")
+    run = Path(run_dir)
+    cfg = load_run_config(run)
+    dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model, info = load_model(run, device=dev)
+    dataset = DcaseDataset(cfg.dataset)
+    if list(dataset.scenes) != info.scenes:
+        raise LabelSpaceError(
+            f"{cfg.dataset}: scenes {dataset.scenes} differ from the model's {info.scenes} "
+            f"({info.path}); evaluate on the dataset the run was trained on"
+        )
+    # the cache made with the model's own front-end, even if a newer one is "latest"
+    cache = open_cache(cfg.features, cfg=info.feature_config)
+    clips = dataset.split(
+        split,
+        fold=cfg.fold,
+        val_fraction=cfg.val_fraction,
+        seed=cfg.split_seed,
+        check_audio=False,
+    )
+    usable = set(cache.usable([c.filename for c in clips]))
+    clips = [c for c in clips if c.filename in usable]
+    names = [c.filename for c in clips]
+    y = dataset.labels(clips)
+    probs, event_probs, emb = predict_arrays(
+        model, cache, cache.index(names), info.norm_mean, info.norm_std, batch_size, dev
+    )
+
+    result: dict[str, Any] = {
+        "run": str(run.resolve()),
+        "split": split,
+        "selection_split": cfg.select_on,
+        "selection": cfg.selection_label,
+        "best_epoch": info.extra.get("epoch"),
+        **summarize(y, probs, info.scenes, devices=[c.device for c in clips]),
+    }
+    labels = read_labels(cfg.labels)
+    if list(labels.labels) == info.events:
+        targets = labels.select(names, source=str(cfg.labels))
+        result["event_vs_teacher"] = {
+            "threshold": EVENT_THRESHOLD,
+            "mAP": mean_average_precision(targets, event_probs, EVENT_THRESHOLD),
+            "mean_clip_auc": mean_clip_auc(targets, event_probs, EVENT_THRESHOLD),
+        }
+    else:
+        result["event_vs_teacher"] = {"skipped": f"{cfg.labels} has another label space"}
+
+    dest = Path(out) if out is not None else run / f"eval_{split}"
+    dest.mkdir(parents=True, exist_ok=True)
+    write_per_class(dest / "per_class.csv", result["per_class"])
+    _write_predictions(dest / "predictions.csv", names, y, probs, info.scenes)
+    tag = f"{split} split, macro acc {result['macro_accuracy']:.3f}"
+    if cfg.select_on == "test":
+        tag += " [test-set selection]"
+    save_figure(
+        confusion_figure(np.asarray(result["confusion"]), info.scenes, title=f"Confusion ({tag})"),
+        dest / "confusion.png",
+    )
+    if tsne and len(names) >= 2:
+        save_figure(
+            tsne_figure(emb, y, info.scenes, title=f"t-SNE of scene embeddings ({split})"),
+            dest / "tsne.png",
+        )
+    history = read_training_log(run)
+    if history:
+        save_figure(
+            curves_figure(history, title=f"Training curves ({run.name})"), dest / "curves.png"
+        )
+    result = json_safe(result)
+    write_json(dest / "metrics.json", result)
+    return result

@@ -1,0 +1,306 @@
+"""``train(cfg)``: one run folder from the feature cache, pseudo-labels and R_SE.
+
+Run folder (``cfg.out``)::
+
+    config.yaml              resolved TrainConfig, model and feature configs, data summary,
+                             selection split, versions
+    checkpoints/last.ckpt    Lightning state after the last epoch (what --resume continues)
+    checkpoints/best.ckpt    Lightning state of the selected epoch
+    checkpoints/best.pt      the selected model, self-describing (rgasc.checkpoint)
+    logs/csv/session_<k>/    Lightning CSV log of each training session; logs/metrics.csv merged
+    logs/tensorboard/        TensorBoard events
+    metrics.json             val and test scores of the selected model, its epoch, the selection
+
+The model is selected on the validation split carved from the training fold (macro accuracy,
+evaluated every epoch); the test split is scored once, at the end. ``select_on="test"`` is the
+authors' protocol and is labelled as test-set selection in config.yaml and metrics.json.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.utilities import rank_zero_only
+
+from rgasc.checkpoint import BEST, save_model
+from rgasc.config import load_yaml, save_yaml
+from rgasc.errors import ArtefactError
+from rgasc.evaluate.metrics import mean_average_precision, mean_clip_auc, summarize
+from rgasc.evaluate.run import EVENT_THRESHOLD, json_safe, predict_arrays
+from rgasc.models import RGASC, ModelConfig, RelationPrior, init_from_cnn14
+from rgasc.train.config import CONFIG_FILE, TrainConfig, load_run_config
+from rgasc.train.data import RGASCDataModule
+from rgasc.train.logs import CSV_DIR, LOG_DIR, next_session, write_merged_log
+from rgasc.train.module import RGASCModule
+from rgasc.utils import package_versions, write_json
+
+CHECKPOINTS = "checkpoints"
+METRICS = "metrics.json"
+#: Precisions that need a GPU; on CPU they fall back to 32-true with a warning.
+GPU_PRECISIONS = ("16-mixed", "bf16-mixed", "16-true", "bf16-true", "16", "bf16")
+
+
+def _on_gpu(cfg: TrainConfig) -> bool:
+    if cfg.accelerator in ("gpu", "cuda"):
+        return True
+    return cfg.accelerator == "auto" and torch.cuda.is_available()
+
+
+def lightning_devices(devices: str) -> int | str | list[int]:
+    """Lightning's ``devices`` from the CLI string: "auto", "2", "-1" or "0,1"."""
+    d = devices.strip()
+    if d == "auto":
+        return d
+    if "," in d:
+        return [int(x) for x in d.split(",") if x.strip()]
+    try:
+        return int(d)
+    except ValueError:
+        return d
+
+
+def resolve_precision(cfg: TrainConfig) -> str:
+    """``cfg.precision``, or 32-true (with a warning) when a GPU-only precision meets a CPU."""
+    if cfg.precision in GPU_PRECISIONS and not _on_gpu(cfg):
+        warnings.warn(
+            f"precision {cfg.precision!r} needs a GPU; training on the CPU in 32-true instead",
+            stacklevel=2,
+        )
+        return "32-true"
+    return cfg.precision
+
+
+def _check_run_folder(cfg: TrainConfig, resume: bool) -> Path:
+    run = Path(cfg.out)
+    last = run / CHECKPOINTS / "last.ckpt"
+    if resume:
+        if not last.is_file():
+            raise ArtefactError(
+                f"{last}: missing, nothing to resume; start the run without --resume"
+            )
+        saved = load_run_config(run).identity()
+        now = cfg.identity()
+        diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
+        if diff:
+            raise ArtefactError(
+                f"{run / CONFIG_FILE}: the run was made with other settings for {diff}; resume "
+                "with the same options (only epochs and runtime options may change) or "
+                "start a new run with another --out"
+            )
+    elif last.is_file() or (run / BEST).is_file():
+        raise ArtefactError(
+            f"{run}: already holds a run; continue it with --resume or choose another --out"
+        )
+    return run
+
+
+def _write_config(
+    run: Path, cfg: TrainConfig, model_cfg: ModelConfig, dm: RGASCDataModule, precision: str
+) -> None:
+    import json
+
+    import lightning
+
+    data = {
+        "train": cfg.to_dict(),
+        "selection": {"split": cfg.select_on, "note": cfg.selection_label},
+        "model": model_cfg.to_dict(),
+        "features": dm.cache.config.to_dict(),
+        "data": dm.summary(),
+        "runtime": {"precision": precision},
+        "config_digest": cfg.digest(),
+        "versions": {**package_versions(), "lightning": lightning.__version__},
+    }
+    # plain YAML types only (versions are str subclasses, metadata may hold numpy scalars)
+    save_yaml(run / CONFIG_FILE, json.loads(json.dumps(data, default=str)))
+
+
+def build_model(cfg: TrainConfig, dm: RGASCDataModule, *, load_init: bool = True) -> RGASC:
+    """The network for this data (K from the dataset, E from R_SE, F from the cache)."""
+    model_cfg = ModelConfig(
+        n_scenes=len(dm.scenes),
+        n_events=len(dm.events),
+        shared_blocks=cfg.shared_blocks,
+        width=cfg.width,
+        n_mels=dm.cache.config.n_mels,
+        block_dropout=cfg.block_dropout,
+        head_dropout=cfg.head_dropout,
+        learn_relation=cfg.learn_relation,
+    )
+    model = RGASC(model_cfg)
+    if cfg.init == "panns" and load_init:
+        from rgasc.teachers.panns import cnn14_block_state
+
+        assert cfg.init_checkpoint is not None  # TrainConfig checks it
+        init_from_cnn14(model, cnn14_block_state(cfg.init_checkpoint))
+    return model
+
+
+def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
+    """Train (or resume) a run; returns the run folder.
+
+    Args:
+        cfg: the run's config (paths are made absolute).
+        resume: continue ``cfg.out`` from ``checkpoints/last.ckpt``; ``cfg`` must match the
+            run's config.yaml except for epochs and runtime fields.
+
+    Raises:
+        ArtefactError / LabelSpaceError for missing or disagreeing inputs and run folders.
+    """
+    cfg = cfg.resolved()
+    run = _check_run_folder(cfg, resume)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    dm = RGASCDataModule(cfg)
+    if resume:
+        saved = load_yaml(run / CONFIG_FILE).get("features")
+        if saved != dm.cache.config.to_dict():
+            raise ArtefactError(
+                f"{cfg.features}: its latest cache was made with another feature config than "
+                f"the run's ({run / CONFIG_FILE}); recompute the run's features or start a new run"
+            )
+    # On resume every weight comes from last.ckpt: no need to read the CNN14 file again.
+    model = build_model(cfg, dm, load_init=not resume)
+    prior = RelationPrior(torch.from_numpy(dm.relation.matrix), learn=cfg.learn_relation)
+    module = RGASCModule(
+        model,
+        prior,
+        cfg.loss,
+        lr=cfg.lr,
+        val_splits=dm.val_split_names(),
+        compile=cfg.compile,
+        channels_last=cfg.channels_last,
+    )
+    precision = resolve_precision(cfg)
+    if getattr(rank_zero_only, "rank", 0) == 0:  # DDP: one writer
+        run.mkdir(parents=True, exist_ok=True)
+        _write_config(run, cfg, model.cfg, dm, precision)
+
+    monitor = f"{cfg.select_on}/macro_acc"
+    ckpt = ModelCheckpoint(
+        dirpath=run / CHECKPOINTS,
+        filename="best",
+        monitor=monitor,
+        mode="max",
+        save_top_k=1,
+        save_last=True,
+        auto_insert_metric_name=False,
+    )
+    loggers = [
+        CSVLogger(run / LOG_DIR, name=CSV_DIR, version=next_session(run)),
+        TensorBoardLogger(run / LOG_DIR, name="tensorboard", version="", default_hp_metric=False),
+    ]
+    trainer = L.Trainer(
+        accelerator=cfg.accelerator,
+        devices=lightning_devices(cfg.devices),
+        num_nodes=cfg.num_nodes,
+        strategy=cfg.strategy,
+        precision=precision,  # type: ignore[arg-type]
+        max_epochs=cfg.epochs,
+        deterministic=cfg.deterministic,
+        logger=loggers,
+        callbacks=[ckpt],
+        log_every_n_steps=cfg.log_every_n_steps,
+        enable_progress_bar=cfg.progress_bar,
+        enable_model_summary=cfg.model_summary,
+        num_sanity_val_steps=cfg.sanity_val_steps,
+        default_root_dir=run,
+    )
+    started = time.time()
+    last = run / CHECKPOINTS / "last.ckpt"
+    trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resume else None)
+    seconds = time.time() - started
+    if not trainer.is_global_zero:
+        return run
+    write_merged_log(run)
+    finish(run, cfg, module, dm, ckpt, trainer.current_epoch, seconds)
+    return run
+
+
+def _scores(
+    model: RGASC, dm: RGASCDataModule, split: str, device: str, cfg: TrainConfig
+) -> dict[str, Any] | None:
+    s = dm.splits[split]
+    if not s.clips:
+        return None
+    probs, events, _ = predict_arrays(
+        model, dm.cache, s.rows, dm.mean, dm.std, cfg.eval_batch_size, device
+    )
+    full = summarize(s.scene_ids, probs, dm.scenes, devices=[c.device for c in s.clips])
+    out = {k: full[k] for k in ("n", "macro_accuracy", "overall_accuracy", "log_loss")}
+    out["per_device"] = full["per_device"]
+    out["event_mAP"] = mean_average_precision(s.event_targets, events, EVENT_THRESHOLD)
+    out["event_mean_clip_auc"] = mean_clip_auc(s.event_targets, events, EVENT_THRESHOLD)
+    return out
+
+
+def finish(
+    run: Path,
+    cfg: TrainConfig,
+    module: RGASCModule,
+    dm: RGASCDataModule,
+    ckpt: ModelCheckpoint,
+    epochs_trained: int,
+    seconds: float,
+) -> dict[str, Any]:
+    """Restore the selected epoch, export best.pt, score val and test once, write metrics.json."""
+    best = Path(ckpt.best_model_path) if ckpt.best_model_path else run / CHECKPOINTS / "best.ckpt"
+    if not best.is_file():
+        raise ArtefactError(f"{best}: no best checkpoint was saved; did training run an epoch?")
+    # our own file, just written by Lightning: a full (non weights-only) load is safe here
+    state = torch.load(best, map_location="cpu", weights_only=False)
+    module.load_state_dict(state["state_dict"])
+    best_epoch = int(state["epoch"])
+    score = ckpt.best_model_score
+    best_score = float(score) if score is not None else None
+    model = module.model.cpu().eval()
+    extra: dict[str, Any] = {
+        "epoch": best_epoch,
+        "selection_split": cfg.select_on,
+        "selection": cfg.selection_label,
+        "selection_macro_accuracy": best_score,
+        "config_digest": cfg.digest(),
+        "train_config": cfg.to_dict(),
+    }
+    if cfg.learn_relation:
+        extra["relation_prior"] = dm.relation.matrix
+    save_model(
+        run / BEST,
+        model,
+        model_config=model.cfg,
+        feature_config=dm.cache.config,
+        scenes=dm.scenes,
+        events=dm.events,
+        relation=module.prior.matrix.detach(),
+        norm_mean=dm.mean,
+        norm_std=dm.std,
+        extra=extra,
+    )
+    device = "cuda" if _on_gpu(cfg) and torch.cuda.is_available() else "cpu"
+    metrics = {
+        "run": str(run),
+        "selection_split": cfg.select_on,
+        "selection": cfg.selection_label,
+        "best_epoch": best_epoch,  # 0-based, as in the CSV log
+        "best_selection_macro_accuracy": best_score,
+        "epochs_trained": epochs_trained,
+        "val": _scores(model, dm, "val", device, cfg),
+        "test": _scores(model, dm, "test", device, cfg),
+        "config_digest": cfg.digest(),
+        "train_seconds": round(seconds, 1),
+    }
+    model.cpu()
+    write_json(run / METRICS, json_safe(metrics))
+    return metrics
+
+
+def resume(run_dir: str | Path, **overrides: Any) -> Path:
+    """Continue a run from its config.yaml; ``overrides``: epochs and runtime fields only."""
+    cfg = load_run_config(run_dir)
+    return train(cfg.replace(**overrides), resume=True)
