@@ -30,8 +30,10 @@ PathArg = Annotated[Path, typer.Argument()]
 def _root() -> None:
     """Relation-guided acoustic scene classification (Hou et al., IJCNN 2022)."""
 
+
 # Each stage adds its command(s) below its own marker. Keep each command a few lines:
 # options in, one library call, a short summary out.
+
 
 @app.command()
 def version() -> None:
@@ -211,8 +213,11 @@ def relation(
     dataset: Annotated[Path, typer.Option(help="Dataset folder (DCASE layout).")],
     out: Annotated[Path, typer.Option(help="Output folder for relation.npy/.json/.csv/.png.")],
     split: Annotated[
-        str, typer.Option(help="Clips R is built on: train (training fold minus validation "
-                          "locations), trainval (whole training fold) or all (authors' code).")
+        str,
+        typer.Option(
+            help="Clips R is built on: train (training fold minus validation "
+            "locations), trainval (whole training fold) or all (authors' code)."
+        ),
     ] = "train",
     binarize: Annotated[
         float | None, typer.Option(help="Turn probabilities >= T into 1, else 0, first.")
@@ -226,15 +231,27 @@ def relation(
     """Build the scene-event relation matrix R_SE (eq. 1-3) from pseudo-labels."""
     from rgasc.relation import run_relation, top_events
 
-    rel, scores = run_relation(labels, dataset, out, split=split, binarize=binarize, fold=fold,
-                               top_k=top_k, evaluate=evaluate)
-    typer.echo(f"R_SE {rel.matrix.shape[0]} scenes x {rel.matrix.shape[1]} events "
-               f"({rel.meta['n_clips']} {split} clips) -> {out}")
+    rel, scores = run_relation(
+        labels,
+        dataset,
+        out,
+        split=split,
+        binarize=binarize,
+        fold=fold,
+        top_k=top_k,
+        evaluate=evaluate,
+    )
+    typer.echo(
+        f"R_SE {rel.matrix.shape[0]} scenes x {rel.matrix.shape[1]} events "
+        f"({rel.meta['n_clips']} {split} clips) -> {out}"
+    )
     for scene, tops in zip(rel.scenes, top_events(rel.matrix, rel.events, 3), strict=True):
         typer.echo(f"  {scene}: " + ", ".join(f"{e} {v:.2f}" for e, v in tops))
     if scores is not None:
-        typer.echo(f"event-only lookup on {scores['split']} ({scores['n_clips']} clips): macro "
-                   f"accuracy {scores['macro_accuracy']:.4f} (chance {scores['chance']:.4f})")
+        typer.echo(
+            f"event-only lookup on {scores['split']} ({scores['n_clips']} clips): macro "
+            f"accuracy {scores['macro_accuracy']:.4f} (chance {scores['chance']:.4f})"
+        )
 
 
 # --- commands: train, evaluate ---
@@ -370,78 +387,112 @@ def evaluate(
 @app.command(context_settings={"allow_extra_args": True})
 def experiment(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="shared-blocks (Fig. 2), ablation (Table I), "
-                                        "lambdas (Table II), baselines (Table III) or "
-                                        "per-class (Table V, Fig. 3).")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="shared-blocks (Fig. 2), ablation (Table I), "
+            "lambdas (Table II), baselines (Table III) or "
+            "per-class (Table V, Fig. 3)."
+        ),
+    ],
     dataset: Annotated[Path, typer.Option(help="Dataset folder (DCASE layout).")],
     features: Annotated[Path, typer.Option(help="Feature cache (`rgasc features`).")],
     labels: Annotated[Path, typer.Option(help="Pseudo-labels (`rgasc tag`).")],
     relation: Annotated[Path, typer.Option(help="R_SE folder (`rgasc relation`).")],
-    out: Annotated[Path, typer.Option(help="Experiment folder: OUT/<config>/seed<k>/ runs, "
-                                      "results.csv, results.md, figures.")],
-    seeds: Annotated[list[str] | None, typer.Option(help="Seeds: --seeds 1 2 3 (or 1,2,3); "
-                                                    "default 1 2 3.")] = None,
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Experiment folder: OUT/<config>/seed<k>/ runs, results.csv, results.md, figures."
+        ),
+    ],
+    seeds: Annotated[
+        list[str] | None, typer.Option(help="Seeds: --seeds 1 2 3 (or 1,2,3); default 1 2 3.")
+    ] = None,
     epochs: Annotated[int, typer.Option(help="Epochs per run.")] = 100,
     width: Annotated[float, typer.Option(help="Channel multiplier (1 = CNN14 widths).")] = 1.0,
     batch_size: Annotated[int, typer.Option(help="Clips per batch.")] = 64,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
-    shared_blocks: Annotated[int, typer.Option(help="Shared blocks N (not for shared-blocks).")
-                             ] = 2,
-    grid: Annotated[str | None, typer.Option(help="lambdas only: rows 'l1,l2,l3,l4;...' "
-                                             "instead of Table II's eight.")] = None,
-    init_checkpoint: Annotated[Path | None, typer.Option(help="baselines: CNN14 .pth for the "
-                                                         "PANN fine-tuning row.")] = None,
-    select_on: Annotated[str, typer.Option(help="val (default) or test (authors' protocol, "
-                                           "labelled as such).")] = "val",
+    shared_blocks: Annotated[
+        int, typer.Option(help="Shared blocks N (not for shared-blocks).")
+    ] = 2,
+    grid: Annotated[
+        str | None,
+        typer.Option(help="lambdas only: rows 'l1,l2,l3,l4;...' instead of Table II's eight."),
+    ] = None,
+    init_checkpoint: Annotated[
+        Path | None, typer.Option(help="baselines: CNN14 .pth for the PANN fine-tuning row.")
+    ] = None,
+    select_on: Annotated[
+        str, typer.Option(help="val (default) or test (authors' protocol, labelled as such).")
+    ] = "val",
     fold: Annotated[int, typer.Option(help="Fold of evaluation_setup/.")] = 1,
-    val_fraction: Annotated[float, typer.Option(help="Share of training locations carved "
-                                                "out for validation.")] = 0.3,
-    relation_space: Annotated[str, typer.Option(help="prob (paper) or log (authors' code).")
-                              ] = "prob",
-    relation_grad: Annotated[str, typer.Option(help="paper or both (authors' code).")
-                             ] = "paper",
-    accelerator: Annotated[str, typer.Option(help="Lightning accelerator: auto, cpu, gpu.")
-                           ] = "auto",
+    val_fraction: Annotated[
+        float, typer.Option(help="Share of training locations carved out for validation.")
+    ] = 0.3,
+    relation_space: Annotated[
+        str, typer.Option(help="prob (paper) or log (authors' code).")
+    ] = "prob",
+    relation_grad: Annotated[str, typer.Option(help="paper or both (authors' code).")] = "paper",
+    accelerator: Annotated[
+        str, typer.Option(help="Lightning accelerator: auto, cpu, gpu.")
+    ] = "auto",
     devices: Annotated[str, typer.Option(help="Lightning devices: auto, N, or 0,1.")] = "1",
-    precision: Annotated[str, typer.Option(help="Lightning precision, e.g. 32-true.")
-                         ] = "32-true",
+    precision: Annotated[str, typer.Option(help="Lightning precision, e.g. 32-true.")] = "32-true",
     num_workers: Annotated[int, typer.Option(help="DataLoader worker processes.")] = 0,
 ) -> None:
     """Run one of the paper's experiments over seeds (resumable) and tabulate mean +- std."""
     from rgasc.experiments import parse_grid, parse_seeds, run_experiment
     from rgasc.train.config import config_from_options
 
-    opts = {k: v for k, v in ctx.params.items()
-            if k not in ("name", "seeds", "grid", "init_checkpoint")}
+    opts = {
+        k: v for k, v in ctx.params.items() if k not in ("name", "seeds", "grid", "init_checkpoint")
+    }
     base = config_from_options({**opts, "progress_bar": False, "model_summary": False})
-    md = run_experiment(name, base, out, parse_seeds([*(seeds or ["1 2 3"]), *ctx.args]),
-                        grid=parse_grid(grid) if grid else None,
-                        init_checkpoint=init_checkpoint, log=typer.echo)
+    md = run_experiment(
+        name,
+        base,
+        out,
+        parse_seeds([*(seeds or ["1 2 3"]), *ctx.args]),
+        grid=parse_grid(grid) if grid else None,
+        init_checkpoint=init_checkpoint,
+        log=typer.echo,
+    )
     typer.echo(f"results: {md} and {md.with_suffix('.csv')}")
 
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option(help="Demo folder (re-running reuses finished stages).")
-                   ] = Path("rgasc-demo"),
-    clips: Annotated[int | None, typer.Option(help="Synthetic clips (default: see "
-                                              "rgasc.demo.DemoConfig).")] = None,
+    out: Annotated[
+        Path, typer.Option(help="Demo folder (re-running reuses finished stages).")
+    ] = Path("rgasc-demo"),
+    clips: Annotated[
+        int | None, typer.Option(help="Synthetic clips (default: see rgasc.demo.DemoConfig).")
+    ] = None,
     duration: Annotated[float | None, typer.Option(help="Seconds per clip.")] = None,
     epochs: Annotated[int | None, typer.Option(help="Training epochs of each model.")] = None,
-    width: Annotated[float | None, typer.Option(help="Channel multiplier of the model.")
-                     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed of the corpus and of both models.")
-                    ] = None,
-    teacher: Annotated[str | None, typer.Option(help="auto (yamnet if installed, else "
-                                                "annotations), yamnet or annotations.")] = None,
+    width: Annotated[float | None, typer.Option(help="Channel multiplier of the model.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the corpus and of both models.")] = None,
+    teacher: Annotated[
+        str | None,
+        typer.Option(help="auto (yamnet if installed, else annotations), yamnet or annotations."),
+    ] = None,
 ) -> None:
     """Offline end-to-end run on a synthetic corpus: puASC vs RGASC, report.md."""
     from rgasc.demo import DemoConfig, run_demo
 
-    given = {"clips": clips, "duration": duration, "epochs": epochs, "width": width,
-             "seed": seed, "teacher": teacher}
-    report = run_demo(out, DemoConfig().replace(**{k: v for k, v in given.items()
-                                                   if v is not None}), log=typer.echo)
+    given = {
+        "clips": clips,
+        "duration": duration,
+        "epochs": epochs,
+        "width": width,
+        "seed": seed,
+        "teacher": teacher,
+    }
+    report = run_demo(
+        out,
+        DemoConfig().replace(**{k: v for k, v in given.items() if v is not None}),
+        log=typer.echo,
+    )
     typer.echo(f"report: {report}")
 
 

@@ -79,8 +79,9 @@ def write_labels(path: str | os.PathLike[str], pl: PseudoLabels) -> None:
 
             with h5py.File(tmp, "w") as f:
                 str_dt = h5py.string_dtype()
-                f.create_dataset("filename", data=np.array(pl.filenames, dtype=object),
-                                 dtype=str_dt)
+                f.create_dataset(
+                    "filename", data=np.array(pl.filenames, dtype=object), dtype=str_dt
+                )
                 f.create_dataset("probs", data=pl.probs, dtype="float32")
                 f.create_dataset("labels", data=np.array(pl.labels, dtype=object), dtype=str_dt)
                 for k, v in pl.attrs.items():

@@ -178,8 +178,11 @@ class DcaseDataset:
     # --- folds ----------------------------------------------------------------------
     def folds(self) -> list[int]:
         setup = self.root / "evaluation_setup"
-        found = {int(m.group(1)) for p in setup.glob("fold*_train.txt")
-                 if (m := re.match(r"fold(\d+)_train\.txt$", p.name))}
+        found = {
+            int(m.group(1))
+            for p in setup.glob("fold*_train.txt")
+            if (m := re.match(r"fold(\d+)_train\.txt$", p.name))
+        }
         return sorted(found)
 
     def _read_fold_file(self, path: Path) -> list[Clip]:
