@@ -1,0 +1,129 @@
+"""Commands of the data stages: download, synth, features."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rgasc.cli._app import app
+
+
+# --- commands: data (download, synth) ---
+@app.command()
+def download(
+    name: Annotated[
+        str | None, typer.Argument(help="Dataset to fetch (see --list), e.g. tut2018.")
+    ] = None,
+    root: Annotated[
+        Path | None,
+        typer.Option(help="Folder for .downloads/ and the dataset; default $RGASC_CACHE/datasets."),
+    ] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="Fetch the archives from this mirror URL instead.")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar per archive.")] = True,
+    list_: Annotated[
+        bool, typer.Option("--list", help="List the datasets that can be downloaded.")
+    ] = False,
+) -> None:
+    """Download a dataset, verify every archive's md5, unpack it in the DCASE layout."""
+    from rgasc.data.download import download_dataset
+    from rgasc.data.registry import available_datasets, get_dataset
+    from rgasc.utils import cache_dir
+
+    if list_ or name is None:
+        for n in available_datasets():
+            s = get_dataset(n)
+            typer.echo(f"{n}: {s.description}; {len(s.files)} files, "
+                       f"{s.total_size / 1e9:.1f} GB; licence: {s.licence}")  # fmt: skip
+        if name is None and not list_:
+            raise typer.BadParameter("give a dataset name (or --list)")
+        return
+    folder = root if root is not None else cache_dir() / "datasets"
+    path = download_dataset(name, folder, base_url=base_url, progress=progress)
+    typer.echo(f"{name}: verified and unpacked in {path}")
+
+
+@app.command()
+def synth(
+    out: Annotated[Path, typer.Argument(help="Dataset folder to create (DCASE layout).")],
+    clips: Annotated[int, typer.Option(help="Total clips, spread evenly over the scenes.")] = 100,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same bytes.")] = 0,
+    duration: Annotated[float, typer.Option(help="Seconds per clip.")] = 10.0,
+    scenes: Annotated[
+        str | None, typer.Option(help="Comma-separated subset of the 10 TUT2018 scenes.")
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace a synthetic corpus made with other settings.")
+    ] = False,
+) -> None:
+    """Write a synthetic acoustic-scene corpus with ground-truth events (events.csv)."""
+    from collections import Counter
+
+    from rgasc.data import DcaseDataset
+    from rgasc.data.synthetic import read_events, synthesize
+
+    picked = [s for s in scenes.split(",") if s.strip()] if scenes else None
+    path = synthesize(
+        out, clips=clips, seed=seed, duration=duration, scenes=picked, overwrite=overwrite
+    )
+    ds = DcaseDataset(path)
+    counts = Counter(c.scene for c in ds.clips)
+    typer.echo(f"{len(ds)} clips of {duration:g} s in {path}")
+    typer.echo("  " + ", ".join(f"{s} {counts[s]}" for s in ds.scenes))
+    typer.echo(f"  {len(read_events(path / 'events.csv'))} events in events.csv; see README.txt")
+
+
+# --- commands: features ---
+@app.command()
+def features(
+    dataset: Annotated[Path, typer.Argument(help="Dataset folder in the DCASE layout.")],
+    out: Annotated[Path, typer.Option("--out", help="Cache folder (one subfolder per key).")],
+    workers: Annotated[int, typer.Option(help="Decoding processes; 0 = this process.")] = 0,
+    skip_bad: Annotated[
+        bool, typer.Option("--skip-bad", help="Record undecodable clips in bad_clips.csv, go on.")
+    ] = False,
+    export_npz: Annotated[
+        Path | None, typer.Option("--export-npz", help="Also write names + features to this .npz.")
+    ] = None,
+    sample_rate: Annotated[int, typer.Option(help="Resample clips to this rate (Hz).")] = 44100,
+    n_mels: Annotated[int, typer.Option(help="Mel bands.")] = 64,
+    n_fft: Annotated[int, typer.Option(help="STFT frame and window length (samples).")] = 2048,
+    hop: Annotated[int, typer.Option(help="STFT hop (samples); 1376 = 2048 - 672.")] = 1376,
+    fmin: Annotated[float, typer.Option(help="Lowest mel edge (Hz).")] = 50.0,
+    fmax: Annotated[
+        float | None, typer.Option(help="Highest mel edge (Hz); default sample_rate / 2.")
+    ] = None,
+    power: Annotated[float, typer.Option(help="1 = magnitude (paper's code), 2 = power.")] = 1.0,
+    clip_seconds: Annotated[float, typer.Option(help="Crop/zero-pad clips to this length.")] = 10.0,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Compute log-mel features of every clip into a cache keyed by config and file list."""
+    from rgasc.data import DcaseDataset
+    from rgasc.features import FeatureConfig, compute_features
+    from rgasc.features import export_npz as write_npz
+
+    try:
+        cfg = FeatureConfig(
+            sample_rate=sample_rate,
+            n_fft=n_fft,
+            hop_length=hop,
+            n_mels=n_mels,
+            fmin=fmin,
+            fmax=sample_rate / 2 if fmax is None else fmax,
+            power=power,
+            clip_seconds=clip_seconds,
+        )
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from e
+    cache = compute_features(
+        DcaseDataset(dataset), out, cfg, workers=workers, skip_bad=skip_bad, progress=progress
+    )
+    typer.echo(
+        f"{len(cache)} clips -> {cache.path} {tuple(cache.features.shape)}, "
+        f"{len(cache.bad_clips)} bad"
+    )
+    if export_npz is not None:
+        typer.echo(f"wrote {write_npz(cache, export_npz)}")
