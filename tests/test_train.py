@@ -300,3 +300,28 @@ def test_bad_clips_of_the_cache_are_left_out(tmp_path: Path) -> None:
     assert dm.excluded == [bad.filename]
     assert len(dm.splits["train"].clips) == 17
     assert bad.filename not in dm.splits["train"].names
+
+
+def test_clip_dataset_reads_memmap_rows_like_an_array(tmp_path) -> None:
+    """The pread path for memmap caches returns exactly the rows of the array, also after a
+    pickle round trip (as DataLoader workers receive it)."""
+    import pickle
+
+    import numpy as np
+
+    from rgasc.train.data import ClipDataset
+
+    rng = np.random.default_rng(0)
+    arr = rng.standard_normal((7, 5, 4)).astype(np.float32)
+    np.save(tmp_path / "f.npy", arr)
+    mm = np.load(tmp_path / "f.npy", mmap_mode="r")
+    rows = np.array([6, 0, 3])
+    mean, std = arr.mean((0, 1)), arr.std((0, 1))
+    scenes, targets = np.array([0, 1, 2]), rng.random((3, 2)).astype(np.float32)
+    in_memory = ClipDataset(arr, rows, mean, std, scenes, targets)
+    mapped = pickle.loads(pickle.dumps(ClipDataset(mm, rows, mean, std, scenes, targets)))
+    for i in range(3):
+        a, b = in_memory[i], mapped[i]
+        np.testing.assert_array_equal(a[0].numpy(), b[0].numpy())
+        assert int(a[1]) == int(b[1])
+    np.testing.assert_allclose(mapped[0][0].numpy(), (arr[6] - mean) / std, rtol=1e-5, atol=1e-6)
