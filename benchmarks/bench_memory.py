@@ -11,10 +11,10 @@ run's own):
    ``Trainer`` (``--max-steps 0``: the whole epoch; at 20k clips that is slow on a small CPU).
 
 and prints the children's peak RSS (ru_maxrss) and the large/small ratio. ``--reader``
-compares ways of reading rows: ``memmap`` is the training code as it is (``ClipDataset``
-indexes the cache's numpy memmap); ``pread`` is a prototype, defined here, that reads each row
-with ``os.pread`` (file pages then live in the page cache only, never in this process's
-mapping, so they do not count in its RSS).
+compares ways of reading rows: ``ours`` is the training code as it is (``ClipDataset`` reads
+each row with ``os.pread``: file pages then live in the page cache only, never in this
+process's mapping, so they do not count in its RSS); ``mapped`` is the reference, indexing
+the cache's numpy memmap.
 
     python benchmarks/bench_memory.py --small 2000 --large 20000 --width 0.125 --max-steps 20
 """
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -35,39 +34,22 @@ import torch
 
 from _common import Inputs, machine, make_inputs, peak_rss_mb, rss_now_mb, run_child, train_config
 
-READERS = ("memmap", "pread")
+READERS = ("ours", "mapped")
 
 
-def pread_dataset(base: Any) -> Any:
-    """The prototype fix: ``base`` (a ClipDataset on a memmap) reading rows with ``os.pread``.
+def use_mapped_reader() -> None:
+    """The reference: ``ClipDataset`` indexing the cache's numpy memmap directly.
 
-    Same items as ``base`` (x float32 [T, F] standardised, scene id, event target): only how the
-    bytes of a row reach memory changes. The memmap object is kept (it pickles as a file name
-    for DataLoader workers) but never indexed, so no file page is mapped into this process.
+    Same items as ours (x float32 [T, F] standardised, scene id, event target); only how the
+    bytes of a row reach memory differs. Every page an epoch touches stays mapped into the
+    process and counts in its RSS; ours reads rows with ``os.pread`` (rgasc.train.data).
     """
     from rgasc.train.data import ClipDataset
 
-    class PreadClipDataset(ClipDataset):
-        def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-            f = self.features
-            shape = f.shape[1:]
-            nbytes = int(np.prod(shape)) * f.dtype.itemsize
-            fd = self.__dict__.get("_fd")
-            if fd is None:  # opened lazily: once per process (each DataLoader worker too)
-                fd = self.__dict__["_fd"] = os.open(f.filename, os.O_RDONLY)
-            buf = os.pread(fd, nbytes, f.offset + int(self.rows[i]) * nbytes)
-            raw = np.frombuffer(buf, dtype=f.dtype).reshape(shape)
-            x = (raw.astype(np.float32) - self.mean) * self.inv_std
-            return torch.from_numpy(x), self.scene_ids[i], self.event_targets[i]
+    def read_mapped(self: Any, row: int) -> np.ndarray:
+        return np.asarray(self.features[row])
 
-        def __getstate__(self) -> dict[str, Any]:
-            state = super().__getstate__()
-            state.pop("_fd", None)  # a descriptor is per process
-            return state
-
-    ds = PreadClipDataset.__new__(PreadClipDataset)
-    ds.__dict__.update(base.__dict__)
-    return ds
+    ClipDataset._read_row = read_mapped  # type: ignore[method-assign]
 
 
 def child(args: argparse.Namespace) -> dict[str, Any]:
@@ -82,11 +64,8 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
     d = Path(args.child)
     inputs = Inputs(d / "dataset", d / "features", d / "labels.h5", d / "relation", 0)
-    if args.reader == "pread":
-        plain = RGASCDataModule.clip_dataset
-        RGASCDataModule.clip_dataset = lambda self, split: pread_dataset(  # type: ignore[method-assign]
-            plain(self, split)
-        )
+    if args.reader == "mapped":
+        use_mapped_reader()
     cfg = train_config(
         inputs,
         d / "run",
@@ -152,8 +131,8 @@ def parse() -> argparse.Namespace:
     )
     ap.add_argument(
         "--reader",
-        default="memmap,pread",
-        help="comma list of: memmap (the code as it is), pread (prototype fix)",
+        default="ours,mapped",
+        help="comma list of: ours (the code as it is, pread), mapped (reference: memmap indexing)",
     )
     ap.add_argument("--workers", type=int, default=0, help="DataLoader workers")
     ap.add_argument("--threads", type=int, default=1, help="torch threads in the children")
