@@ -56,10 +56,8 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     """One measured run (in its own process); returns the figures as a dict."""
     import lightning as L
 
-    from rgasc.models import RelationPrior
     from rgasc.train.data import RGASCDataModule
-    from rgasc.train.module import RGASCModule
-    from rgasc.train.runner import build_model
+    from rgasc.train.runner import build_module
 
     torch.set_num_threads(args.threads)
     d = Path(args.child)
@@ -83,12 +81,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
         n += len(x)
     read_s = time.perf_counter() - t0
     rss_read = rss_now_mb()
-    module = RGASCModule(
-        build_model(cfg, dm),
-        RelationPrior(torch.from_numpy(dm.relation.matrix)),
-        cfg.loss,
-        val_splits=dm.val_split_names(),
-    )
+    module = build_module(cfg, dm)
     trainer = L.Trainer(
         accelerator="cpu",
         devices=1,

@@ -95,10 +95,8 @@ def run_ours(
     """
     import lightning as L
 
-    from rgasc.models import RelationPrior
     from rgasc.train.data import RGASCDataModule
-    from rgasc.train.module import RGASCModule
-    from rgasc.train.runner import build_model, resolve_precision
+    from rgasc.train.runner import build_module, resolve_precision
 
     on_gpu = args.device == "cuda"
     cfg = train_config(
@@ -113,16 +111,7 @@ def run_ours(
     )
     L.seed_everything(cfg.seed, verbose=False)
     dm = RGASCDataModule(cfg)
-    prior = RelationPrior(torch.from_numpy(dm.relation.matrix))
-    module = RGASCModule(
-        build_model(cfg, dm),
-        prior,
-        cfg.loss,
-        lr=cfg.lr,
-        val_splits=dm.val_split_names(),
-        compile=cfg.compile,
-        channels_last=cfg.channels_last,
-    )
+    module = build_module(cfg, dm)
     timer = make_timer(args.warmup, args.steps, sync=on_gpu, between=between)
     trainer = L.Trainer(
         accelerator=cfg.accelerator,
