@@ -60,7 +60,7 @@ def make_inputs(
     from rgasc.data.datasets import DcaseDataset
     from rgasc.features import FeatureConfig
     from rgasc.features.cache import FEATURES, FORMAT_VERSION, LATEST, MANIFEST, open_cache
-    from rgasc.pseudolabels import PseudoLabels, write_labels
+    from rgasc.labels.files import PseudoLabels, write_labels
     from rgasc.relation import Relation, save_relation
     from rgasc.utils import package_versions, write_json
 

@@ -35,8 +35,8 @@ H100_SXM_BF16_DENSE_TFLOPS = 989.0
 
 
 def macs_per_clip(width: float, n_events: int = 527, frames: int = 320, mels: int = 64) -> int:
-    """Forward MACs of one clip (conv + linear layers, :func:`rgasc.export.count_macs`)."""
-    from rgasc.export import count_macs
+    """Forward MACs of one clip (conv + linear layers; :func:`rgasc.inference.export.count_macs`)."""
+    from rgasc.inference.export import count_macs
     from rgasc.models import RGASC, ModelConfig
 
     model = RGASC(ModelConfig(n_scenes=10, n_events=n_events, width=width)).eval()

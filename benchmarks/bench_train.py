@@ -160,8 +160,8 @@ def reference_loop(
     ``opts``: ``channels_last`` / ``bf16`` / ``compile`` (the GPU variants). On CUDA the
     device is synchronised only after the last warm-up step and the last step.
     """
-    from rgasc.losses import LossConfig, total_loss
     from rgasc.models import RGASC, ModelConfig
+    from rgasc.train.losses import LossConfig, total_loss
 
     dev = torch.device(args.device)
     torch.manual_seed(args.seed)  # same initial weights as ours (seed_everything seeds torch)

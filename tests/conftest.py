@@ -1,14 +1,11 @@
-"""Shared test set-up: tests/ on sys.path for helper modules; no network, no GPU."""
+"""Shared test set-up and the named fixtures built from tests/helpers/; no network, no GPU."""
 
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from rgasc.predict import Prediction, Predictor, load_model
+    from rgasc.inference.predict import Prediction, Predictor, load_model
 
 # public name -> module that defines it
 _LAZY = {
-    "load_model": "rgasc.predict",
-    "Predictor": "rgasc.predict",
-    "Prediction": "rgasc.predict",
+    "load_model": "rgasc.inference.predict",
+    "Predictor": "rgasc.inference.predict",
+    "Prediction": "rgasc.inference.predict",
 }
 
 __all__ = ["Prediction", "Predictor", "__version__", "load_model"]

@@ -41,7 +41,7 @@ def predict(
     progress: Annotated[bool, typer.Option(help="Progress bar for several files.")] = True,
 ) -> None:
     """Classify audio files: scene, scene probabilities, events and their evidence."""
-    from rgasc.formats import run_predict
+    from rgasc.inference.run import run_predict
 
     r = run_predict(paths, model, fmt=format_, out=out, top_k=top_events,
                     skip_existing=skip_existing, batch_size=batch_size, device=device,
@@ -61,7 +61,7 @@ def export(
     ] = False,
 ) -> None:
     """Export log-mel -> (scene probs, event probs) and check it against PyTorch."""
-    from rgasc.export import export_model
+    from rgasc.inference.export import export_model
 
     r = export_model(run, out, format_, dynamo=not legacy)
     typer.echo(f"{r.format} -> {r.path}; parity vs PyTorch: max abs diff scene "
@@ -77,7 +77,7 @@ def info(
     """Parameters, MACs per 10-s clip, front-end, labels and training metadata of a model."""
     import json
 
-    from rgasc.export import format_summary, model_summary
+    from rgasc.inference.export import format_summary, model_summary
 
     s = model_summary(run)
     typer.echo(json.dumps(s, indent=2, default=str) if json_ else format_summary(s))

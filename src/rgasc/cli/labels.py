@@ -38,7 +38,7 @@ def tag(
 ) -> None:
     """Tag every clip with a pretrained teacher: the pseudo-labels (resumable)."""
     from rgasc.data.datasets import DcaseDataset
-    from rgasc.tag import tag_dataset
+    from rgasc.labels.tagging import tag_dataset
     from rgasc.teachers import get_teacher
 
     ds = DcaseDataset(dataset)

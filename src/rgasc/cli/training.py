@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from rgasc.artefacts import CONFIG_FILE, METRICS_FILE
 from rgasc.cli._app import app
 
 
@@ -94,7 +95,7 @@ def train(
 
     opts = {k: v for k, v in ctx.params.items() if k != "resume"}
     base = None
-    if resume and (out / "config.yaml").is_file():  # keep the run's options unless given
+    if resume and (out / CONFIG_FILE).is_file():  # keep the run's options unless given
         base = load_run_config(out)
         opts = {
             k: v
@@ -102,7 +103,7 @@ def train(
             if getattr(ctx.get_parameter_source(k), "name", "") == "COMMANDLINE" and k != "out"
         }
     run = run_training(config_from_options(opts, base), resume=resume)
-    m = read_json(run / "metrics.json")
+    m = read_json(run / METRICS_FILE)
     typer.echo(f"run: {run}\nselected epoch {m['best_epoch']} ({m['selection']})")
     for split in ("val", "test"):
         if m.get(split):
@@ -197,7 +198,7 @@ def experiment(
     num_workers: Annotated[int, typer.Option(help="DataLoader worker processes.")] = 0,
 ) -> None:
     """Run one of the paper's experiments over seeds (resumable) and tabulate mean +- std."""
-    from rgasc.experiments import parse_grid, parse_seeds, run_experiment
+    from rgasc.experiments.sweep import parse_grid, parse_seeds, run_experiment
     from rgasc.train.config import config_from_options
 
     opts = {
@@ -222,7 +223,7 @@ def demo(
         Path, typer.Option(help="Demo folder (re-running reuses finished stages).")
     ] = Path("rgasc-demo"),
     clips: Annotated[
-        int | None, typer.Option(help="Synthetic clips (default: see rgasc.demo.DemoConfig).")
+        int | None, typer.Option(help="Synthetic clips (default: see rgasc.demo.run.DemoConfig).")
     ] = None,
     duration: Annotated[float | None, typer.Option(help="Seconds per clip.")] = None,
     epochs: Annotated[int | None, typer.Option(help="Training epochs of each model.")] = None,
@@ -234,7 +235,7 @@ def demo(
     ] = None,
 ) -> None:
     """Offline end-to-end run on a synthetic corpus: puASC vs RGASC, report.md."""
-    from rgasc.demo import DemoConfig, run_demo
+    from rgasc.demo.run import DemoConfig, run_demo
 
     given = {
         "clips": clips,

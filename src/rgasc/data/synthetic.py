@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from rgasc.artefacts import EVENTS_FILE
 from rgasc.data.datasets import Clip, location_split
 from rgasc.data.sounds import EVENT_GENERATORS, EVENT_LABELS, Background, background
 from rgasc.errors import DatasetError
@@ -288,7 +289,7 @@ def _write_corpus(
     (setup / "fold1_evaluate.txt").write_text("".join(f"{c.filename}\t{c.scene}\n" for c in test))
     (setup / "fold1_test.txt").write_text("".join(f"{c.filename}\n" for c in test))
     (root / "meta.csv").write_text("\n".join(meta) + "\n")
-    (root / "events.csv").write_text("\n".join(events) + "\n")
+    (root / EVENTS_FILE).write_text("\n".join(events) + "\n")
     (root / "README.txt").write_text(_readme(clip_list, train, seed, duration, sr))
 
 

@@ -24,7 +24,7 @@ from rgasc.utils import atomic_path
 MAX_ANNOTATED_CLASSES = 20
 
 
-def _new_figure(width: float, height: float) -> Figure:
+def new_figure(width: float, height: float) -> Figure:
     fig = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)  # attach a non-GUI canvas so draw()/savefig() never need pyplot
     return fig
@@ -58,7 +58,7 @@ def confusion_figure(
     if normalize:
         m = m / np.maximum(m.sum(axis=1, keepdims=True), 1e-12)
     side = max(4.0, 0.45 * k + 2.5)
-    fig = _new_figure(side + 1.0, side)
+    fig = new_figure(side + 1.0, side)
     ax = fig.add_subplot()
     im = ax.imshow(m, cmap="Blues", vmin=0.0, vmax=1.0 if normalize else None)
     ax.set_xticks(range(k), labels=list(class_names), rotation=60, ha="right", fontsize=8)
@@ -112,7 +112,7 @@ def tsne_figure(
         random_state=seed,
     )
     z = tsne.fit_transform(x)
-    fig = _new_figure(7.5, 6.0)
+    fig = new_figure(7.5, 6.0)
     ax = fig.add_subplot()
     k = len(class_names)
     colours = _palette(k)
@@ -188,7 +188,7 @@ def curves_figure(
     losses = {k: v for k, v in series.items() if "loss" in k.lower()}
     others = {k: v for k, v in series.items() if k not in losses}
     panels = [(n, s) for n, s in (("loss", losses), ("metric", others)) if s] or [("value", {})]
-    fig = _new_figure(5.5 * len(panels), 4.0)
+    fig = new_figure(5.5 * len(panels), 4.0)
     for i, (ylabel, group) in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), i + 1)
         for name in sorted(group):
@@ -200,41 +200,6 @@ def curves_figure(
         if group:
             ax.legend(fontsize=7)
     fig.suptitle(title)
-    return fig
-
-
-def relation_figure(
-    relation: np.ndarray,
-    scenes: Sequence[str],
-    events: Sequence[str],
-    k: int = 30,
-    title: str = "Scene-event relation R_SE",
-    value_label: str = "mean event probability",
-) -> Figure:
-    """Heatmap of scenes x their k most informative events.
-
-    Events are chosen by :func:`rgasc.relation.informative_events` (largest spread across
-    scenes) and ordered by the scene where they peak, so each scene's distinctive events
-    form a block near the diagonal.
-    """
-    from rgasc.relation import informative_events
-
-    r = np.asarray(relation, dtype=np.float64)
-    if r.shape != (len(scenes), len(events)):
-        raise ValueError(f"R {r.shape} != ({len(scenes)} scenes, {len(events)} events)")
-    cols = informative_events(r, k)
-    peak = r[:, cols].argmax(axis=0)
-    cols = cols[np.lexsort((-r[peak, cols], peak))]
-    sub = r[:, cols]
-    fig = _new_figure(max(6.0, 0.32 * cols.size + 3.0), max(3.5, 0.35 * len(scenes) + 2.5))
-    ax = fig.add_subplot()
-    im = ax.imshow(sub, cmap="viridis", aspect="auto", vmin=0.0)
-    ax.set_xticks(
-        range(cols.size), labels=[str(events[c]) for c in cols], rotation=70, ha="right", fontsize=7
-    )
-    ax.set_yticks(range(len(scenes)), labels=list(scenes), fontsize=8)
-    ax.set_title(title)
-    fig.colorbar(im, ax=ax, label=value_label, shrink=0.8)
     return fig
 
 
@@ -258,7 +223,7 @@ def mean_std_line_figure(
     if m.shape != s.shape or m.shape[1] != xv.size:
         raise ValueError(f"means {m.shape} and stds {s.shape} must be [S, P={xv.size}]")
     names = list(labels) if labels is not None else [None] * m.shape[0]
-    fig = _new_figure(6.0, 4.0)
+    fig = new_figure(6.0, 4.0)
     ax = fig.add_subplot()
     for row_m, row_s, name in zip(m, s, names, strict=True):
         ax.errorbar(xv, row_m, yerr=row_s, marker="o", ms=4, capsize=3, label=name)
@@ -289,7 +254,7 @@ def side_by_side(
         raise ValueError("side_by_side needs at least one figure or image")
     images = [figure_to_array(p) if isinstance(p, Figure) else np.asarray(p) for p in panels]
     aspect = max(img.shape[0] / img.shape[1] for img in images)
-    fig = _new_figure(width * len(images), width * aspect + 0.5)
+    fig = new_figure(width * len(images), width * aspect + 0.5)
     for i, img in enumerate(images):
         ax = fig.add_subplot(1, len(images), i + 1)
         ax.imshow(img)

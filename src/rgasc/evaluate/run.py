@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from rgasc.artefacts import METRICS_FILE, eval_dir
 from rgasc.errors import ArtefactError, LabelSpaceError
 from rgasc.features.normalize import EPS
 from rgasc.utils import atomic_path, write_json
@@ -134,12 +135,12 @@ def evaluate_run(
     Raises:
         ArtefactError / LabelSpaceError when the run, its checkpoint or its inputs disagree.
     """
-    from rgasc.checkpoint import load_model
     from rgasc.data.datasets import DcaseDataset
     from rgasc.evaluate.metrics import mean_average_precision, mean_clip_auc, summarize
     from rgasc.evaluate.plots import confusion_figure, curves_figure, save_figure, tsne_figure
     from rgasc.features import open_cache
-    from rgasc.pseudolabels import read_labels
+    from rgasc.inference.checkpoint import load_model
+    from rgasc.labels.files import read_labels
     from rgasc.train.config import load_run_config
     from rgasc.train.logs import read_training_log
 
@@ -191,7 +192,7 @@ def evaluate_run(
     else:
         result["event_vs_teacher"] = {"skipped": f"{cfg.labels} has another label space"}
 
-    dest = Path(out) if out is not None else run / f"eval_{split}"
+    dest = Path(out) if out is not None else eval_dir(run, split)
     dest.mkdir(parents=True, exist_ok=True)
     write_per_class(dest / "per_class.csv", result["per_class"])
     _write_predictions(dest / "predictions.csv", names, y, probs, info.scenes)
@@ -213,5 +214,5 @@ def evaluate_run(
             curves_figure(history, title=f"Training curves ({run.name})"), dest / "curves.png"
         )
     result = json_safe(result)
-    write_json(dest / "metrics.json", result)
+    write_json(dest / METRICS_FILE, result)
     return result

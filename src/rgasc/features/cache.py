@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from rgasc.artefacts import BAD_CLIPS_FILE
 from rgasc.data.datasets import Clip, clip_key
 from rgasc.errors import ArtefactError, LabelSpaceError
 from rgasc.features.logmel import FeatureConfig
@@ -40,7 +41,7 @@ MANIFEST = "manifest.json"
 LATEST = "latest.json"
 FEATURES = "features.npy"
 PROGRESS = "progress.json"
-BAD_CLIPS = "bad_clips.csv"
+BAD_CLIPS = BAD_CLIPS_FILE
 
 
 class FeatureCache:

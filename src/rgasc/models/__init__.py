@@ -3,8 +3,8 @@
 No Lightning here: training lives in :mod:`rgasc.train`.
 """
 
-from rgasc.models.blocks import ConvBlock, pool_head
-from rgasc.models.init import he_uniform_, init_from_cnn14
+from rgasc.models.blocks import ConvBlock, he_uniform_, pool_head
+from rgasc.models.transfer import init_from_cnn14
 from rgasc.models.two_tower import (
     CNN14_POOLS,
     CNN14_WIDTHS,

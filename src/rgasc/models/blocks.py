@@ -54,3 +54,22 @@ def pool_head(x: Tensor) -> Tensor:
     """
     x = torch.mean(x, dim=3)
     return torch.amax(x, dim=2) + torch.mean(x, dim=2)
+
+
+def he_uniform_(model: nn.Module) -> nn.Module:
+    """Initialise in place: He (Kaiming) uniform conv/linear weights, zero biases, BN (1, 0).
+
+    He-uniform with the ReLU gain (``fan_in`` mode) suits the ReLU after every conv and fc1.
+    Note: the official PANNs code initialises its layers with Xavier-uniform; BN weights 1 and
+    biases 0 are as there. BN running statistics are reset. Returns ``model``.
+    """
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d | nn.Linear):
+            nn.init.kaiming_uniform_(m.weight, mode="fan_in", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            m.reset_running_stats()
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+    return model

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from rgasc.config import Config
 from rgasc.errors import ArtefactError, RgascError
-from rgasc.models.blocks import ConvBlock, pool_head
+from rgasc.models.blocks import ConvBlock, he_uniform_, pool_head
 
 #: CNN14's block widths; ModelConfig.width scales them.
 CNN14_WIDTHS: tuple[int, ...] = (64, 128, 256, 512, 1024, 2048)
@@ -35,6 +35,8 @@ CNN14_WIDTHS: tuple[int, ...] = (64, 128, 256, 512, 1024, 2048)
 #: input needs T >= 32 frames and F >= 32 mel bands.
 CNN14_POOLS: tuple[tuple[int, int], ...] = ((2, 2),) * 5 + ((1, 1),)
 N_BLOCKS = len(CNN14_WIDTHS)
+#: Frames (and mel bands) the network needs: each of the five 2x2 poolings halves them.
+MIN_FRAMES = 2 ** sum(1 for p in CNN14_POOLS if p != (1, 1))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,8 +117,8 @@ class RGASC(nn.Module):
 
     ``forward(x)``: ``x`` (B, T, F) standardised log-mel, T and F >= 32 ->
     :class:`TwoTowerOutput`. Weights are He-uniform initialised
-    (:func:`rgasc.models.init.he_uniform_`); see :func:`rgasc.models.init.init_from_cnn14` for
-    CNN14 transfer.
+    (:func:`rgasc.models.blocks.he_uniform_`); :func:`rgasc.models.transfer.init_from_cnn14`
+    copies CNN14's weights in instead.
     """
 
     def __init__(self, cfg: ModelConfig) -> None:
@@ -135,8 +137,6 @@ class RGASC(nn.Module):
         # Plain floats so TorchScript sees constants, not the dataclass.
         self.block_dropout: float = float(cfg.block_dropout)
         self.head_dropout: float = float(cfg.head_dropout)
-
-        from rgasc.models.init import he_uniform_  # init imports this module
 
         he_uniform_(self)
 

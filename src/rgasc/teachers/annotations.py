@@ -22,12 +22,11 @@ from typing import Any
 
 import numpy as np
 
+from rgasc.artefacts import EVENTS_FILE
 from rgasc.data.datasets import clip_key
 from rgasc.errors import TeacherError
 from rgasc.teachers.base import register_teacher
 from rgasc.utils import file_hash
-
-EVENTS_FILE = "events.csv"
 
 
 def read_events(path: str | os.PathLike[str]) -> dict[str, set[str]]:

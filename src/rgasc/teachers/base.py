@@ -2,7 +2,7 @@
 
 A *teacher* is a pretrained event tagger whose clip-level probabilities become the
 pseudo-labels of the RGASC method. Every teacher says which sample rate it expects and what
-its event labels are, so :func:`rgasc.tag.tag_dataset` can resample and label its output
+its event labels are, so :func:`rgasc.labels.tagging.tag_dataset` can resample and label its output
 without knowing the model.
 
 Teachers are built by name::
@@ -32,7 +32,7 @@ from rgasc.utils import cache_dir, file_hash, read_json, write_json
 
 @runtime_checkable
 class Teacher(Protocol):
-    """What :func:`rgasc.tag.tag_dataset` needs from a tagger.
+    """What :func:`rgasc.labels.tagging.tag_dataset` needs from a tagger.
 
     Attributes:
         name: registry name, e.g. ``"panns-cnn14-16k"``.

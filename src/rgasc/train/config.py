@@ -13,9 +13,10 @@ import os
 from pathlib import Path
 from typing import Any, Self
 
+from rgasc.artefacts import CONFIG_FILE
 from rgasc.config import Config, load_yaml
 from rgasc.errors import ArtefactError, RgascError
-from rgasc.losses import LossConfig
+from rgasc.train.losses import LossConfig
 
 SELECT_ON = ("val", "test")
 INITS = ("he", "panns")
@@ -57,7 +58,7 @@ class TrainConfig(Config):
         epochs, batch_size, lr: Adam with the paper's lr 1e-3, batch 64, 100 epochs.
         shared_blocks, width, block_dropout, head_dropout: :class:`rgasc.models.ModelConfig`
             fields; scenes, events and mel bands come from the data.
-        loss: :class:`rgasc.losses.LossConfig` (lambdas, relation space and gradient mode).
+        loss: :class:`rgasc.train.losses.LossConfig` (lambdas, relation space and gradient mode).
         learn_relation: R_SE becomes a non-negative parameter initialised from the prior.
         init: "he" (PANNs' He-uniform) or "panns" (copy CNN14's blocks from
             ``init_checkpoint`` into the shared blocks and both towers; width 1 only).
@@ -167,7 +168,6 @@ class TrainConfig(Config):
 
 
 #: The run folder's resolved config (written by the runner, read by evaluate/resume).
-CONFIG_FILE = "config.yaml"
 
 
 def load_run_config(run_dir: str | os.PathLike[str]) -> TrainConfig:

@@ -22,12 +22,12 @@ from rgasc.data.datasets import Clip, DcaseDataset
 from rgasc.errors import ArtefactError, LabelSpaceError
 from rgasc.features import FeatureCache, open_cache
 from rgasc.features.normalize import EPS
-from rgasc.pseudolabels import PseudoLabels, read_labels
+from rgasc.labels.files import PseudoLabels, read_labels
+from rgasc.models.two_tower import MIN_FRAMES
 from rgasc.relation import Relation, load_relation
 from rgasc.train.config import TrainConfig
 
 #: Frames and mel bands the model needs: five 2x2 poolings.
-MIN_FRAMES = 32
 SPLITS = ("train", "val", "test")
 
 

@@ -20,8 +20,8 @@ import torch
 from torch import Tensor
 
 from rgasc.evaluate.metrics import log_loss, macro_accuracy, overall_accuracy
-from rgasc.losses import TERMS, LossConfig, total_loss
 from rgasc.models import RGASC, RelationPrior
+from rgasc.train.losses import TERMS, LossConfig, total_loss
 
 Batch = tuple[Tensor, Tensor, Tensor]  # x [B, T, F], scene ids [B], event targets [B, E]
 

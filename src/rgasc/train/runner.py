@@ -6,7 +6,7 @@ Run folder (``cfg.out``)::
                              selection split, versions
     checkpoints/last.ckpt    Lightning state after the last epoch (what --resume continues)
     checkpoints/best.ckpt    Lightning state of the selected epoch
-    checkpoints/best.pt      the selected model, self-describing (rgasc.checkpoint)
+    checkpoints/best.pt      the selected model, self-describing (rgasc.inference.checkpoint)
     logs/csv/session_<k>/    Lightning CSV log of each training session; logs/metrics.csv merged
     logs/tensorboard/        TensorBoard events
     metrics.json             val and test scores of the selected model, its epoch, the selection
@@ -29,11 +29,12 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 
-from rgasc.checkpoint import BEST, save_model
+from rgasc.artefacts import CHECKPOINTS_DIR, LAST_CKPT, METRICS_FILE
 from rgasc.config import load_yaml, save_yaml
 from rgasc.errors import ArtefactError
 from rgasc.evaluate.metrics import mean_average_precision, mean_clip_auc, summarize
 from rgasc.evaluate.run import EVENT_THRESHOLD, json_safe, predict_arrays
+from rgasc.inference.checkpoint import BEST, save_model
 from rgasc.models import RGASC, ModelConfig, RelationPrior, init_from_cnn14
 from rgasc.train.config import CONFIG_FILE, TrainConfig, load_run_config
 from rgasc.train.data import RGASCDataModule
@@ -41,8 +42,8 @@ from rgasc.train.logs import CSV_DIR, LOG_DIR, next_session, write_merged_log
 from rgasc.train.module import RGASCModule
 from rgasc.utils import package_versions, write_json
 
-CHECKPOINTS = "checkpoints"
-METRICS = "metrics.json"
+CHECKPOINTS = CHECKPOINTS_DIR
+METRICS = METRICS_FILE
 #: Precisions that need a GPU; on CPU they fall back to 32-true with a warning.
 GPU_PRECISIONS = ("16-mixed", "bf16-mixed", "16-true", "bf16-true", "16", "bf16")
 
@@ -79,7 +80,7 @@ def resolve_precision(cfg: TrainConfig) -> str:
 
 def _check_run_folder(cfg: TrainConfig, resume: bool) -> Path:
     run = Path(cfg.out)
-    last = run / CHECKPOINTS / "last.ckpt"
+    last = run / LAST_CKPT
     if resume:
         if not last.is_file():
             raise ArtefactError(
@@ -219,7 +220,7 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
         default_root_dir=run,
     )
     started = time.time()
-    last = run / CHECKPOINTS / "last.ckpt"
+    last = run / LAST_CKPT
     trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resume else None)
     seconds = time.time() - started
     if not trainer.is_global_zero:

@@ -1,0 +1,1 @@
+"""``rgasc demo``: the offline end-to-end run (:mod:`.run`) and its report (:mod:`.report`)."""

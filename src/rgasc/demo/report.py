@@ -1,0 +1,221 @@
+"""``DIR/report.md`` of ``rgasc demo``, built only from what the run wrote into ``DIR``.
+
+:func:`report_markdown` is pure (collected numbers in, markdown out); :func:`collect` reads
+the run's files and :func:`write_report` ties them together and saves ``demo.json`` (the same
+numbers, machine-readable).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from rgasc.artefacts import CONFIG_FILE, LOOKUP_FILE, METRICS_FILE, eval_dir
+from rgasc.experiments.tables import markdown_table
+from rgasc.utils import read_json, write_json, write_text_atomic
+
+PLOTS = (("confusion", "confusion.png"), ("t-SNE", "tsne.png"), ("curves", "curves.png"))
+
+
+def _pc(x: Any, digits: int = 1) -> str:
+    if x is None or not isinstance(x, int | float) or not math.isfinite(x):
+        return "n/a"
+    return f"{100 * x:.{digits}f}"
+
+
+def _num(x: Any, digits: int = 3) -> str:
+    if x is None or not isinstance(x, int | float) or not math.isfinite(x):
+        return "n/a"
+    return f"{x:.{digits}f}"
+
+
+def collect(d: Path, models: Sequence[tuple[str, str, tuple[float, ...]]]) -> dict[str, Any]:
+    """Every number the report shows, read from the demo folder ``d``."""
+    from rgasc.config import load_yaml
+    from rgasc.relation import load_relation, top_events
+
+    out: dict[str, Any] = {"models": []}
+    for name, label, lam in models:
+        run = d / "runs" / name
+        m = read_json(run / METRICS_FILE)
+        ev = read_json(eval_dir(run, "test") / METRICS_FILE)
+        cfg = load_yaml(run / CONFIG_FILE) if (run / CONFIG_FILE).is_file() else {}
+        out["models"].append(
+            {
+                "name": name,
+                "label": label,
+                "lambdas": list(lam),
+                "val_macro": (m.get("val") or {}).get("macro_accuracy"),
+                "test_macro": ev.get("macro_accuracy"),
+                "test_overall": ev.get("overall_accuracy"),
+                "test_log_loss": ev.get("log_loss"),
+                "n_test": ev.get("n"),
+                "best_epoch": m.get("best_epoch"),
+                "epochs_trained": m.get("epochs_trained"),
+                "train_seconds": m.get("train_seconds"),
+                "selection": m.get("selection", ""),
+                "per_class": {r["class"]: r["accuracy"] for r in ev.get("per_class", [])},
+                "event_vs_teacher": ev.get("event_vs_teacher", {}),
+                "split_sizes": (cfg.get("data") or {}).get("clips", {}),
+                "plots": {
+                    k: f"runs/{name}/eval_test/{f}"
+                    for k, f in PLOTS
+                    if (eval_dir(run, "test") / f).is_file()
+                },
+            }
+        )
+    out["lookup"] = read_json(d / "relation" / LOOKUP_FILE)
+    rel = load_relation(d / "relation")
+    out["top_events"] = {
+        s: tops for s, tops in zip(rel.scenes, top_events(rel.matrix, rel.events, 3), strict=True)
+    }
+    out["n_events"] = len(rel.events)
+    out["scenes"] = list(rel.scenes)
+    return out
+
+
+def report_markdown(
+    info: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    teacher: str,
+    times: Mapping[str, Mapping[str, Any]],
+    total_seconds: float,
+) -> str:
+    """The report: a first line with both test accuracies, then tables, links and settings."""
+    models = info["models"]
+    k = len(info["scenes"])
+    head = " vs ".join(f"{m['label']} {_pc(m['test_macro'])} %" for m in models)
+    n_test = models[0]["n_test"] if models else "?"
+    lines = [
+        f"# rgasc demo: {head} test macro accuracy\n\n",
+        f"Test split: {n_test} clips of {k} scenes (chance {_pc(1 / k if k else None)} %); "
+        f"both models trained with seed {settings['seed']}, "
+        f"{models[0]['selection'] if models else ''}. One seed on a small synthetic corpus: "
+        "differences of a few points are within seed-to-seed noise (use `rgasc experiment "
+        "per-class --seeds 1 2 3` for mean ± std).\n\n",
+        "## Results\n\n",
+    ]
+    body = [
+        [
+            m["label"],
+            ", ".join(f"{x:g}" for x in m["lambdas"]),
+            _pc(m["val_macro"]),
+            _pc(m["test_macro"]),
+            _pc(m["test_overall"]),
+            _num(m["test_log_loss"]),
+            str(m["best_epoch"]),
+            str(m["train_seconds"]),
+        ]
+        for m in models
+    ]
+    lines.append(
+        markdown_table(
+            [
+                "model",
+                "lambdas (scene, s_by_event, event, e_by_scene)",
+                "val macro acc %",
+                "test macro acc %",
+                "test overall acc %",
+                "test log loss",
+                "selected epoch (0-based)",
+                "train s",
+            ],
+            body,
+        )
+    )
+    lk = info["lookup"]
+    lines.append(
+        f"\nEvent-only lookup (argmax y_e · R_SE^T on the teacher's pseudo-labels, no "
+        f"training; Table I #2): **{_pc(lk.get('macro_accuracy'))} %** test macro accuracy "
+        f"({lk.get('n_clips')} clips, chance {_pc(lk.get('chance'))} %).\n"
+    )
+    ev_lines = []
+    for m in models:
+        ev = m["event_vs_teacher"]
+        if "mAP" in ev:
+            ev_lines.append(
+                f"- {m['label']}: event tower vs teacher (threshold "
+                f"{ev.get('threshold')}): mAP {_num(ev['mAP'])}, mean clip AUC "
+                f"{_num(ev.get('mean_clip_auc'))}"
+            )
+    if ev_lines:
+        lines.append("\n" + "\n".join(ev_lines) + "\n")
+    scenes = info["scenes"]
+    lines.append("\n## Per-class test accuracy (%)\n\n")
+    lines.append(
+        markdown_table(
+            ["model", *scenes],
+            [[m["label"], *(_pc(m["per_class"].get(s)) for s in scenes)] for m in models],
+        )
+    )
+    lines.append(
+        f"\n## Top events per scene (R_SE from the training split, {info['n_events']} events)\n\n"
+    )
+    lines.append(
+        markdown_table(
+            ["scene", "top 3 events (mean teacher probability)"],
+            [
+                [s, ", ".join(f"{e} {v:.2f}" for e, v in tops)]
+                for s, tops in info["top_events"].items()
+            ],
+        )
+    )
+    lines.append(
+        "\n## Plots\n\n- relation heatmap: [relation/relation.png](relation/relation.png)\n"
+    )
+    for m in models:
+        links = ", ".join(f"[{k}]({p})" for k, p in m["plots"].items())
+        lines.append(f"- {m['label']}: {links or 'none'}\n")
+    sizes = models[0]["split_sizes"] if models else {}
+    lines.append("\n## Settings\n\n")
+    lines += [f"- {k}: `{v}`\n" for k, v in settings.items()]
+    if sizes:
+        lines.append("- clips per split: " + ", ".join(f"{k} {v}" for k, v in sizes.items()) + "\n")
+    lines.append(f"- teacher used: `{teacher}`\n")
+    lines.append("\n## Time (this invocation)\n\n")
+    lines.append(
+        markdown_table(
+            ["stage", "seconds", "reused from an earlier run"],
+            [[n, str(t["seconds"]), "yes" if t["cached"] else "no"] for n, t in times.items()]
+            + [["total", str(total_seconds), ""]],
+        )
+    )
+    return "".join(lines)
+
+
+def write_report(
+    d: Path,
+    cfg: Any,
+    teacher: str,
+    times: Mapping[str, Mapping[str, Any]],
+    total_seconds: float,
+    models: Sequence[tuple[str, str, tuple[float, ...]]],
+) -> Path:
+    """Collect the numbers of the demo in ``d``, write ``report.md`` and ``demo.json``.
+
+    ``models``: (run folder name, label, lambdas) of each trained model, in report order.
+    """
+    info = collect(d, models)
+    settings = {**cfg.to_dict()}
+    if teacher == "annotations":
+        settings["label noise"] = f"each (clip, event) label flipped with probability {cfg.noise}"
+    else:
+        settings.pop("noise", None)
+    settings["features"] = (
+        f"the paper's log-mel (44.1 kHz, 64 mel, hop 1376), {cfg.duration:g}-s clips"
+    )
+    md = report_markdown(info, settings, teacher, times, total_seconds)
+    write_text_atomic(d / "report.md", md)
+    write_json(
+        d / "demo.json",
+        {
+            "settings": settings,
+            "teacher": teacher,
+            "results": info,
+            "times": times,
+            "total_seconds": total_seconds,
+        },
+    )
+    return d / "report.md"

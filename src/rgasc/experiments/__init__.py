@@ -1,0 +1,1 @@
+"""The paper's experiments: table settings, resumable multi-seed sweeps, baselines, tables."""

@@ -1,0 +1,205 @@
+"""Baselines that need no network training: the event-only lookup and PANN "fixed mode".
+
+Both take the :class:`~rgasc.train.TrainConfig` of the run they stand in for (dataset, label
+file, relation folder, split and selection settings) and write ``<cfg.out>/metrics.json`` in
+the layout of a trained run (``val``/``test`` with ``macro_accuracy``), so a sweep treats
+them like any other run.
+
+- Event-only lookup (Table I #2): ``argmax(y_e . R_SE^T)`` with y_e the teacher's
+  pseudo-labels of each clip: no training at all.
+- PANN fixed mode (Table III): the teacher stays frozen and a linear classifier (multinomial
+  logistic regression on standardised inputs) learns the scenes from its clip embeddings
+  when the label file stores them (``rgasc tag --embeddings``), else from its event
+  probabilities. The regularisation C is chosen on the selection split.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rgasc.artefacts import METRICS_FILE
+from rgasc.errors import ArtefactError
+from rgasc.utils import write_json
+
+#: Inverse regularisation strengths tried by :func:`pann_fixed` (log-spaced).
+DEFAULT_CS: tuple[float, ...] = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0)
+METRICS = METRICS_FILE
+
+
+def _split_scores(y_true: np.ndarray, y_pred: np.ndarray, scenes: Sequence[str]) -> dict[str, Any]:
+    """n, macro/overall accuracy, per-class rows and confusion of one split's predictions."""
+    from rgasc.evaluate.metrics import (
+        confusion_matrix,
+        macro_accuracy,
+        overall_accuracy,
+        per_class_table,
+    )
+
+    k = len(scenes)
+    return {
+        "n": int(len(y_true)),
+        "macro_accuracy": macro_accuracy(y_true, y_pred, k),
+        "overall_accuracy": overall_accuracy(y_true, y_pred),
+        "per_class": per_class_table(y_true, y_pred, scenes),
+        "confusion": confusion_matrix(y_true, y_pred, k).tolist(),
+    }
+
+
+def event_lookup(cfg: Any) -> dict[str, Any]:
+    """Score the event-only lookup ``argmax(y_e . R^T)`` on the val and test splits.
+
+    Args:
+        cfg: a TrainConfig (dataset, labels, relation, fold, val_fraction, split_seed, out).
+
+    Returns:
+        the metrics written to ``cfg.out/metrics.json``.
+    """
+    from rgasc.data.datasets import DcaseDataset
+    from rgasc.labels.files import read_labels
+    from rgasc.relation import load_relation, lookup_predictions
+
+    ds = DcaseDataset(cfg.dataset)
+    labels = read_labels(cfg.labels)
+    rel = load_relation(cfg.relation)
+    if list(rel.events) != list(labels.labels) or list(rel.scenes) != list(ds.scenes):
+        raise ArtefactError(
+            f"{cfg.relation}: R_SE's scenes/events differ from {cfg.dataset} / {cfg.labels}; "
+            f"rebuild it with `rgasc relation {cfg.labels} --dataset {cfg.dataset}`"
+        )
+    out: dict[str, Any] = {
+        "kind": "event-only lookup",
+        "method": "argmax over scenes of y_e . R_SE^T; y_e = the teacher's pseudo-labels "
+        "(binarised at R's threshold when R was)",
+        "selection_split": cfg.select_on,
+        "selection": "none (no training)",
+        "relation": str(cfg.relation),
+    }
+    for split in ("val", "test"):
+        clips = ds.split(
+            split,
+            fold=cfg.fold,
+            val_fraction=cfg.val_fraction,
+            seed=cfg.split_seed,
+            check_audio=False,
+        )
+        if not clips:
+            out[split] = None
+            continue
+        y_e = labels.select([c.filename for c in clips], source=str(cfg.labels))
+        pred = lookup_predictions(y_e, rel)
+        out[split] = _split_scores(ds.labels(clips), pred, ds.scenes)
+    write_json(Path(cfg.out) / METRICS, _safe(out))
+    return out
+
+
+def _features(cfg: Any, names: list[str]) -> tuple[np.ndarray, str]:
+    """Teacher embeddings of ``names`` when stored in the label file, else probabilities."""
+    from rgasc.data.datasets import clip_key
+    from rgasc.labels.files import read_labels
+
+    path = Path(cfg.labels)
+    if path.suffix.lower() in (".h5", ".hdf5"):
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            has_emb = "embedding" in f
+        if has_emb:
+            from rgasc.labels.tagging import read_embeddings
+
+            stored, emb = read_embeddings(path)
+            index = {clip_key(n): i for i, n in enumerate(stored)}
+            missing = [n for n in names if clip_key(n) not in index]
+            if missing:
+                raise ArtefactError(
+                    f"{path}: no embedding for {len(missing)} clip(s), e.g. {missing[:3]}"
+                )
+            return emb[[index[clip_key(n)] for n in names]], "teacher embeddings"
+    labels = read_labels(path)
+    return labels.select(names, source=str(path)), "teacher event probabilities"
+
+
+def pann_fixed(cfg: Any, cs: Sequence[float] = DEFAULT_CS) -> dict[str, Any]:
+    """Linear classifier on the frozen teacher's outputs; writes ``cfg.out/metrics.json``.
+
+    Fit on the training split (the same clips the networks train on), C chosen by macro
+    accuracy on ``cfg.select_on`` (ties: the smaller C, i.e. the simpler model), then scored
+    on val and test.
+
+    Args:
+        cfg: a TrainConfig. cs: values of C to try.
+
+    Returns:
+        the metrics written (also holds the chosen C and the score of every C tried).
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from rgasc.data.datasets import DcaseDataset
+    from rgasc.evaluate.metrics import macro_accuracy
+
+    ds = DcaseDataset(cfg.dataset)
+    splits = {
+        s: ds.split(
+            s, fold=cfg.fold, val_fraction=cfg.val_fraction, seed=cfg.split_seed, check_audio=False
+        )
+        for s in ("train", "val", "test")
+    }
+    if not splits["train"] or not splits[cfg.select_on]:
+        raise ArtefactError(f"{cfg.dataset}: empty train or {cfg.select_on} split")
+    x: dict[str, np.ndarray] = {}
+    source = ""
+    for s, clips in splits.items():
+        if clips:
+            x[s], source = _features(cfg, [c.filename for c in clips])
+    y = {s: ds.labels(c) for s, c in splits.items()}
+    scaler = StandardScaler().fit(x["train"])
+    z = {s: scaler.transform(v) for s, v in x.items()}
+    k = len(ds.scenes)
+    tried: dict[str, float] = {}
+    best: tuple[float, float, Any] | None = None
+    for c in sorted(cs):
+        clf = LogisticRegression(C=c, max_iter=2000, random_state=cfg.seed)
+        clf.fit(z["train"], y["train"])
+        score = macro_accuracy(y[cfg.select_on], clf.predict(z[cfg.select_on]), k)
+        tried[f"{c:g}"] = score
+        if best is None or score > best[0]:
+            best = (score, c, clf)
+    assert best is not None
+    _, c_best, clf = best
+    out: dict[str, Any] = {
+        "kind": "PANN fixed mode",
+        "method": f"multinomial logistic regression on standardised {source}",
+        "input": source,
+        "C": c_best,
+        "selection_split": cfg.select_on,
+        "selection": f"C chosen on the {cfg.select_on} split",
+        "selection_scores": tried,
+    }
+    for s in ("val", "test"):
+        out[s] = _split_scores(y[s], clf.predict(z[s]), ds.scenes) if s in z else None
+    write_json(Path(cfg.out) / METRICS, _safe(out))
+    return out
+
+
+def _safe(obj: Any) -> Any:
+    from rgasc.evaluate.run import json_safe
+
+    return json_safe(obj)
+
+
+def read_metrics(run: str | os.PathLike[str]) -> dict[str, Any]:
+    """A run's ``metrics.json`` (trained run or baseline)."""
+    from rgasc.utils import read_json
+
+    path = Path(run) / METRICS
+    if not path.is_file():
+        raise ArtefactError(f"{path}: missing; the run did not finish")
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise ArtefactError(f"{path}: not a JSON object")
+    return data

@@ -1,0 +1,314 @@
+"""Tag every clip of a dataset with a teacher: the pseudo-label file of ``rgasc tag``.
+
+Layers, so a user can enter at any of them: :meth:`Teacher.tag` (waveforms -> probabilities),
+:func:`tag_dataset` (dataset -> :class:`~rgasc.labels.files.PseudoLabels` file).
+
+Clips are decoded on a background thread while the model runs, batched with clips of the
+same length (no padding between clips, so a clip's probabilities never depend on its batch
+mates), and the results so far are flushed every few batches to ``<out>.partial.npz``. That
+file is keyed by the teacher, its checkpoint and the clip list: a rerun of the same command
+continues where the interrupted one stopped; any other run starts afresh.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rgasc import __version__
+from rgasc.artefacts import BAD_CLIPS_FILE
+from rgasc.audio import load_audio
+from rgasc.data.datasets import Clip, DcaseDataset
+from rgasc.errors import ArtefactError, AudioError, TeacherError
+from rgasc.labels.files import PseudoLabels, write_labels
+from rgasc.teachers.base import NameTeacher, Teacher
+from rgasc.utils import atomic_path, text_hash
+
+FLUSH_EVERY = 4  # batches between partial-result flushes (a flush rewrites the .npz)
+PREFETCH = 16  # clips decoded ahead of the model, bounding memory to a few clips
+
+
+def partial_path(out: Path) -> Path:
+    """Where the partial results of ``out`` are kept while tagging."""
+    return out.with_name(out.name + ".partial.npz")
+
+
+def _run_key(teacher: Teacher, dataset: DcaseDataset, clips: Sequence[Clip], emb: bool) -> str:
+    """Identity of a run: a partial file made by any other run must not be resumed."""
+    options = getattr(teacher, "options", {})
+    return text_hash(
+        teacher.name,
+        teacher.checkpoint_sha256 or "",
+        str(sorted(options.items())),
+        str(dataset.root.resolve()),
+        "\n".join(c.filename for c in clips),
+        str(emb),
+        n=32,
+    )
+
+
+class _Progress:
+    """Results gathered so far: probabilities (and embeddings) per clip name, bad clips."""
+
+    def __init__(self) -> None:
+        self.probs: dict[str, np.ndarray] = {}
+        self.emb: dict[str, np.ndarray] = {}
+        self.bad: dict[str, str] = {}
+
+    def save(self, path: Path, key: str) -> None:
+        names = list(self.probs)
+        arrays: dict[str, Any] = {
+            "key": np.array(key),
+            "names": np.array(names, dtype=str),
+            "probs": np.stack([self.probs[n] for n in names]) if names else np.zeros((0, 0)),
+            "bad_names": np.array(list(self.bad), dtype=str),
+            "bad_errors": np.array(list(self.bad.values()), dtype=str),
+        }
+        if self.emb:
+            arrays["emb"] = np.stack([self.emb[n] for n in names])
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+    @classmethod
+    def load(cls, path: Path, key: str) -> _Progress | None:
+        """The saved progress if it belongs to this run, else ``None`` (start afresh)."""
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if str(z["key"]) != key:
+                    return None
+                p = cls()
+                names = [str(n) for n in z["names"]]
+                p.probs = dict(zip(names, z["probs"], strict=True))
+                if "emb" in z:
+                    p.emb = dict(zip(names, z["emb"], strict=True))
+                p.bad = dict(zip(map(str, z["bad_names"]), map(str, z["bad_errors"]), strict=True))
+                return p
+        except (OSError, ValueError, KeyError):
+            return None  # unreadable (e.g. killed mid-write): redo the work
+
+
+def _prefetch(
+    dataset: DcaseDataset, clips: Sequence[Clip], sr: int
+) -> Iterator[tuple[Clip, np.ndarray | AudioError]]:
+    """Yield (clip, waveform or the AudioError it raised), decoding PREFETCH clips ahead."""
+
+    def load(c: Clip) -> np.ndarray | AudioError:
+        try:
+            return load_audio(dataset.audio_path(c), sr=sr)[0]
+        except AudioError as e:
+            return e
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending: list[tuple[Clip, Future[np.ndarray | AudioError]]] = []
+        it = iter(clips)
+        for c in it:
+            pending.append((c, pool.submit(load, c)))
+            if len(pending) >= PREFETCH:
+                break
+        while pending:
+            c, fut = pending.pop(0)
+            nxt = next(it, None)
+            if nxt is not None:
+                pending.append((nxt, pool.submit(load, nxt)))
+            yield c, fut.result()
+
+
+def _predict(
+    teacher: Teacher, batch: np.ndarray, embeddings: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(B, samples) -> probabilities (B, E) and, if asked, embeddings (B, D)."""
+    both = getattr(teacher, "tag_and_embed", None)
+    if embeddings and callable(both):
+        probs, emb = both(batch)
+        return probs, emb
+    probs = teacher.tag(batch)
+    if not embeddings:
+        return probs, None
+    emb = teacher.embed(batch)
+    if emb is None:
+        raise TeacherError(f"teacher {teacher.name!r} has no embedding; drop --embeddings")
+    return probs, emb
+
+
+def tag_dataset(
+    dataset: DcaseDataset,
+    teacher: Teacher,
+    out: str | os.PathLike[str],
+    *,
+    batch_size: int = 8,
+    device: str = "cpu",
+    skip_bad: bool = False,
+    progress: bool = True,
+    clips: Sequence[Clip] | None = None,
+    embeddings: bool = False,
+) -> PseudoLabels:
+    """Tag clips with ``teacher`` and write the pseudo-label file ``out`` (.h5 or .csv).
+
+    Args:
+        dataset: the dataset; its clips are read with :func:`rgasc.audio.load_audio`,
+            resampled to ``teacher.sample_rate`` (full length, no crop).
+        teacher: any :class:`Teacher`; a :class:`NameTeacher` is asked by clip name instead.
+        out: output path; the format follows the suffix.
+        batch_size: clips per model call.
+        device: where the model runs ("cpu", "cuda").
+        skip_bad: leave out clips that cannot be decoded and list them in ``bad_clips.csv``
+            beside ``out``; otherwise the first bad clip raises its :class:`AudioError`.
+        progress: show a tqdm bar.
+        clips: the clips to tag; default every clip of meta.csv.
+        embeddings: also store the model's clip embeddings ([clips, D] dataset ``embedding``,
+            .h5 only; read back with :func:`read_embeddings`).
+
+    Returns:
+        the pseudo-labels written (rows in ``clips`` order, bad clips left out).
+    """
+    out = Path(out)
+    if out.suffix.lower() not in (".h5", ".hdf5", ".csv"):
+        raise ArtefactError(f"{out}: unknown label format; use a .h5 or .csv suffix")
+    if embeddings and out.suffix.lower() == ".csv":
+        raise ArtefactError(f"{out}: --embeddings needs an .h5 output")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    clips = list(dataset.clips if clips is None else clips)
+    if isinstance(teacher, NameTeacher) and embeddings:
+        raise TeacherError(f"teacher {teacher.name!r} has no embedding; drop --embeddings")
+    teacher.to(device)
+
+    key = _run_key(teacher, dataset, clips, embeddings)
+    part = partial_path(out)
+    state = (_Progress.load(part, key) if part.is_file() else None) or _Progress()
+    todo = [c for c in clips if c.filename not in state.probs and c.filename not in state.bad]
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(
+        total=len(clips),
+        initial=len(clips) - len(todo),
+        unit="clip",
+        desc=f"tag {teacher.name}",
+        disable=not progress,
+    )
+    batches_since_flush = 0
+
+    def run(batch: list[tuple[Clip, np.ndarray]]) -> None:
+        nonlocal batches_since_flush
+        probs, emb = _predict(teacher, np.stack([w for _, w in batch]), embeddings)
+        for i, (c, _) in enumerate(batch):
+            state.probs[c.filename] = np.asarray(probs[i], dtype=np.float32)
+            if emb is not None:
+                state.emb[c.filename] = np.asarray(emb[i], dtype=np.float32)
+        bar.update(len(batch))
+        batches_since_flush += 1
+        if batches_since_flush >= FLUSH_EVERY:
+            state.save(part, key)
+            batches_since_flush = 0
+
+    try:
+        if isinstance(teacher, NameTeacher):
+            for i in range(0, len(todo), batch_size):
+                chunk = todo[i : i + batch_size]
+                rows = teacher.tag_names([c.filename for c in chunk])
+                for c, r in zip(chunk, rows, strict=True):
+                    state.probs[c.filename] = np.asarray(r, dtype=np.float32)
+                bar.update(len(chunk))
+        else:
+            # buckets of equal-length waveforms; a bucket runs when full, or (if many
+            # lengths are pending) the largest one runs early to bound memory
+            buckets: dict[int, list[tuple[Clip, np.ndarray]]] = {}
+            for c, wav in _prefetch(dataset, todo, teacher.sample_rate):
+                if isinstance(wav, AudioError):
+                    if not skip_bad:
+                        raise wav
+                    state.bad[c.filename] = str(wav)
+                    bar.update(1)
+                    continue
+                bucket = buckets.setdefault(wav.shape[-1], [])
+                bucket.append((c, wav))
+                if len(bucket) >= batch_size:
+                    run(buckets.pop(wav.shape[-1]))
+                elif sum(map(len, buckets.values())) >= 4 * batch_size:
+                    run(buckets.pop(max(buckets, key=lambda n: len(buckets[n]))))
+            for n in list(buckets):
+                run(buckets.pop(n))
+    except BaseException:
+        state.save(part, key)  # keep what is done, so a rerun resumes here
+        bar.close()
+        raise
+    bar.close()
+
+    done = [c for c in clips if c.filename in state.probs]
+    if not done:
+        raise ArtefactError(f"{dataset.root}: no clip could be tagged (see {BAD_CLIPS_FILE})")
+    pl = PseudoLabels(
+        filenames=[c.filename for c in done],
+        probs=np.stack([state.probs[c.filename] for c in done]),
+        labels=list(teacher.labels),
+        attrs={
+            "teacher": teacher.name,
+            "checkpoint_sha256": teacher.checkpoint_sha256 or "",
+            "sample_rate": int(teacher.sample_rate),
+            "rgasc_version": __version__,
+            "dataset_root": str(dataset.root.resolve()),
+            "n_bad_clips": len(state.bad),
+        },
+    )
+    emb_rows = np.stack([state.emb[c.filename] for c in done]) if embeddings else None
+    _write(out, pl, emb_rows)
+    if state.bad:
+        _write_bad(out.parent / BAD_CLIPS_FILE, state.bad)
+    part.unlink(missing_ok=True)
+    return pl
+
+
+def _write(out: Path, pl: PseudoLabels, emb: np.ndarray | None) -> None:
+    """Write the label file; with embeddings, add them before the file gets its final name."""
+    if emb is None:
+        write_labels(out, pl)
+        return
+    import h5py
+
+    tmp = out.with_name(f".{out.stem}.{os.getpid()}.writing{out.suffix}")
+    try:
+        write_labels(tmp, pl)
+        with h5py.File(tmp, "a") as f:
+            f.create_dataset("embedding", data=emb.astype(np.float32))
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_bad(path: Path, bad: dict[str, str]) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["filename", "error"])
+        for name, err in bad.items():
+            w.writerow([name, err])
+
+
+def read_embeddings(path: str | os.PathLike[str]) -> tuple[list[str], np.ndarray]:
+    """The clip embeddings stored by ``tag_dataset(..., embeddings=True)``.
+
+    Returns:
+        (file names, float32 array [clips, D]) in the file's row order.
+
+    Raises:
+        ArtefactError: not an .h5 label file, or one written without embeddings.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ArtefactError(f"{path}: no such label file; make one with `rgasc tag`")
+    if path.suffix.lower() not in (".h5", ".hdf5"):
+        raise ArtefactError(f"{path}: embeddings are stored only in .h5 label files")
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        if "embedding" not in f:
+            raise ArtefactError(f"{path}: holds no embeddings; re-run `rgasc tag ... --embeddings`")
+        names = [s.decode() if isinstance(s, bytes) else str(s) for s in f["filename"][()]]
+        emb = np.asarray(f["embedding"][()], dtype=np.float32)
+    return names, emb

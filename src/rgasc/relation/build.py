@@ -1,0 +1,122 @@
+"""R_SE of a dataset split from a pseudo-label file: what ``rgasc relation`` computes.
+
+Computed on training clips only by default, so nothing about the test clips leaks into the
+model through R. The authors' code differs in two ways, both available here: it binarises the
+teacher's outputs first (``binarize=T``: ``p >= T`` counts as present, so R becomes the
+fraction of a scene's clips in which an event is present), and it uses every clip
+(``split="all"``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from rgasc.artefacts import LOOKUP_FILE
+from rgasc.errors import RgascError
+from rgasc.labels.files import PseudoLabels, as_labels, read_labels
+from rgasc.relation.io import Relation, save_relation
+from rgasc.relation.lookup import evaluate_lookup
+from rgasc.relation.matrix import relation_matrix
+from rgasc.utils import write_json
+
+if TYPE_CHECKING:
+    from rgasc.data.datasets import DcaseDataset
+
+RELATION_SPLITS = ("train", "trainval", "all")
+
+
+def compute_relation(
+    dataset: DcaseDataset,
+    labels: PseudoLabels | str | os.PathLike[str],
+    *,
+    split: str = "train",
+    fold: int = 1,
+    val_fraction: float = 0.3,
+    seed: int = 0,
+    binarize: float | None = None,
+) -> Relation:
+    """R_SE of a dataset's split from a pseudo-label file.
+
+    Args:
+        dataset: the DCASE-layout dataset (gives scenes and splits).
+        labels: PseudoLabels, or the path of an `rgasc tag` output (.h5/.csv).
+        split: ``train`` (default: the training fold minus the validation locations carved
+            with ``val_fraction``/``seed``, exactly the clips the model trains on),
+            ``trainval`` (the whole training fold), or ``all`` (every clip, test included,
+            as in the authors' code; leaks test statistics into R).
+        fold, val_fraction, seed: as in :meth:`DcaseDataset.split`.
+        binarize: threshold T to turn probabilities into presence first, or None.
+    Raises:
+        LabelSpaceError naming clips of the split the label file lacks; RgascError for a
+        scene without clips in the split or an unknown split.
+    """
+    if split not in RELATION_SPLITS:
+        raise RgascError(
+            f"relation split must be one of {RELATION_SPLITS}, got {split!r} (the test split "
+            "is never used to build R)"
+        )
+    pl, source = as_labels(labels)
+    # R needs only labels and scenes, not audio: do not require the waveforms to be present.
+    clips = dataset.split(split, fold=fold, val_fraction=val_fraction, seed=seed, check_audio=False)
+    probs = pl.select(
+        [c.filename for c in clips], source=f"{source} ({split} split of {dataset.root})"
+    )
+    ids = dataset.labels(clips)
+    counts = np.bincount(ids, minlength=len(dataset.scenes))
+    if (counts == 0).any():
+        missing = [dataset.scenes[i] for i in np.flatnonzero(counts == 0)]
+        raise RgascError(
+            f"{dataset.root}: scene(s) {missing} have no clips in the {split!r} split (fold "
+            f"{fold}); their relation row is undefined. Use --split trainval or all"
+        )
+    matrix = relation_matrix(
+        probs, ids, len(dataset.scenes), binarize=binarize, scene_names=dataset.scenes
+    )
+    meta: dict[str, Any] = {
+        "split": split,
+        "fold": fold,
+        "val_fraction": val_fraction,
+        "seed": seed,
+        "binarize": binarize,
+        "labels_file": source,
+        "teacher": {k: v for k, v in pl.attrs.items()},
+        "n_clips": int(len(clips)),
+        "clips_per_scene": {s: int(n) for s, n in zip(dataset.scenes, counts, strict=True)},
+        "dataset": str(dataset.root),
+    }
+    return Relation(matrix, list(dataset.scenes), list(pl.labels), meta)
+
+
+def run_relation(
+    labels: str | os.PathLike[str],
+    dataset: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    split: str = "train",
+    binarize: float | None = None,
+    fold: int = 1,
+    top_k: int = 10,
+    evaluate: bool = False,
+) -> tuple[Relation, dict[str, Any] | None]:
+    """What ``rgasc relation`` does: compute, save, and optionally score the lookup.
+
+    With ``evaluate``, the lookup's scores are also written to ``out_dir/lookup.json``.
+    Returns the relation and the lookup scores (None without ``evaluate``).
+    """
+    from rgasc.data.datasets import DcaseDataset
+
+    ds = DcaseDataset(dataset)
+    pl = read_labels(labels)
+    pl.attrs.setdefault("source", str(labels))
+    rel = compute_relation(ds, pl, split=split, fold=fold, binarize=binarize)
+    rel.meta["labels_file"] = str(labels)
+    save_relation(out_dir, rel, top_k=top_k)
+    scores = None
+    if evaluate:
+        scores = evaluate_lookup(ds, pl, rel, split="test")
+        write_json(Path(out_dir) / LOOKUP_FILE, scores)
+    return rel, scores

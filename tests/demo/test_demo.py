@@ -1,0 +1,122 @@
+"""The demo: its pipeline on a tiny setting (fake training for the fast test), caching, report."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rgasc.demo.run import DemoConfig, resolve_teacher, run_demo
+from rgasc.errors import RgascError
+from rgasc.utils import read_json
+
+TINY = DemoConfig(
+    clips=30,
+    duration=1.2,
+    width=1 / 16,
+    epochs=1,
+    batch_size=8,
+    teacher="annotations",
+    noise=0.05,
+    threads=0,
+)
+
+
+class FakeTrain:
+    """Stands in for rgasc.train.train: writes the files the report reads."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __call__(self, cfg: Any) -> Path:
+        run = Path(cfg.out)
+        self.calls.append(run.name)
+        acc = 0.4 if run.name == "puasc" else 0.6
+        m = {
+            "val": {"macro_accuracy": acc - 0.05},
+            "test": {"macro_accuracy": acc},
+            "best_epoch": 0,
+            "epochs_trained": cfg.epochs,
+            "train_seconds": 1.0,
+            "selection": "validation-set selection",
+            "lambdas": list(cfg.loss.lambdas),
+        }
+        (run / "metrics.json").write_text(json.dumps(m))
+        return run
+
+
+def fake_evaluate(run: Path) -> dict[str, Any]:
+    acc = 0.4 if run.name == "puasc" else 0.6
+    ev = {
+        "n": 9,
+        "macro_accuracy": acc,
+        "overall_accuracy": acc,
+        "log_loss": 1.5,
+        "per_class": [{"class": "airport", "accuracy": acc}, {"class": "bus", "accuracy": 1.0}],
+        "event_vs_teacher": {"threshold": 0.5, "mAP": 0.5, "mean_clip_auc": 0.7},
+    }
+    (run / "eval_test").mkdir(parents=True, exist_ok=True)
+    (run / "eval_test" / "metrics.json").write_text(json.dumps(ev))
+    return ev
+
+
+def test_demo_pipeline_with_fake_training_caches_every_stage(tmp_path: Path) -> None:
+    fake = FakeTrain()
+    lines: list[str] = []
+    report = run_demo(
+        tmp_path / "demo", TINY, log=lines.append, train_fn=fake, evaluate_fn=fake_evaluate
+    )
+    assert fake.calls == ["puasc", "rgasc"]
+    text = report.read_text()
+    first = text.splitlines()[0]
+    assert first == "# rgasc demo: puASC 40.0 % vs RGASC 60.0 % test macro accuracy"
+    # the stages that really ran: corpus, features, annotations teacher, relation
+    d = tmp_path / "demo"
+    assert (d / "data" / "meta.csv").is_file() and (d / "labels.h5").is_file()
+    lookup = read_json(d / "relation" / "lookup.json")
+    assert f"**{100 * lookup['macro_accuracy']:.1f} %**" in text
+    assert "relation/relation.png" in text and (d / "relation" / "relation.png").is_file()
+    assert "flipped with probability 0.05" in text
+    assert read_json(d / "runs" / "puasc" / "metrics.json")["lambdas"] == [1.0, 0, 0, 0]
+    assert read_json(d / "runs" / "rgasc" / "metrics.json")["lambdas"] == [1.0, 0.01, 0.5, 0.01]
+    info = read_json(d / "demo.json")
+    assert not any(t["cached"] for t in info["times"].values())
+
+    # a re-run reuses every stage
+    t0 = time.perf_counter()
+    run_demo(d, TINY, log=lines.append, train_fn=fake, evaluate_fn=fake_evaluate)
+    assert time.perf_counter() - t0 < 5
+    assert fake.calls == ["puasc", "rgasc"]
+    info = read_json(d / "demo.json")
+    assert all(t["cached"] for t in info["times"].values()), info["times"]
+
+    # other training settings: the runs are redone, the inputs reused
+    run_demo(d, TINY.replace(epochs=2), log=lines.append, train_fn=fake, evaluate_fn=fake_evaluate)
+    assert fake.calls == ["puasc", "rgasc", "puasc", "rgasc"]
+    times = read_json(d / "demo.json")["times"]
+    assert times["tagging"]["cached"] and times["relation"]["cached"]
+    assert not times["train puASC"]["cached"]
+
+
+def test_demo_config_checks_and_teacher_choice() -> None:
+    with pytest.raises(RgascError, match="teacher"):
+        DemoConfig(teacher="panns")
+    with pytest.raises(RgascError, match="duration"):
+        DemoConfig(duration=0.5)
+    assert resolve_teacher(DemoConfig(teacher="annotations")) == "annotations"
+    assert resolve_teacher(DemoConfig()) in ("yamnet", "annotations")
+
+
+@pytest.mark.slow
+def test_demo_end_to_end_tiny(tmp_path: Path) -> None:
+    """The real pipeline (Lightning training, evaluation, figures) at the tiniest setting."""
+    report = run_demo(tmp_path / "demo", TINY, log=lambda s: None)
+    text = report.read_text()
+    assert text.startswith("# rgasc demo: puASC ") and "RGASC" in text.splitlines()[0]
+    for name in ("puasc", "rgasc"):
+        ev = tmp_path / "demo" / "runs" / name / "eval_test"
+        assert (ev / "confusion.png").is_file() and (ev / "metrics.json").is_file()
+        assert f"runs/{name}/eval_test/confusion.png" in text

@@ -1,0 +1,141 @@
+"""tag_dataset: batching, output formats, resume after an interruption, bad clips, CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import rgasc.labels.tagging as tagmod
+from helpers.dcase import make_dcase
+from helpers.teachers import ToyTeacher, write_events
+from rgasc.audio import load_audio
+from rgasc.data.datasets import DcaseDataset
+from rgasc.errors import ArtefactError, AudioError
+from rgasc.labels.files import read_labels
+from rgasc.labels.tagging import partial_path, read_embeddings, tag_dataset
+from rgasc.teachers import get_teacher
+
+
+@pytest.fixture
+def ds(tmp_path: Path) -> DcaseDataset:
+    # 24 clips of 0.25 s at 48 kHz (resampled to the toy teacher's 16 kHz)
+    return DcaseDataset(make_dcase(tmp_path / "ds", seconds=0.25))
+
+
+def _expected(ds: DcaseDataset) -> np.ndarray:
+    """Per-clip reference: each clip tagged alone."""
+    t = ToyTeacher()
+    return np.concatenate(
+        [t.tag(load_audio(ds.audio_path(c), sr=16000)[0][None]) for c in ds.clips]
+    )
+
+
+@pytest.mark.parametrize("suffix", [".h5", ".csv"])
+def test_round_trip_matches_per_clip_tags(ds: DcaseDataset, tmp_path: Path, suffix: str) -> None:
+    out = tmp_path / f"labels{suffix}"
+    teacher = ToyTeacher()
+    pl = tag_dataset(ds, teacher, out, batch_size=5, progress=False)
+    assert teacher.seen[:4] == [5, 5, 5, 5]  # batched
+    back = read_labels(out)
+    assert back.filenames == [c.filename for c in ds.clips]
+    assert back.labels == ToyTeacher.labels
+    np.testing.assert_allclose(back.probs, _expected(ds), atol=1e-5)
+    np.testing.assert_allclose(back.probs, pl.probs, rtol=1e-5 if suffix == ".csv" else 0)
+    if suffix == ".h5":
+        assert back.attrs["teacher"] == "toy"
+        assert back.attrs["sample_rate"] == 16000
+        assert back.attrs["checkpoint_sha256"] == "0" * 64
+        assert back.attrs["dataset_root"] == str(ds.root.resolve())
+    assert not partial_path(out).exists()
+
+
+def test_unequal_lengths_are_never_padded_together(tmp_path: Path) -> None:
+    root = make_dcase(tmp_path / "a", seconds=0.25, scenes=("bus",))
+    longer = make_dcase(tmp_path / "b", seconds=0.4, scenes=("bus",), cities=("rome",))
+    for f in (longer / "audio").iterdir():
+        f.rename(root / "audio" / f.name)
+    meta = (longer / "meta.csv").read_text().splitlines()[1:]
+    with open(root / "meta.csv", "a") as fh:
+        fh.write("\n".join(meta) + "\n")
+    ds = DcaseDataset(root)
+    pl = tag_dataset(ds, ToyTeacher(), tmp_path / "l.h5", batch_size=3, progress=False)
+    np.testing.assert_allclose(pl.probs, _expected(ds), atol=1e-6)
+
+
+def test_resume_after_interruption(
+    ds: DcaseDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tagmod, "FLUSH_EVERY", 1)
+    out = tmp_path / "labels.h5"
+    with pytest.raises(KeyboardInterrupt):
+        tag_dataset(ds, ToyTeacher(fail_after=3), out, batch_size=4, progress=False)
+    assert partial_path(out).is_file() and not out.exists()
+    second = ToyTeacher()
+    pl = tag_dataset(ds, second, out, batch_size=4, progress=False)
+    assert sum(second.seen) == len(ds.clips) - 12  # only the clips not done before
+    np.testing.assert_allclose(pl.probs, _expected(ds), atol=1e-6)
+    assert not partial_path(out).exists()
+    # a partial file of another run (other clips) is not resumed
+    with pytest.raises(KeyboardInterrupt):
+        tag_dataset(ds, ToyTeacher(fail_after=2), out, batch_size=4, progress=False)
+    third = ToyTeacher()
+    tag_dataset(ds, third, out, batch_size=4, progress=False, clips=ds.clips[:10])
+    assert sum(third.seen) == 10
+
+
+def test_bad_clips_skipped_or_raised(ds: DcaseDataset, tmp_path: Path) -> None:
+    bad = ds.clips[3]
+    ds.audio_path(bad).write_bytes(b"RIFF not really a wave file")
+    with pytest.raises(AudioError, match=bad.key):
+        tag_dataset(ds, ToyTeacher(), tmp_path / "x.h5", progress=False)
+    pl = tag_dataset(ds, ToyTeacher(), tmp_path / "x.h5", skip_bad=True, progress=False)
+    assert bad.filename not in pl.filenames and len(pl.filenames) == len(ds.clips) - 1
+    listed = (tmp_path / "bad_clips.csv").read_text()
+    assert bad.filename in listed and pl.attrs["n_bad_clips"] == 1
+
+
+def test_embeddings_stored_and_read(ds: DcaseDataset, tmp_path: Path) -> None:
+    out = tmp_path / "e.h5"
+    tag_dataset(ds, ToyTeacher(), out, embeddings=True, progress=False)
+    names, emb = read_embeddings(out)
+    assert names == [c.filename for c in ds.clips] and emb.shape == (len(ds.clips), 2)
+    assert (emb[:, 0] > 0).all()
+    with pytest.raises(ArtefactError, match=r"\.h5"):
+        tag_dataset(ds, ToyTeacher(), tmp_path / "e.csv", embeddings=True, progress=False)
+    tag_dataset(ds, ToyTeacher(), tmp_path / "plain.h5", progress=False)
+    with pytest.raises(ArtefactError, match="--embeddings"):
+        read_embeddings(tmp_path / "plain.h5")
+
+
+def test_annotations_teacher_and_cli(ds: DcaseDataset, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from rgasc.cli import app
+
+    write_events(
+        ds.root,
+        [c.filename for c in ds.clips],
+        {c.key: ["engine"] if c.scene == "bus" else ["bird", "wind"] for c in ds.clips},
+    )
+    out = tmp_path / "ann.csv"
+    res = CliRunner().invoke(
+        app, ["tag", str(ds.root), "--teacher", "annotations", "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    pl = read_labels(out)
+    assert pl.labels == ["bird", "engine", "wind"]
+    bus = [i for i, f in enumerate(pl.filenames) if "bus-" in f]
+    np.testing.assert_array_equal(pl.probs[bus], [[0, 1, 0]] * len(bus))
+    direct = tag_dataset(
+        ds,
+        get_teacher("annotations", dataset=ds.root, noise=0.2),
+        tmp_path / "n.h5",
+        progress=False,
+    )
+    assert (direct.probs != pl.probs).any()
+    res = CliRunner().invoke(
+        app, ["tag", str(ds.root), "--teacher", "annotations", "--out", str(tmp_path / "y.txt")]
+    )
+    assert res.exit_code != 0
