@@ -30,5 +30,5 @@ BAD_CLIPS_FILE = "bad_clips.csv"
 
 
 def eval_dir(run: str | os.PathLike[str], split: str) -> Path:
-    """Where ``rgasc evaluate RUN --split SPLIT`` writes its report by default."""
+    """Where ``rgasc evaluate --model RUN --split SPLIT`` writes its report by default."""
     return Path(run) / f"eval_{split}"

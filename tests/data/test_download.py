@@ -261,14 +261,3 @@ def test_remote_file_is_frozen() -> None:
     f = RemoteFile("a.zip", "http://x/a.zip", 1, "0" * 32)
     with pytest.raises(dataclasses.FrozenInstanceError):
         f.md5 = "1" * 32  # type: ignore[misc]
-
-
-def test_cli_download_list_and_unknown_name() -> None:
-    from typer.testing import CliRunner
-
-    from rgasc.cli import app
-
-    res = CliRunner().invoke(app, ["download", "--list"])
-    assert res.exit_code == 0 and "tut2018" in res.output and "21.4 GB" in res.output
-    res = CliRunner().invoke(app, ["download", "tut2099", "--root", "/nonexistent"])
-    assert isinstance(res.exception, RgascError) and "tut2018" in str(res.exception)

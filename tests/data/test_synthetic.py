@@ -9,9 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from typer.testing import CliRunner
 
-from rgasc.cli import app
 from rgasc.data import DcaseDataset
 from rgasc.data.sounds import EVENT_GENERATORS, Background, background
 from rgasc.data.synthetic import (
@@ -167,16 +165,6 @@ def test_background_level_and_shape() -> None:
         return float(spec[spec.size // 4 :].sum() / spec.sum())
 
     assert high_share(dark) < high_share(bright)  # the tilt does what it says
-
-
-def test_cli_synth(tmp_path: Path) -> None:
-    out = tmp_path / "cli"
-    res = CliRunner().invoke(
-        app, ["synth", str(out), "--clips", "3", "--duration", "0.5", "--scenes", "park,bus,tram"]
-    )
-    assert res.exit_code == 0, res.output
-    assert "3 clips" in res.output and "park 1" in res.output
-    assert len(DcaseDataset(out)) == 3
 
 
 @pytest.mark.slow

@@ -159,16 +159,3 @@ def test_workers_give_the_same_cache_and_npz_export(ds: DcaseDataset, tmp_path: 
     npz = np.load(export_npz(parallel, tmp_path / "f.npz"))
     assert list(npz["names"]) == serial.names
     np.testing.assert_array_equal(npz["features"], np.asarray(serial.features))
-
-
-def test_cli_features(ds: DcaseDataset, tmp_path: Path) -> None:
-    from typer.testing import CliRunner
-
-    from rgasc.cli import app
-
-    args = ["features", str(ds.root), "--out", str(tmp_path / "out"), "--clip-seconds", "1"]
-    res = CliRunner().invoke(app, [*args, "--n-mels", "40", "--no-progress"])
-    assert res.exit_code == 0, res.output
-    cache = open_cache(tmp_path / "out")
-    assert cache.features.shape == (24, CFG.n_frames, 40)
-    assert cache.config == CFG.replace(n_mels=40)

@@ -1,4 +1,4 @@
-"""rgasc.inference.export: ONNX/TorchScript parity, the input contract, MAC counter, info."""
+"""rgasc.inference.export: ONNX/TorchScript parity, the input contract, MAC counter, summary."""
 
 from __future__ import annotations
 
@@ -9,11 +9,9 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
-from typer.testing import CliRunner
 
 import rgasc
 from helpers.checkpoints import EVENTS, SCENES, make_run, tone
-from rgasc.cli import app
 from rgasc.errors import ArtefactError
 from rgasc.inference.checkpoint import load_model as load_checkpoint
 from rgasc.inference.export import (
@@ -105,7 +103,7 @@ def test_mac_counter_hand_computed() -> None:
     assert all(not m._forward_hooks for m in net.modules())
 
 
-def test_model_summary_and_info_cli(run: Path) -> None:
+def test_model_summary(run: Path) -> None:
     s = model_summary(run)
     model, _ = load_checkpoint(run)
     p = s["parameters"]
@@ -117,17 +115,3 @@ def test_model_summary_and_info_cli(run: Path) -> None:
     assert m["shared"] > s["frames_per_10s_clip"] * 64 * 4 * 9
     assert s["n_scenes"] == 3 and s["n_events"] == 5 and s["training"]["epoch"] == 3
     assert s["test"]["macro_accuracy"] == 0.5
-
-    res = CliRunner().invoke(app, ["info", str(run)])
-    assert res.exit_code == 0, res.output
-    assert f"{p['total']:,}" in res.output and "3 scenes x 5 events" in res.output
-    res = CliRunner().invoke(app, ["info", str(run), "--json"])
-    assert json.loads(res.stdout)["parameters"] == p
-
-
-def test_export_cli(run: Path, tmp_path: Path) -> None:
-    out = tmp_path / "cli.pt"
-    res = CliRunner().invoke(app, ["export", str(run), "--format", "torchscript", "--out",
-                                   str(out)])  # fmt: skip
-    assert res.exit_code == 0, res.output
-    assert "max abs diff" in res.output and out.is_file()

@@ -1,4 +1,4 @@
-"""tag_dataset: batching, output formats, resume after an interruption, bad clips, CLI."""
+"""tag_dataset: batching, output formats, resume after an interruption, bad clips."""
 
 from __future__ import annotations
 
@@ -9,13 +9,12 @@ import pytest
 
 import rgasc.labels.tagging as tagmod
 from helpers.dcase import make_dcase
-from helpers.teachers import ToyTeacher, write_events
+from helpers.teachers import ToyTeacher
 from rgasc.audio import load_audio
 from rgasc.data.datasets import DcaseDataset
 from rgasc.errors import ArtefactError, AudioError
 from rgasc.labels.files import read_labels
 from rgasc.labels.tagging import partial_path, read_embeddings, tag_dataset
-from rgasc.teachers import get_teacher
 
 
 @pytest.fixture
@@ -107,35 +106,3 @@ def test_embeddings_stored_and_read(ds: DcaseDataset, tmp_path: Path) -> None:
     tag_dataset(ds, ToyTeacher(), tmp_path / "plain.h5", progress=False)
     with pytest.raises(ArtefactError, match="--embeddings"):
         read_embeddings(tmp_path / "plain.h5")
-
-
-def test_annotations_teacher_and_cli(ds: DcaseDataset, tmp_path: Path) -> None:
-    from typer.testing import CliRunner
-
-    from rgasc.cli import app
-
-    write_events(
-        ds.root,
-        [c.filename for c in ds.clips],
-        {c.key: ["engine"] if c.scene == "bus" else ["bird", "wind"] for c in ds.clips},
-    )
-    out = tmp_path / "ann.csv"
-    res = CliRunner().invoke(
-        app, ["tag", str(ds.root), "--teacher", "annotations", "--out", str(out)]
-    )
-    assert res.exit_code == 0, res.output
-    pl = read_labels(out)
-    assert pl.labels == ["bird", "engine", "wind"]
-    bus = [i for i, f in enumerate(pl.filenames) if "bus-" in f]
-    np.testing.assert_array_equal(pl.probs[bus], [[0, 1, 0]] * len(bus))
-    direct = tag_dataset(
-        ds,
-        get_teacher("annotations", dataset=ds.root, noise=0.2),
-        tmp_path / "n.h5",
-        progress=False,
-    )
-    assert (direct.probs != pl.probs).any()
-    res = CliRunner().invoke(
-        app, ["tag", str(ds.root), "--teacher", "annotations", "--out", str(tmp_path / "y.txt")]
-    )
-    assert res.exit_code != 0

@@ -1,4 +1,4 @@
-"""Relation matrix R_SE (eq. 1-3), the event-only lookup, the artefact and `rgasc relation`."""
+"""Relation matrix R_SE (eq. 1-3), the event-only lookup and the artefact."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 from helpers.dcase import make_dcase
+from helpers.relation import EVENTS
+from helpers.relation import expected_relation as _expected
+from helpers.relation import hand_labels as _labels
 from rgasc.data.datasets import DcaseDataset, clip_key
 from rgasc.errors import ArtefactError, LabelSpaceError, RgascError
-from rgasc.labels.files import PseudoLabels, write_labels
+from rgasc.labels.files import PseudoLabels
 from rgasc.relation import (
     Relation,
     compute_relation,
@@ -27,42 +29,12 @@ from rgasc.relation import (
     top_events,
 )
 
-EVENTS = ["Speech", "Vehicle", "Bird", "test_marker"]
-
 
 @pytest.fixture(scope="module")
 def ds(tmp_path_factory: pytest.TempPathFactory) -> DcaseDataset:
     # 3 scenes x 2 cities x 2 locations x 2 clips; location 0 of each city is the test side.
     root = make_dcase(tmp_path_factory.mktemp("dcase"), seconds=0.05, sr=8000, channels=1)
     return DcaseDataset(root)
-
-
-def _labels(ds: DcaseDataset) -> PseudoLabels:
-    """Scene k -> event k at a clip-dependent level; 'test_marker' = 1 only on test clips."""
-    test = {c.key for c in ds.split("test")}
-    names, rows = [], []
-    for i, c in enumerate(ds.clips):
-        k = ds.scene_index(c.scene)
-        row = np.full(len(EVENTS), 0.1, dtype=np.float32)
-        row[k] = 0.5 + 0.05 * (i % 4)  # varies per clip so the mean is not trivial
-        row[3] = 1.0 if c.key in test else 0.0
-        rows.append(row)
-        # every spelling of a clip name must join: audio/x.wav, x.wav, x
-        names.append([c.filename, c.key + ".wav", c.key][i % 3])
-    return PseudoLabels(names, np.stack(rows), list(EVENTS), {"teacher": "hand"})
-
-
-def _expected(ds: DcaseDataset, pl: PseudoLabels, split: str, binarize: float | None = None):
-    """Per-scene means by an explicit loop, independent of relation_matrix."""
-    keys = {clip_key(n): i for i, n in enumerate(pl.filenames)}
-    clips = ds.split(split)
-    out = np.zeros((len(ds.scenes), len(EVENTS)))
-    for k, scene in enumerate(ds.scenes):
-        rows = [pl.probs[keys[c.key]] for c in clips if c.scene == scene]
-        if binarize is not None:
-            rows = [(r >= binarize).astype(float) for r in rows]
-        out[k] = np.mean(rows, axis=0)
-    return out
 
 
 # --- the maths --------------------------------------------------------------------------------
@@ -211,26 +183,3 @@ def test_load_relation_errors(tmp_path: Path) -> None:
     (tmp_path / "relation.json").write_text(json.dumps(info))
     with pytest.raises(ArtefactError, match="disagrees"):
         load_relation(tmp_path)
-
-
-# --- CLI ---------------------------------------------------------------------------------
-def test_cli_relation(ds: DcaseDataset, tmp_path: Path) -> None:
-    from rgasc.cli import app
-
-    labels = tmp_path / "labels.csv"
-    write_labels(labels, _labels(ds))
-    out = tmp_path / "rel"
-    args = ["relation", str(labels), "--dataset", str(ds.root), "--out", str(out)]
-    res = CliRunner().invoke(app, [*args, "--top-k", "2", "--evaluate"])
-    assert res.exit_code == 0, res.output
-    assert "macro accuracy 1.0000" in res.output
-    assert json.loads((out / "lookup.json").read_text())["macro_accuracy"] == 1.0
-    rel = load_relation(out)
-    np.testing.assert_allclose(rel.matrix, _expected(ds, _labels(ds), "train"), atol=1e-5)
-
-    res = CliRunner().invoke(app, [*args, "--split", "all", "--binarize", "0.5"])
-    assert res.exit_code == 0, res.output
-    assert load_relation(out).meta["split"] == "all"
-
-    res = CliRunner().invoke(app, [*args, "--split", "test"])
-    assert isinstance(res.exception, RgascError)

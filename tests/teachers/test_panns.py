@@ -226,7 +226,7 @@ def test_offline_errors_say_what_to_pass(labels_csv: Path, monkeypatch: pytest.M
         raise ConnectionError("no network")
 
     monkeypatch.setattr(base, "_download", offline)
-    with pytest.raises(TeacherError, match=r"--labels PATH.*class_labels_indices"):
+    with pytest.raises(TeacherError, match=r"--class-labels PATH.*class_labels_indices"):
         get_teacher("panns-cnn14-16k")
     with pytest.raises(
         TeacherError,

@@ -1,7 +1,9 @@
 """The ``rgasc`` command: parse options, call one library function per command.
 
-One module per group of stages (``data``, ``labels``, ``training``, ``inference``); each
-registers its commands on the shared :data:`app`. Heavy imports (torch, lightning) happen
+One module per group of stages (``data``, ``labels``, ``training``, ``evaluate``,
+``inference``); each registers its commands on the shared :data:`app`; the option names they
+share (``--model``, ``--accelerator``/``--devices``, ``--top-k``) and the choice enums live in
+:mod:`rgasc.cli.options`. Heavy imports (torch, lightning) happen
 inside each command so ``rgasc --help`` is quick. Any :class:`rgasc.errors.RgascError` ends
 in one clear message and exit status 2.
 """
@@ -20,7 +22,7 @@ __all__ = ["app", "main"]
 
 # Importing a module registers its commands; `rgasc --help` lists them in this order,
 # the order of the pipeline.
-for _module in ("data", "labels", "training", "inference"):
+for _module in ("data", "labels", "training", "evaluate", "inference"):
     importlib.import_module(f"rgasc.cli.{_module}")
 
 

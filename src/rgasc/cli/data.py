@@ -8,13 +8,15 @@ from typing import Annotated
 import typer
 
 from rgasc.cli._app import app
+from rgasc.cli.options import Alias, DatasetName, with_aliases
 
 
 # --- commands: data (download, synth) ---
 @app.command()
 def download(
     name: Annotated[
-        str | None, typer.Argument(help="Dataset to fetch (see --list), e.g. tut2018.")
+        DatasetName | None,
+        typer.Argument(help="Dataset to fetch (see --list).", case_sensitive=False),
     ] = None,
     root: Annotated[
         Path | None,
@@ -42,7 +44,7 @@ def download(
             raise typer.BadParameter("give a dataset name (or --list)")
         return
     folder = root if root is not None else cache_dir() / "datasets"
-    path = download_dataset(name, folder, base_url=base_url, progress=progress)
+    path = download_dataset(str(name), folder, base_url=base_url, progress=progress)
     typer.echo(f"{name}: verified and unpacked in {path}")
 
 
@@ -77,7 +79,7 @@ def synth(
 
 
 # --- commands: features ---
-@app.command()
+@app.command(cls=with_aliases(Alias("--hop", "--hop-length")))
 def features(
     dataset: Annotated[Path, typer.Argument(help="Dataset folder in the DCASE layout.")],
     out: Annotated[Path, typer.Option("--out", help="Cache folder (one subfolder per key).")],
@@ -91,7 +93,7 @@ def features(
     sample_rate: Annotated[int, typer.Option(help="Resample clips to this rate (Hz).")] = 44100,
     n_mels: Annotated[int, typer.Option(help="Mel bands.")] = 64,
     n_fft: Annotated[int, typer.Option(help="STFT frame and window length (samples).")] = 2048,
-    hop: Annotated[int, typer.Option(help="STFT hop (samples); 1376 = 2048 - 672.")] = 1376,
+    hop_length: Annotated[int, typer.Option(help="STFT hop in samples; 1376 = 2048 - 672.")] = 1376,
     fmin: Annotated[float, typer.Option(help="Lowest mel edge (Hz).")] = 50.0,
     fmax: Annotated[
         float | None, typer.Option(help="Highest mel edge (Hz); default sample_rate / 2.")
@@ -109,7 +111,7 @@ def features(
         cfg = FeatureConfig(
             sample_rate=sample_rate,
             n_fft=n_fft,
-            hop_length=hop,
+            hop_length=hop_length,
             n_mels=n_mels,
             fmin=fmin,
             fmax=sample_rate / 2 if fmax is None else fmax,

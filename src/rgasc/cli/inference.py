@@ -8,32 +8,59 @@ from typing import Annotated
 import typer
 
 from rgasc.cli._app import app
+from rgasc.cli.options import (
+    DEVICE_ALIAS,
+    AcceleratorOption,
+    Alias,
+    ExportFormat,
+    ModelOption,
+    OneDeviceOption,
+    PredictFormat,
+    TopKOption,
+    torch_device,
+    with_aliases,
+)
+
+#: export and info took the model as a positional RUN before --model.
+MODEL_ALIAS = Alias("RUN", "--model", positional=True)
 
 
 # --- commands: predict, export, info ---
-@app.command()
+@app.command(
+    cls=with_aliases(
+        Alias("--window", "--window-seconds"),
+        Alias("--hop", "--hop-seconds"),
+        Alias("--top-events", "--top-k"),
+        DEVICE_ALIAS,
+    )
+)
 def predict(
     paths: Annotated[
         list[Path], typer.Argument(help="Audio files and/or folders (searched recursively).")
     ],
-    model: Annotated[Path, typer.Option(help="Run folder or checkpoint file (best.pt).")],
+    model: ModelOption,
     format_: Annotated[
-        str, typer.Option("--format", help="table, json, csv, dcase2018 or dcase2020.")
+        PredictFormat,
+        typer.Option(
+            "--format",
+            case_sensitive=False,
+            help="table (for people), json or csv (every probability), dcase2018 or dcase2020 "
+            "(submission files).",
+        ),
     ] = "table",
-    top_events: Annotated[
-        int, typer.Option(help="Events listed per file (top events and evidence).")
-    ] = 5,
+    top_k: TopKOption = 5,
     out: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
     skip_existing: Annotated[
         bool, typer.Option(help="Keep --out's entries; predict and append only new files.")
     ] = False,
     batch_size: Annotated[int, typer.Option(help="Windows per model call.")] = 16,
-    device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
-    window: Annotated[
-        float | None, typer.Option(help="Window length in s (default: training clip length).")
+    accelerator: AcceleratorOption = "auto",
+    devices: OneDeviceOption = "auto",
+    window_seconds: Annotated[
+        float | None, typer.Option(help="Window length (default: the training clip length).")
     ] = None,
-    hop: Annotated[
-        float | None, typer.Option(help="Hop between windows in s (default: half a window).")
+    hop_seconds: Annotated[
+        float | None, typer.Option(help="Hop between windows (default: half a window).")
     ] = None,
     skip_bad: Annotated[
         bool, typer.Option(help="Report unreadable files and go on (exit 0).")
@@ -43,19 +70,23 @@ def predict(
     """Classify audio files: scene, scene probabilities, events and their evidence."""
     from rgasc.inference.run import run_predict
 
-    r = run_predict(paths, model, fmt=format_, out=out, top_k=top_events,
+    device = torch_device(accelerator, devices)
+    r = run_predict(paths, model, fmt=str(format_), out=out, top_k=top_k,
                     skip_existing=skip_existing, batch_size=batch_size, device=device,
-                    window=window, hop=hop, skip_bad=skip_bad, progress=progress)  # fmt: skip
+                    window=window_seconds, hop=hop_seconds, skip_bad=skip_bad,
+                    progress=progress)  # fmt: skip
     typer.echo(f"{r.predicted} file(s) predicted" + (f" -> {r.out}" if r.out else "")
                + (f", {r.existing} already in {r.out}" if r.existing else "")
                + (f", {len(r.bad)} unreadable skipped" if r.bad else ""), err=True)  # fmt: skip
 
 
-@app.command()
+@app.command(cls=with_aliases(MODEL_ALIAS))
 def export(
-    run: Annotated[Path, typer.Argument(help="Run folder or checkpoint file (best.pt).")],
+    model: ModelOption,
     out: Annotated[Path, typer.Option(help="File to write (.onnx or .pt).")],
-    format_: Annotated[str, typer.Option("--format", help="onnx or torchscript.")] = "onnx",
+    format_: Annotated[
+        ExportFormat, typer.Option("--format", case_sensitive=False, help="Exported format.")
+    ] = "onnx",
     legacy: Annotated[
         bool, typer.Option(help="ONNX: the TorchScript-based exporter instead of torch.export.")
     ] = False,
@@ -63,15 +94,15 @@ def export(
     """Export log-mel -> (scene probs, event probs) and check it against PyTorch."""
     from rgasc.inference.export import export_model
 
-    r = export_model(run, out, format_, dynamo=not legacy)
+    r = export_model(model, out, str(format_), dynamo=not legacy)
     typer.echo(f"{r.format} -> {r.path}; parity vs PyTorch: max abs diff scene "
                f"{r.max_abs_diff_scene:.2e}, event {r.max_abs_diff_event:.2e}")  # fmt: skip
     typer.echo("input: un-normalised log-mel (batch, frames, mel); standardisation is inside")
 
 
-@app.command()
+@app.command(cls=with_aliases(MODEL_ALIAS))
 def info(
-    run: Annotated[Path, typer.Argument(help="Run folder or checkpoint file (best.pt).")],
+    model: ModelOption,
     json_: Annotated[bool, typer.Option("--json", help="Print everything as JSON.")] = False,
 ) -> None:
     """Parameters, MACs per 10-s clip, front-end, labels and training metadata of a model."""
@@ -79,5 +110,5 @@ def info(
 
     from rgasc.inference.export import format_summary, model_summary
 
-    s = model_summary(run)
+    s = model_summary(model)
     typer.echo(json.dumps(s, indent=2, default=str) if json_ else format_summary(s))

@@ -8,23 +8,41 @@ from typing import Annotated
 import typer
 
 from rgasc.cli._app import app
+from rgasc.cli.options import (
+    DEVICE_ALIAS,
+    AcceleratorOption,
+    Alias,
+    OneDeviceOption,
+    RelationSplit,
+    TeacherName,
+    TopKOption,
+    torch_device,
+    with_aliases,
+)
 
 
 # --- commands: tag, relation ---
-@app.command()
+@app.command(cls=with_aliases(Alias("--labels", "--class-labels"), DEVICE_ALIAS))
 def tag(
     dataset: Annotated[Path, typer.Argument(help="Dataset folder (DCASE layout).")],
     teacher: Annotated[
-        str, typer.Option(help="Tagger: panns-cnn14-16k, panns-cnn14, yamnet or annotations.")
+        TeacherName,
+        typer.Option(
+            case_sensitive=False,
+            help="Tagger: panns-cnn14-16k is the paper's; annotations reads the dataset's "
+            "events.csv.",
+        ),
     ],
     out: Annotated[Path, typer.Option(help="Pseudo-label file to write (.h5 or .csv).")],
     checkpoint: Annotated[
         Path | None, typer.Option(help="Weight file (default: download once, sha256-checked).")
     ] = None,
-    labels: Annotated[
-        Path | None, typer.Option(help="Class label CSV (AudioSet class_labels_indices.csv).")
+    class_labels: Annotated[
+        Path | None,
+        typer.Option(help="The teacher's class list (AudioSet class_labels_indices.csv)."),
     ] = None,
-    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    accelerator: AcceleratorOption = "auto",
+    devices: OneDeviceOption = "auto",
     batch_size: Annotated[int, typer.Option(help="Clips per model call.")] = 8,
     skip_bad: Annotated[
         bool, typer.Option(help="Leave out undecodable clips; list them in bad_clips.csv.")
@@ -41,9 +59,15 @@ def tag(
     from rgasc.labels.tagging import tag_dataset
     from rgasc.teachers import get_teacher
 
+    device = torch_device(accelerator, devices)
     ds = DcaseDataset(dataset)
     t = get_teacher(
-        teacher, checkpoint=checkpoint, labels=labels, device=device, dataset=ds.root, noise=noise
+        str(teacher),
+        checkpoint=checkpoint,
+        labels=class_labels,
+        device=device,
+        dataset=ds.root,
+        noise=noise,
     )
     pl = tag_dataset(
         ds, t, out, batch_size=batch_size, device=device, skip_bad=skip_bad, embeddings=embeddings
@@ -60,7 +84,7 @@ def relation(
     dataset: Annotated[Path, typer.Option(help="Dataset folder (DCASE layout).")],
     out: Annotated[Path, typer.Option(help="Output folder for relation.npy/.json/.csv/.png.")],
     split: Annotated[
-        str,
+        RelationSplit,
         typer.Option(
             help="Clips R is built on: train (training fold minus validation "
             "locations), trainval (whole training fold) or all (authors' code)."
@@ -70,7 +94,7 @@ def relation(
         float | None, typer.Option(help="Turn probabilities >= T into 1, else 0, first.")
     ] = None,
     fold: Annotated[int, typer.Option(help="Fold of evaluation_setup/ to use.")] = 1,
-    top_k: Annotated[int, typer.Option(help="Events per scene in top_events.csv.")] = 10,
+    top_k: TopKOption = 10,
     evaluate: Annotated[
         bool, typer.Option(help="Also score the event-only lookup y_e.R^T on the test split.")
     ] = False,
@@ -82,7 +106,7 @@ def relation(
         labels,
         dataset,
         out,
-        split=split,
+        split=str(split),
         binarize=binarize,
         fold=fold,
         top_k=top_k,

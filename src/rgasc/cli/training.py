@@ -114,32 +114,6 @@ def train(
             )
 
 
-@app.command()
-def evaluate(
-    run: Annotated[Path, typer.Argument(help="Run folder written by `rgasc train`.")],
-    split: Annotated[str, typer.Option(help="test, val or train.")] = "test",
-    out: Annotated[
-        Path | None, typer.Option(help="Report folder (default: RUN/eval_SPLIT).")
-    ] = None,
-    tsne: Annotated[bool, typer.Option(help="Draw tsne.png (slow on large splits).")] = True,
-) -> None:
-    """Score a run's best model on a split: metrics.json, per_class.csv and figures."""
-    from rgasc.evaluate.run import evaluate_run
-
-    r = evaluate_run(run, split=split, out=out, tsne=tsne)
-    typer.echo(
-        f"{run} on {split} ({r['n']} clips, {r['selection']}):\n"
-        f"  macro acc {r['macro_accuracy']:.4f}  overall {r['overall_accuracy']:.4f}  "
-        f"log loss {r['log_loss']:.4f}"
-    )
-    ev = r.get("event_vs_teacher", {})
-    if "mAP" in ev:
-        typer.echo(
-            f"  event tower vs teacher: mAP {ev['mAP']}  mean clip AUC {ev['mean_clip_auc']}"
-        )
-    typer.echo(f"  report: {out or run / f'eval_{split}'}")
-
-
 # --- commands: experiment, demo ---
 @app.command(context_settings={"allow_extra_args": True})
 def experiment(

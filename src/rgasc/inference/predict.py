@@ -246,7 +246,7 @@ class Predictor:
         window = cfg.clip_seconds if window is None else float(window)
         hop = window / 2 if hop is None else float(hop)
         if window <= 0 or hop <= 0:
-            raise RgascError(f"--window {window} and --hop {hop} must be positive seconds")
+            raise RgascError(f"--window-seconds {window} and --hop-seconds {hop} must be positive")
         self.window = int(round(window * cfg.sample_rate))
         self.hop = max(1, int(round(hop * cfg.sample_rate)))
         # The network pools globally, so a window of another length only changes T; the
@@ -254,10 +254,10 @@ class Predictor:
         try:
             self.window_config: FeatureConfig = cfg.replace(clip_seconds=window)
         except ValueError as e:
-            raise RgascError(f"--window {window}: {e}") from e
+            raise RgascError(f"--window-seconds {window}: {e}") from e
         if self.window_config.n_frames < MIN_FRAMES:
             raise RgascError(
-                f"--window {window} s gives {self.window_config.n_frames} frames; the model "
+                f"--window-seconds {window} gives {self.window_config.n_frames} frames; the model "
                 f"needs >= {MIN_FRAMES}: use a longer window"
             )
         self.frontend = LogMel(self.window_config).to(self.device)
@@ -377,7 +377,7 @@ class Predictor:
 def _check_device(device: str | torch.device) -> torch.device:
     d = torch.device(device)
     if d.type == "cuda" and not torch.cuda.is_available():
-        raise RgascError(f"--device {device}: no CUDA device is available here; use cpu")
+        raise RgascError(f"device {device}: no CUDA device here; use --accelerator cpu")
     return d
 
 

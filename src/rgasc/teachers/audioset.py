@@ -21,7 +21,7 @@ AUDIOSET_LABELS_FILE = "class_labels_indices.csv"
 AUDIOSET_CLASSES = 527
 
 LABELS_HINT = (
-    "pass `--labels PATH` (Python: labels=PATH) with AudioSet's class_labels_indices.csv "
+    "pass `--class-labels PATH` (Python: labels=PATH) with AudioSet's class_labels_indices.csv "
     f"(527 rows, header index,mid,display_name), from {AUDIOSET_LABELS_URL} or the PANNs "
     "repository's metadata/class_labels_indices.csv"
 )

@@ -188,7 +188,7 @@ class YamnetTeacher:
             return self
         if device.startswith("cuda"):
             if "CUDAExecutionProvider" not in ort.get_available_providers():
-                raise TeacherError("yamnet on cuda needs onnxruntime-gpu; use --device cpu")
+                raise TeacherError("yamnet on cuda needs onnxruntime-gpu; use --accelerator cpu")
             providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
         else:
             providers = ["CPUExecutionProvider"]

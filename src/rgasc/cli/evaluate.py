@@ -1,0 +1,56 @@
+"""The command that scores a trained run: evaluate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rgasc.cli._app import app
+from rgasc.cli.options import (
+    AcceleratorOption,
+    Alias,
+    EvalSplit,
+    OneDeviceOption,
+    RunOption,
+    torch_device,
+    with_aliases,
+)
+
+
+# --- commands: evaluate ---
+@app.command(cls=with_aliases(Alias("RUN", "--model", positional=True)))
+def evaluate(
+    model: RunOption,
+    split: Annotated[
+        EvalSplit,
+        typer.Option(
+            case_sensitive=False,
+            help="test (the fold's evaluation list), val (the carved validation locations) or "
+            "train.",
+        ),
+    ] = "test",
+    out: Annotated[
+        Path | None, typer.Option(help="Report folder (default: RUN/eval_SPLIT).")
+    ] = None,
+    tsne: Annotated[bool, typer.Option(help="Draw tsne.png (slow on large splits).")] = True,
+    accelerator: AcceleratorOption = "auto",
+    devices: OneDeviceOption = "auto",
+) -> None:
+    """Score a run's best model on a split: metrics.json, per_class.csv and figures."""
+    from rgasc.evaluate.run import evaluate_run
+
+    device = torch_device(accelerator, devices)
+    r = evaluate_run(model, split=str(split), out=out, tsne=tsne, device=device)
+    typer.echo(
+        f"{model} on {split} ({r['n']} clips, {r['selection']}):\n"
+        f"  macro acc {r['macro_accuracy']:.4f}  overall {r['overall_accuracy']:.4f}  "
+        f"log loss {r['log_loss']:.4f}"
+    )
+    ev = r.get("event_vs_teacher", {})
+    if "mAP" in ev:
+        typer.echo(
+            f"  event tower vs teacher: mAP {ev['mAP']}  mean clip AUC {ev['mean_clip_auc']}"
+        )
+    typer.echo(f"  report: {out or model / f'eval_{split}'}")
