@@ -1,4 +1,4 @@
-"""Small helpers shared by the stages: atomic writes, checksums, JSON."""
+"""Small helpers shared by the stages: atomic writes, checksums, JSON, stage stamps."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,67 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> None:
 
 def read_json(path: str | os.PathLike[str]) -> Any:
     return json.loads(Path(path).read_text())
+
+
+# --- "stage already done with this key" ---------------------------------------------------
+# A stage that may be skipped writes a JSON stamp after its outputs, recording the key
+# (a hash or the settings) they were made with; a later run skips the stage only when the
+# stamp records the same key. The stamp is written atomically and last, so an interrupted
+# stage is redone, never trusted. Each stage keeps its own file name and field
+# ("key", "identity", "archives", or the whole file being the settings): formats on disk
+# stay as they were.
+
+
+def read_stamp(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The JSON object in ``path``; None when it is missing, unreadable or not an object."""
+    try:
+        data = read_json(path)
+    except (OSError, ValueError):  # absent, torn or hand-damaged: the stage is not done
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def stage_record(
+    stamp: str | os.PathLike[str], key: Any, *, field: str | None = "key"
+) -> dict[str, Any] | None:
+    """The stamp's record when it says "done with ``key``", else None.
+
+    Args:
+        stamp: the stage's JSON stamp.
+        key: what the outputs must have been made with (any JSON value).
+        field: where the stamp records it; None: the stamp's whole object is the key.
+    """
+    rec = read_stamp(stamp)
+    if rec is None or (rec if field is None else rec.get(field)) != key:
+        return None
+    return rec
+
+
+def stage_done(
+    stamp: str | os.PathLike[str],
+    key: Any,
+    *,
+    field: str | None = "key",
+    outputs: Iterable[str | os.PathLike[str]] = (),
+) -> bool:
+    """True when ``stamp`` records ``key`` (see :func:`stage_record`) and every file of
+    ``outputs`` exists."""
+    return stage_record(stamp, key, field=field) is not None and all(
+        Path(p).is_file() for p in outputs
+    )
+
+
+def mark_stage_done(
+    stamp: str | os.PathLike[str], key: Any, *, field: str | None = "key", **info: Any
+) -> None:
+    """Write the stamp atomically: ``{field: key, **info}``, or ``key`` itself (a dict) when
+    ``field`` is None. Call it after the stage's outputs are complete."""
+    if field is None:
+        if not isinstance(key, dict) or info:
+            raise TypeError("field=None stores the key itself: a dict, and no extra info")
+        write_json(stamp, key)
+    else:
+        write_json(stamp, {field: key, **info})
 
 
 def file_hash(path: str | os.PathLike[str], algo: str = "sha256", chunk: int = 1 << 20) -> str:

@@ -118,3 +118,32 @@ def test_summarize_bundles() -> None:
     assert s["confusion"] == confusion_matrix(Y_TRUE, Y_PRED, 3).tolist()
     assert s["per_device"] == {"x": pytest.approx(4 / 6)}
     assert "per_device" not in summarize(Y_TRUE, probs, ["a", "b", "c"])
+
+
+def test_library_backed_metrics_keep_our_conventions_without_warnings() -> None:
+    import warnings
+
+    # class 2 is predicted twice but never true: left out of the macro mean (not scored 0,
+    # as torchmetrics' macro average would): class 0 = 1/3, class 1 = 2/2 -> (1/3 + 1) / 2
+    y, p = [0, 0, 0, 1, 1], [0, 2, 2, 1, 1]
+    probs = np.array(
+        [[0.7, 0.2, 0.1], [0.25, 0.25, 0.5], [0.0, 0.4, 0.6], [0.1, 0.8, 0.1], [0.3, 0.6, 0.1]]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scikit-learn's warnings on these cases are silenced
+        assert macro_accuracy(y, p, 4) == pytest.approx(2 / 3)
+        np.testing.assert_array_equal(
+            confusion_matrix(y, p, 4), [[1, 0, 2, 0], [0, 2, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]
+        )
+        # -log of the true-class probabilities, the 0.0 clipped to 1e-15
+        hand = -(math.log(0.7) + math.log(0.25) + math.log(1e-15) + math.log(0.8) + math.log(0.6))
+        assert log_loss(y, probs) == pytest.approx(hand / 5, rel=1e-12)
+        # float32 softmax rows that sum to 1 only to ~1e-7 are scored as given
+        p32 = np.array([[0.3333333, 0.3333333, 0.3333333]], dtype=np.float32)
+        assert log_loss([1], p32) == pytest.approx(-math.log(float(p32[0, 1])), rel=1e-12)
+    # one class only: the loss is still -log p
+    assert log_loss([0, 0], [[1.0], [0.5]]) == pytest.approx(math.log(2) / 2)
+    # no clip at all: NaN scores and an all-zero confusion matrix
+    assert math.isnan(macro_accuracy([], [], 3)) and math.isnan(log_loss([], np.zeros((0, 3))))
+    np.testing.assert_array_equal(confusion_matrix([], [], 2), np.zeros((2, 2), dtype=np.int64))
+    assert confusion_matrix([], [], 2).dtype == np.int64

@@ -1,4 +1,4 @@
-"""Every figure function renders to a non-empty image file, without pyplot state."""
+"""The figure functions: they render to image files (without pyplot state) and draw the data."""
 
 from __future__ import annotations
 
@@ -33,8 +33,14 @@ def _saved(fig: Figure, path: Path) -> None:
 
 def test_confusion_figure(tmp_path: Path) -> None:
     cm = np.array([[5, 1, 0], [0, 3, 3], [0, 0, 0]])  # last row empty: must not divide by 0
-    _saved(confusion_figure(cm, NAMES, title="cm"), tmp_path / "cm.png")
-    _saved(confusion_figure(cm, NAMES, normalize=False), tmp_path / "cm_counts.png")
+    fig = confusion_figure(cm, NAMES, title="cm")
+    _saved(fig, tmp_path / "cm.png")
+    # rows are normalised (the diagonal is per-class accuracy), the empty row stays 0
+    cells = [t.get_text() for t in fig.axes[0].texts]
+    assert cells == ["0.83", "0.17", "0.00", "0.00", "0.50", "0.50", "0.00", "0.00", "0.00"]
+    counts = confusion_figure(cm, NAMES, normalize=False)
+    _saved(counts, tmp_path / "cm_counts.png")
+    assert [t.get_text() for t in counts.axes[0].texts] == [str(v) for v in cm.ravel()]
     with pytest.raises(ValueError):
         confusion_figure(cm, NAMES[:2])
 
@@ -45,6 +51,24 @@ def test_tsne_figure_clips_perplexity(tmp_path: Path) -> None:
     x = rng.normal(size=(6, 4)) + labels[:, None] * 3.0
     # 6 points: the default perplexity (30) must be clipped to 5 or TSNE refuses
     _saved(tsne_figure(x, labels, NAMES, seed=0), tmp_path / "tsne.png")
+
+
+def test_tsne_figure_has_one_point_per_clip_in_one_group_per_present_class() -> None:
+    rng = np.random.default_rng(1)
+    labels = np.array([2, 0, 2, 2, 0, 2, 0])  # class 1 ("bus") absent
+    x = rng.normal(size=(7, 5)) + labels[:, None] * 3.0
+    fig = tsne_figure(x, labels, NAMES, seed=0)
+    groups = fig.axes[0].collections
+    # one scatter per class present, in class order, named by the legend
+    assert [g.get_label() for g in groups] == ["airport", "park"]
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["airport", "park"]
+    # every clip is exactly one point, in its class's group
+    assert [len(g.get_offsets()) for g in groups] == [3, 4]
+    assert sum(len(g.get_offsets()) for g in groups) == len(labels)
+    # each group a single colour, and the groups' colours differ
+    colours = [tuple(np.round(g.get_facecolor(), 6).ravel()) for g in groups]
+    assert all(len(g.get_facecolor()) == 1 for g in groups)
+    assert len(set(colours)) == len(groups)
 
 
 def test_curves_figure_dict_rows_and_csv(tmp_path: Path) -> None:

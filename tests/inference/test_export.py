@@ -103,6 +103,34 @@ def test_mac_counter_hand_computed() -> None:
     assert all(not m._forward_hooks for m in net.modules())
 
 
+def test_mac_counter_equals_half_of_torch_flop_counter() -> None:
+    """Our conv + linear MACs are FlopCounterMode's FLOPs / 2, in total and per tower.
+
+    FlopCounterMode counts every matmul-like aten op (conv, mm, addmm, bmm...); the model has
+    no other, so the two agree exactly. A functional matmul added to the model would show
+    up here as a difference.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from rgasc.models import RGASC, ModelConfig
+
+    torch.manual_seed(0)
+    model = RGASC(ModelConfig(n_scenes=3, n_events=7, shared_blocks=2, width=1 / 16)).eval()
+    x = torch.zeros(2, 96, 64)
+    ours = count_macs(model, x)
+    flops = FlopCounterMode(display=False)
+    with flops, torch.inference_mode():
+        model(x)
+    assert 2 * ours["total"] == flops.get_total_flops() > 0
+    # FlopCounterMode keys modules "RGASC.<path>" (subtree totals; a ModuleList, never
+    # called, has no entry): add up the leaf layers under each top-level child
+    by_module = {k: sum(v.values()) for k, v in flops.get_flop_counts().items()}
+    leaves = [n for n, m in model.named_modules() if n and not list(m.children())]
+    for child in ("shared", "scene_tower", "event_tower", "scene_fc1", "scene_out", "event_out"):
+        theirs = sum(by_module.get(f"RGASC.{n}", 0) for n in leaves if n.split(".")[0] == child)
+        assert 2 * ours[child] == theirs > 0
+
+
 def test_model_summary(run: Path) -> None:
     s = model_summary(run)
     model, _ = load_checkpoint(run)

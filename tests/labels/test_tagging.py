@@ -106,3 +106,28 @@ def test_embeddings_stored_and_read(ds: DcaseDataset, tmp_path: Path) -> None:
     tag_dataset(ds, ToyTeacher(), tmp_path / "plain.h5", progress=False)
     with pytest.raises(ArtefactError, match="--embeddings"):
         read_embeddings(tmp_path / "plain.h5")
+
+
+def test_h5_strings_read_as_str_whatever_their_string_type(tmp_path: Path) -> None:
+    import h5py
+
+    from rgasc.labels.files import PseudoLabels, write_labels
+
+    names = ["audio/café-1.wav", "audio/b.wav"]  # non-ASCII: UTF-8 both ways
+    path = tmp_path / "l.h5"
+    write_labels(path, PseudoLabels(names, np.zeros((2, 2)), ["Speech", "Bird"]))
+    back = read_labels(path)
+    assert back.filenames == names and all(type(n) is str for n in back.filenames)
+    # another tool's file with fixed-length byte strings reads the same
+    other = tmp_path / "fixed.h5"
+    with h5py.File(other, "w") as f:
+        f["filename"] = np.array([n.encode() for n in names], dtype="S20")
+        f["labels"] = np.array([b"Speech", b"Bird"])
+        f["probs"] = np.zeros((2, 2), np.float32)
+    assert read_labels(other).filenames == names
+    assert read_labels(other).labels == ["Speech", "Bird"]
+    with h5py.File(other, "a") as f:
+        del f["labels"]
+        f["labels"] = np.arange(2)
+    with pytest.raises(ArtefactError, match="'/labels' does not hold strings"):
+        read_labels(other)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from rgasc.data.registry import DatasetSpec, RemoteFile, get_dataset
 from rgasc.errors import DownloadError
-from rgasc.utils import read_json, write_json
+from rgasc.utils import mark_stage_done, stage_record
 
 MARKER = ".rgasc_complete.json"
 DOWNLOADS = ".downloads"
@@ -67,13 +67,9 @@ def download_dataset(
     _check_free_space(spec, root, archives)
     paths = [_fetch(f, archives, progress) for f in spec.files]
     members = _extract_all(spec, paths, root, target)
-    write_json(
-        target / MARKER,
-        {
-            "dataset": spec.name,
-            "archives": {f.name: f.md5 for f in spec.files},
-            "files": members,
-        },
+    # last: a marker recording these archives' md5s says the extraction is complete
+    mark_stage_done(
+        target / MARKER, _archives(spec), field="archives", dataset=spec.name, files=members
     )
     return target
 
@@ -84,19 +80,18 @@ def is_complete(spec: DatasetSpec, target: str | os.PathLike[str]) -> bool:
     Checks the marker's md5s against the registry and that every extracted file is still
     there; no archive is read and nothing is downloaded.
     """
-    marker = Path(target) / MARKER
-    if not marker.is_file():
-        return False
-    try:
-        info = read_json(marker)
-    except (OSError, ValueError):
-        return False
-    if not isinstance(info, dict) or info.get("archives") != {f.name: f.md5 for f in spec.files}:
+    info = stage_record(Path(target) / MARKER, _archives(spec), field="archives")
+    if info is None:
         return False
     files = info.get("files")
     if not isinstance(files, list) or not files:
         return False
     return all((Path(target) / rel).is_file() for rel in files)
+
+
+def _archives(spec: DatasetSpec) -> dict[str, str]:
+    """What the marker records: {archive name: md5} of every archive of the dataset."""
+    return {f.name: f.md5 for f in spec.files}
 
 
 def _fetch(remote: RemoteFile, archives: Path, progress: bool) -> Path:

@@ -35,7 +35,7 @@ from rgasc.artefacts import EVENTS_FILE
 from rgasc.data.datasets import Clip, location_split
 from rgasc.data.sounds import EVENT_GENERATORS, EVENT_LABELS, Background, background
 from rgasc.errors import DatasetError
-from rgasc.utils import read_json, write_json
+from rgasc.utils import mark_stage_done, read_stamp, stage_done
 
 __all__ = [
     "CITIES",
@@ -127,10 +127,11 @@ def synthesize(
     out = Path(out).expanduser()
     settings = {"version": VERSION, "clips": clips, "seed": seed, "duration": duration,
                 "sr": sr, "scenes": list(names)}  # fmt: skip
+    stamp = out / "synth.json"  # the settings themselves, written last
     if out.exists() and any(out.iterdir()):
-        old = _read_settings(out)
-        if old == settings and (out / "meta.csv").is_file():
+        if stage_done(stamp, settings, field=None, outputs=[out / "meta.csv"]):
             return out
+        old = read_stamp(stamp)
         if old is None or not overwrite:
             raise DatasetError(
                 f"{out}: folder exists and is not empty"
@@ -142,7 +143,7 @@ def synthesize(
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
         _write_corpus(tmp, names, clips, seed, duration, sr)
-        write_json(tmp / "synth.json", settings)
+        mark_stage_done(tmp / stamp.name, settings, field=None)
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
@@ -201,14 +202,6 @@ def _check_args(
     if duration <= 0 or sr < 8000:
         raise DatasetError(f"duration={duration} s and sr={sr} Hz: need > 0 s and >= 8000 Hz")
     return names
-
-
-def _read_settings(out: Path) -> dict[str, object] | None:
-    try:
-        data = read_json(out / "synth.json")
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _n_locations(n_clips: int) -> int:

@@ -33,7 +33,7 @@ from typing import Any
 from rgasc.artefacts import LOOKUP_FILE, METRICS_FILE, eval_dir
 from rgasc.config import Config
 from rgasc.errors import RgascError
-from rgasc.utils import file_hash, read_json, text_hash, write_json
+from rgasc.utils import file_hash, mark_stage_done, stage_done, text_hash, write_json
 
 Log = Callable[[str], None]
 MODELS = (("puasc", "puASC", (1.0, 0.0, 0.0, 0.0)), ("rgasc", "RGASC", (1.0, 0.01, 0.5, 0.01)))
@@ -123,10 +123,6 @@ def _quiet_lightning() -> Iterator[None]:
             logging.getLogger(n).setLevel(lv)
 
 
-def _stamp_ok(path: Path, key: str) -> bool:
-    return path.is_file() and read_json(path).get("key") == key
-
-
 def train_config(cfg: DemoConfig, d: Path, name: str, lambdas: tuple[float, ...]) -> Any:
     """The TrainConfig of one demo model (quiet, one device, paper-default everything else)."""
     from rgasc.train import TrainConfig
@@ -208,39 +204,39 @@ def run_demo(
         opts = {"noise": cfg.noise, "seed": cfg.seed} if teacher == "annotations" else {}
         key = text_hash(teacher, str(sorted(opts.items())), settings_file.read_text())
         stamp = d / "labels.json"
-        rec["cached"] = _stamp_ok(stamp, key) and labels.is_file()
+        rec["cached"] = stage_done(stamp, key, outputs=[labels])
         if not rec["cached"]:
             from rgasc.labels.tagging import tag_dataset
             from rgasc.teachers import get_teacher
 
             t = get_teacher(teacher, dataset=ds.root, **opts)
             tag_dataset(ds, t, labels, progress=False)
-            write_json(stamp, {"key": key, "teacher": teacher, "options": opts})
+            mark_stage_done(stamp, key, teacher=teacher, options=opts)
 
     with st.stage("relation") as rec:
         rdir = d / "relation"
         key = file_hash(labels)
-        rec["cached"] = _stamp_ok(rdir / "demo.json", key) and (rdir / LOOKUP_FILE).is_file()
+        rec["cached"] = stage_done(rdir / "demo.json", key, outputs=[rdir / LOOKUP_FILE])
         if not rec["cached"]:
             from rgasc.relation import compute_relation, evaluate_lookup, save_relation
 
             rel = compute_relation(ds, labels, split="train")
             save_relation(rdir, rel)
             write_json(rdir / LOOKUP_FILE, evaluate_lookup(ds, labels, rel, split="test"))
-            write_json(rdir / "demo.json", {"key": key})
+            mark_stage_done(rdir / "demo.json", key)
 
     # the runs depend on every input above: new inputs, new runs
     inputs = text_hash(cache.key, file_hash(labels), file_hash(d / "relation" / "relation.npy"))
     runs = d / "runs"
-    if not _stamp_ok(runs / "inputs.json", inputs) and runs.exists():
+    if not stage_done(runs / "inputs.json", inputs) and runs.exists():
         shutil.rmtree(runs)
-    write_json(runs / "inputs.json", {"key": inputs})
+    mark_stage_done(runs / "inputs.json", inputs)
     runners = {"train": train_fn} if train_fn is not None else default_runners()
     for name, label, lam in MODELS:
         tcfg = train_config(cfg, d, name, lam)
         run = Path(tcfg.out)
         stamp = run / "sweep.json"
-        if stamp.is_file() and read_json(stamp).get("identity") != run_identity(tcfg, "train"):
+        if stamp.is_file() and not stage_done(stamp, run_identity(tcfg, "train"), field="identity"):
             shutil.rmtree(run)  # made with other demo settings: redo, do not refuse
         with st.stage(f"train {label}") as rec, _quiet_lightning():
             rec["cached"] = not run_once(tcfg, "train", runners, lambda s: None)

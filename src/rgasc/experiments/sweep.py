@@ -51,7 +51,7 @@ from rgasc.experiments.tables import (
     results_markdown,
     write_results,
 )
-from rgasc.utils import read_json, text_hash, write_json
+from rgasc.utils import mark_stage_done, read_json, text_hash, write_json
 
 if TYPE_CHECKING:
     from rgasc.train.config import TrainConfig
@@ -128,6 +128,8 @@ def run_once(cfg: TrainConfig, kind: str, runners: Mapping[str, Runner], log: Lo
     ident = run_identity(cfg, kind)
     stamp = run / SWEEP_FILE
     if (run / METRICS).is_file():
+        # three ways, not stage_done's two: same identity (skip), another (refuse), or no
+        # stamp at all (a run made without the sweep: trusted)
         old = read_json(stamp).get("identity") if stamp.is_file() else None
         if old is not None and old != ident:
             raise ArtefactError(
@@ -142,7 +144,7 @@ def run_once(cfg: TrainConfig, kind: str, runners: Mapping[str, Runner], log: Lo
         log(f"  {run}: no metrics.json (crashed run), redone from scratch")
         shutil.rmtree(run)
     run.mkdir(parents=True)
-    write_json(stamp, {"identity": ident, "kind": kind, "seed": cfg.seed})
+    mark_stage_done(stamp, ident, field="identity", kind=kind, seed=cfg.seed)
     log(f"  {run}: running ({kind})")
     runners[kind](cfg)
     if not (run / METRICS).is_file():

@@ -37,7 +37,14 @@ from rgasc.features.cache import (
     clip_to_dict,
 )
 from rgasc.features.logmel import FeatureConfig, logmel
-from rgasc.utils import package_versions, read_json, text_hash, write_json, write_text_atomic
+from rgasc.utils import (
+    package_versions,
+    stage_done,
+    stage_record,
+    text_hash,
+    write_json,
+    write_text_atomic,
+)
 
 DEFAULT_CHUNK = 16  # clips per recorded unit of work: 16 x 320 x 64 x 4 B = 1.3 MB in flight
 
@@ -138,15 +145,14 @@ def _ranges(done: np.ndarray) -> list[list[int]]:
 
 def _load_progress(kdir: Path, key: str, shape: tuple[int, int, int]) -> dict[str, Any] | None:
     """The recorded progress of an unfinished run, or None if there is none usable."""
-    p = kdir / PROGRESS
-    if not (p.is_file() and (kdir / FEATURES).is_file()):
+    state = stage_record(kdir / PROGRESS, key)  # None also for a torn write
+    if state is None or not (kdir / FEATURES).is_file():
         return None
     try:
-        state = read_json(p)
         arr = np.load(kdir / FEATURES, mmap_mode="r")
     except (OSError, ValueError):
         return None  # a torn write: start this key afresh
-    if state.get("key") != key or list(arr.shape) != list(shape) or arr.dtype != np.float32:
+    if list(arr.shape) != list(shape) or arr.dtype != np.float32:
         return None
     return dict(state)
 
@@ -186,7 +192,8 @@ def compute_features(
     digest = files_digest(dataset)  # once: the manifest must record what the key hashed
     key = cache_key(dataset, cfg, digest)
     kdir = out / key
-    if (kdir / MANIFEST).is_file():
+    # the manifest is the cache's stamp: written last, it records the key
+    if stage_done(kdir / MANIFEST, key):
         write_json(out / LATEST, {"key": key})
         return FeatureCache(kdir)
 

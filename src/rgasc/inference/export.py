@@ -188,6 +188,14 @@ def count_macs(model: nn.Module, x: Tensor) -> dict[str, int]:
     BatchNorm, pooling and activations are not counted (the usual convention, they are a few
     per mille here).
 
+    Kept rather than ``torch.utils.flop_counter.FlopCounterMode``, which gives exactly twice
+    these numbers on this model (tests/inference/test_export.py checks it, total and per
+    tower): the hooks give the per-child breakdown ``rgasc info`` prints directly, where
+    FlopCounterMode's report is keyed by nested, root-class-prefixed names whose subtotals
+    would have to be picked apart (a ModuleList of blocks has no entry of its own), and they
+    state the conv + linear convention explicitly (FlopCounterMode would also count any
+    functional matmul; the model has none).
+
     Returns:
         {"total": n, <top-level child name>: n, ...} for the whole input batch.
     """

@@ -109,8 +109,8 @@ def read_labels(path: str | os.PathLike[str]) -> PseudoLabels:
             for k in ("filename", "probs", "labels"):
                 if k not in f:
                     raise ArtefactError(f"{path}: not an rgasc label file (no '{k}' dataset)")
-            names = [s.decode() if isinstance(s, bytes) else str(s) for s in f["filename"][()]]
-            labels = [s.decode() if isinstance(s, bytes) else str(s) for s in f["labels"][()]]
+            names = read_strings(f["filename"], path)
+            labels = read_strings(f["labels"], path)
             probs = np.asarray(f["probs"][()], dtype=np.float32)
             attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()}
         return PseudoLabels(names, probs, labels, attrs)
@@ -128,6 +128,20 @@ def read_labels(path: str | os.PathLike[str]) -> PseudoLabels:
         probs = probs.reshape(len(body), len(labels))
         return PseudoLabels([r[0] for r in body], probs, labels, {"source": str(path)})
     raise ArtefactError(f"{path}: unknown label format; use a .h5 or .csv file")
+
+
+def read_strings(dataset: Any, path: str | os.PathLike[str]) -> list[str]:
+    """A 1-D HDF5 string dataset (variable or fixed length) as Python strings (UTF-8).
+
+    Raises:
+        ArtefactError: the dataset does not hold strings.
+    """
+    try:
+        # UTF-8 even where the datatype says ASCII (numpy "S" arrays written by other tools
+        # are tagged ASCII but may hold UTF-8 bytes); ASCII is a subset, so nothing is lost
+        return list(dataset.asstr("utf-8")[()])
+    except TypeError as e:  # h5py: asstr() of a non-string datatype
+        raise ArtefactError(f"{path}: dataset '{dataset.name}' does not hold strings ({e})") from e
 
 
 def as_labels(labels: PseudoLabels | str | os.PathLike[str]) -> tuple[PseudoLabels, str]:

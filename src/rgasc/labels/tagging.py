@@ -26,7 +26,7 @@ from rgasc.artefacts import BAD_CLIPS_FILE
 from rgasc.audio import load_audio
 from rgasc.data.datasets import Clip, DcaseDataset
 from rgasc.errors import ArtefactError, AudioError, TeacherError
-from rgasc.labels.files import PseudoLabels, write_labels
+from rgasc.labels.files import PseudoLabels, read_strings, write_labels
 from rgasc.teachers.base import NameTeacher, Teacher
 from rgasc.utils import atomic_path, text_hash
 
@@ -309,6 +309,6 @@ def read_embeddings(path: str | os.PathLike[str]) -> tuple[list[str], np.ndarray
     with h5py.File(path, "r") as f:
         if "embedding" not in f:
             raise ArtefactError(f"{path}: holds no embeddings; re-run `rgasc tag ... --embeddings`")
-        names = [s.decode() if isinstance(s, bytes) else str(s) for s in f["filename"][()]]
+        names = read_strings(f["filename"], path)
         emb = np.asarray(f["embedding"][()], dtype=np.float32)
     return names, emb

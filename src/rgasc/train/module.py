@@ -6,8 +6,12 @@ model and the losses are plain PyTorch.
 Logged (CSV and TensorBoard, per epoch): ``train/loss`` and every term
 ``train/loss_{scene,s_by_event,event,e_by_scene}``, ``train/acc``; for each validation loader
 (``val``, plus ``test`` when selecting on test) the same loss terms and ``{split}/macro_acc``
-(the paper's Acc), ``{split}/acc`` and ``{split}/log_loss``, computed at epoch end with
-:mod:`rgasc.evaluate.metrics` on the predictions of the whole split.
+(the paper's Acc), ``{split}/acc`` and ``{split}/log_loss`` of the whole split at epoch end.
+
+Those split metrics accumulate in torchmetrics states (a confusion matrix and a mean of the
+per-clip log loss), which torchmetrics sums across DDP ranks at ``compute()``; the numbers
+are derived from them exactly as :mod:`rgasc.evaluate.metrics` derives them from the
+predictions (same macro mean over the classes present, same clipping of the log loss).
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
+from torchmetrics import MeanMetric
+from torchmetrics.classification import MulticlassConfusionMatrix
 
-from rgasc.evaluate.metrics import log_loss, macro_accuracy, overall_accuracy
+from rgasc.evaluate.metrics import LOG_LOSS_EPS
 from rgasc.models import RGASC, RelationPrior
 from rgasc.train.losses import TERMS, LossConfig, total_loss
 
@@ -71,7 +77,12 @@ class RGASCModule(L.LightningModule):
         # Kept outside the module tree (object.__setattr__): a registered compiled wrapper would
         # duplicate every key of the state dict under "_compiled._orig_mod.".
         object.__setattr__(self, "_compiled", torch.compile(self.model) if compile else None)
-        self._val_outputs: dict[int, list[tuple[Tensor, Tensor]]] = {}
+        # One set of split metrics per validation loader. Their states are not persistent:
+        # the state dict (and so every checkpoint) is the same as without them.
+        self.split_metrics = nn.ModuleDict(
+            {s: SplitMetrics(self.n_scenes) for s in self.val_splits}
+        )
+        self._updated: set[str] = set()
 
     def on_fit_start(self) -> None:
         # NHWC pays off with cuDNN/tensor cores; on CPU it is often slower, so GPU only
@@ -119,41 +130,81 @@ class RGASCModule(L.LightningModule):
 
     # --- validation -----------------------------------------------------------------------
     def on_validation_epoch_start(self) -> None:
-        self._val_outputs = {}
+        # MPS has no float64; elsewhere the log-loss sum is kept in float64, as in numpy
+        dtype = torch.float32 if self.device.type == "mps" else torch.float64
+        for split in self.val_splits:
+            m = self._metrics(split)
+            m.reset()
+            m.nll.set_dtype(dtype)
+        self._updated = set()
 
     def validation_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> None:
         losses, logits = self._losses(batch)
         split = self.val_splits[dataloader_idx]
         self._log_losses(split, losses, batch[0].shape[0])
-        # Kept on the device until epoch end: no host sync per step.
-        probs = torch.softmax(logits.float(), dim=1)
-        self._val_outputs.setdefault(dataloader_idx, []).append((probs, batch[1]))
+        self._metrics(split).update(torch.softmax(logits.float(), dim=1), batch[1])
+        self._updated.add(split)
 
     def on_validation_epoch_end(self) -> None:
-        for idx, outputs in sorted(self._val_outputs.items()):
-            probs = torch.cat([p for p, _ in outputs])
-            target = torch.cat([t for _, t in outputs])
-            if self.trainer.world_size > 1:
-                # every rank gets every prediction (DistributedSampler may repeat a few clips
-                # to even out the shards; the effect on the metric is negligible)
-                probs = _gathered(self.all_gather(probs))
-                target = _gathered(self.all_gather(target))
-            p = probs.cpu().numpy().astype(np.float64)
-            y = target.cpu().numpy()
-            pred = p.argmax(axis=1)
-            split = self.val_splits[idx]
-            metrics = {
-                f"{split}/macro_acc": macro_accuracy(y, pred, self.n_scenes),
-                f"{split}/acc": overall_accuracy(y, pred),
-                f"{split}/log_loss": log_loss(y, p),
-            }
+        for split in self.val_splits:
+            if split not in self._updated:
+                continue
+            # compute() sums the states over the DDP ranks (DistributedSampler may repeat a
+            # few clips to even out the shards; the effect on the metric is negligible)
+            metrics = {f"{split}/{k}": v for k, v in self._metrics(split).compute().items()}
             # values are identical on every rank already; sync_dist keeps Lightning's DDP
             # bookkeeping consistent
             self.log_dict(metrics, sync_dist=True, add_dataloader_idx=False)
-        self._val_outputs = {}
+            self._metrics(split).reset()
+        self._updated = set()
+
+    def _metrics(self, split: str) -> SplitMetrics:
+        m = self.split_metrics[split]
+        assert isinstance(m, SplitMetrics)
+        return m
 
 
-def _gathered(x: Any) -> Tensor:
-    """(world, N, ...) from ``all_gather`` -> (world * N, ...)."""
-    assert isinstance(x, Tensor)
-    return x.flatten(0, 1)
+class SplitMetrics(nn.Module):
+    """Macro accuracy, accuracy and log loss of one split, accumulated batch by batch.
+
+    The state is a [K, K] confusion matrix (torchmetrics ``MulticlassConfusionMatrix``) and
+    the running mean of the per-clip log loss (``MeanMetric``); both are reduced across DDP
+    ranks by torchmetrics. The values equal :func:`rgasc.evaluate.metrics.macro_accuracy`,
+    ``overall_accuracy`` and ``log_loss`` on the concatenated predictions.
+
+    Not torchmetrics' ``MulticlassAccuracy(average="macro")``: it scores a class that is
+    predicted but absent from the targets as 0 instead of leaving it out of the mean, so it
+    differs from the paper's Acc on a split that lacks a class.
+    """
+
+    def __init__(self, n_classes: int) -> None:
+        super().__init__()
+        # validate_args=False: the checks would sync the host on every step; the data
+        # module has already checked the class ids
+        self.confusion = MulticlassConfusionMatrix(n_classes, validate_args=False)
+        self.nll = MeanMetric(nan_strategy="disable")  # a check per step would sync too
+
+    def update(self, probs: Tensor, target: Tensor) -> None:
+        """probs [B, K] class probabilities (float32), target [B] int class ids."""
+        self.confusion.update(probs.argmax(dim=1), target)
+        picked = probs.gather(1, target[:, None].long()).squeeze(1).to(self.nll.dtype)
+        self.nll.update(-picked.clamp(LOG_LOSS_EPS, 1.0).log())
+
+    def compute(self) -> dict[str, float]:
+        """{"macro_acc", "acc", "log_loss"} over every update since the last reset."""
+        cm = self.confusion.compute().cpu().numpy().astype(np.int64)
+        n = cm.sum(axis=1)
+        present = n > 0
+        total = int(n.sum())
+        return {
+            # the mean of per-class recalls over the classes with a clip, as macro_accuracy
+            "macro_acc": float(np.mean(np.diag(cm)[present] / n[present]))
+            if present.any()
+            else float("nan"),
+            "acc": float(np.trace(cm) / total) if total else float("nan"),
+            "log_loss": float(self.nll.compute()),
+        }
+
+    def reset(self) -> None:
+        self.confusion.reset()
+        self.nll.reset()
