@@ -1,4 +1,4 @@
-"""Commands of the data stages: download, synth, features."""
+"""Commands of the data stages: download, prepare, synth, features."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import typer
 from rgasc.cli._app import app
 
 
-# --- commands: data (download, synth) ---
+# --- commands: data (download, prepare, synth) ---
 @app.command()
 def download(
     name: Annotated[
@@ -23,12 +23,19 @@ def download(
     base_url: Annotated[
         str | None, typer.Option(help="Fetch the archives from this mirror URL instead.")
     ] = None,
+    only: Annotated[
+        str,
+        typer.Option(help="'all' archives, or 'meta': just the doc and meta archives."),
+    ] = "all",
     progress: Annotated[bool, typer.Option(help="Show a progress bar per archive.")] = True,
     list_: Annotated[
         bool, typer.Option("--list", help="List the datasets that can be downloaded.")
     ] = False,
 ) -> None:
-    """Download a dataset, verify every archive's md5, unpack it in the DCASE layout."""
+    """Download a dataset, verify every archive's md5, unpack it in the DCASE layout.
+
+    An interrupted transfer resumes where it stopped when the same command is rerun.
+    """
     from rgasc.data.download import download_dataset
     from rgasc.data.registry import available_datasets, get_dataset
     from rgasc.utils import cache_dir
@@ -36,14 +43,19 @@ def download(
     if list_ or name is None:
         for n in available_datasets():
             s = get_dataset(n)
-            typer.echo(f"{n}: {s.description}; {len(s.files)} files, "
-                       f"{s.total_size / 1e9:.1f} GB; licence: {s.licence}")  # fmt: skip
+            typer.echo(f"{n}: {len(s.files)} files, {s.total_size / 1e9:.1f} GB, "
+                       f"zenodo record {s.record}")  # fmt: skip
+            typer.echo(f"  {s.description}")
+            typer.echo(f"  licence: {s.licence}")
         if name is None and not list_:
             raise typer.BadParameter("give a dataset name (or --list)")
         return
+    if only not in ("all", "meta"):
+        raise typer.BadParameter(f"--only must be 'all' or 'meta', got {only!r}")
     folder = root if root is not None else cache_dir() / "datasets"
-    path = download_dataset(name, folder, base_url=base_url, progress=progress)
-    typer.echo(f"{name}: verified and unpacked in {path}")
+    path = download_dataset(name, folder, base_url=base_url, progress=progress, only=only)
+    what = "doc and meta archives" if only == "meta" else "every archive"
+    typer.echo(f"{name}: {what} verified and unpacked in {path}")
 
 
 @app.command()
