@@ -58,12 +58,23 @@ class RangeServer:
         self.cuts: dict[str, list[int]] = {}
         self.down: set[str] = set()
         self.down_after: dict[str, int] = {}
-        self.hits: list[Hit] = []
+        self._hits: list[Hit] = []
+        # Handlers still writing: the client may have its bytes before the handler records
+        # them, so reading ``hits`` waits for the handlers to finish.
+        self._busy = 0
+        self._idle = threading.Condition()
         state = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                state._serve(self)
+                with state._idle:
+                    state._busy += 1
+                try:
+                    state._serve(self)
+                finally:
+                    with state._idle:
+                        state._busy -= 1
+                        state._idle.notify_all()
 
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 pass
@@ -75,14 +86,20 @@ class RangeServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/"
 
+    @property
+    def hits(self) -> list[Hit]:
+        with self._idle:
+            self._idle.wait_for(lambda: self._busy == 0, timeout=10)
+        return self._hits
+
     def hits_for(self, name: str) -> list[Hit]:
-        return [h for h in self.hits if h.name == name]
+        return [h for h in self._hits if h.name == name]
 
     def _serve(self, h: http.server.BaseHTTPRequestHandler) -> None:
         name = h.path.lstrip("/")
         rng = h.headers.get("Range")
         hit = Hit(name, rng, 0, 0)
-        self.hits.append(hit)
+        self._hits.append(hit)
         if name in self.down_after and len(self.hits_for(name)) > self.down_after[name]:
             self.down.add(name)
         if name in self.down or name not in self.files:
