@@ -26,12 +26,13 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from rgasc.data.registry import DatasetSpec, RemoteFile, get_dataset
+from rgasc.data.registry import MARKER, DatasetSpec, RemoteFile, get_dataset
 from rgasc.data.transfer import fetch_verified, part_path
 from rgasc.errors import DownloadError
 from rgasc.utils import read_json, write_json
 
-MARKER = ".rgasc_complete.json"
+__all__ = ["DOWNLOADS", "MARKER", "download_dataset", "is_complete"]
+
 DOWNLOADS = ".downloads"
 
 

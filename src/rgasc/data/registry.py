@@ -15,6 +15,8 @@ from rgasc.errors import RgascError
 # Archive kinds, read from the names "<folder>.<kind>[.<n>].zip". "meta" (doc + meta) is
 # what `rgasc download --only meta` fetches: a few hundred kB that show the layout.
 META_KINDS = ("doc", "meta")
+# Written last into a downloaded dataset folder; names the registered set it holds.
+MARKER = ".rgasc_complete.json"
 
 
 @dataclasses.dataclass(frozen=True)
