@@ -59,6 +59,44 @@ def download(
 
 
 @app.command()
+def prepare(
+    src: Annotated[
+        Path,
+        typer.Argument(
+            help="SRC/<scene>/*.wav folder, or a CSV/TSV: path, scene[, location][, device]."
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Dataset folder to create (DCASE layout).")],
+    copy: Annotated[
+        bool, typer.Option("--copy", help="Copy the audio into OUT/audio (default: symlinks).")
+    ] = False,
+    evaluate_fraction: Annotated[
+        float, typer.Option(help="Share of each scene's locations in fold1_evaluate.")
+    ] = 0.3,
+    seed: Annotated[int, typer.Option(help="Seed of the location draw.")] = 0,
+    skip_bad: Annotated[
+        bool, typer.Option("--skip-bad", help="Leave unreadable files out (listed) and go on.")
+    ] = False,
+) -> None:
+    """Turn your own recordings into a dataset every later stage reads (DCASE layout)."""
+    from rgasc.data.prepare import prepare_dataset
+
+    res = prepare_dataset(
+        src, out, copy=copy, evaluate_fraction=evaluate_fraction, seed=seed, skip_bad=skip_bad
+    )
+    how = "copied" if res.copied else "linked (symlinks; --copy to copy)"
+    typer.echo(f"{res.clips} clips of {len(res.counts)} scenes in {res.root}, audio {how}")
+    for scene, (tr, ev, ltr, lev) in res.counts.items():
+        typer.echo(f"  {scene}: {tr} train / {ev} evaluate clips ({ltr} / {lev} locations)")
+    for note in res.notes:
+        typer.echo(f"note: {note}")
+    if res.skipped:
+        typer.echo(f"skipped {len(res.skipped)} unreadable file(s):")
+        for path, reason in res.skipped:
+            typer.echo(f"  {path}: {reason}")
+
+
+@app.command()
 def synth(
     out: Annotated[Path, typer.Argument(help="Dataset folder to create (DCASE layout).")],
     clips: Annotated[int, typer.Option(help="Total clips, spread evenly over the scenes.")] = 100,
