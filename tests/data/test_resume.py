@@ -240,6 +240,17 @@ def test_body_larger_than_the_registry_size_is_an_error(
     assert len(server.hits) == transfer.MAX_STALLS  # a bounded number of restarts
 
 
+def test_complete_body_shorter_than_the_registry_size_is_an_md5_error(
+    server: RangeServer, payload: bytes, tmp_path: Path
+) -> None:
+    # A whole response (its Content-Length delivered) is what the server holds: asking
+    # again with Range would only get a 416, so the md5 check decides at once.
+    server.files["a.zip"] = payload[:1000]
+    with pytest.raises(DownloadError, match=f"md5 mismatch.*1000 bytes, the registry lists {SIZE}"):
+        _fetch(server, tmp_path / "a.zip", payload)
+    assert len(server.hits) == 1 and list(tmp_path.iterdir()) == []
+
+
 def test_complete_but_corrupt_part_gets_one_clean_transfer(
     server: RangeServer, payload: bytes, tmp_path: Path
 ) -> None:
