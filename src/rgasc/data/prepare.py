@@ -309,7 +309,10 @@ def probe_audio(path: Path) -> str | None:
         return "empty file"
     try:
         info = sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError, ValueError, EOFError) as e:
+    except sf.LibsndfileError as e:
+        # error_string is libsndfile's reason alone; str(e) repeats the path.
+        return f"cannot decode: {e.error_string.rstrip('.')}"
+    except (RuntimeError, ValueError, EOFError) as e:
         return f"cannot decode: {e}".replace("\n", " ")
     if info.frames <= 0 or info.samplerate <= 0:
         return "no samples"
