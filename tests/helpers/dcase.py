@@ -49,3 +49,63 @@ def make_dcase(
     (setup / "fold1_evaluate.txt").write_text("\n".join(test) + "\n")
     (setup / "fold1_test.txt").write_text("\n".join(r.split("\t")[0] for r in test) + "\n")
     return root
+
+
+def make_dcase_layout(
+    root: Path,
+    *,
+    fold_style: str = "csv",
+    devices: tuple[str, ...] = ("a",),
+    unseen_devices: tuple[str, ...] = (),
+    meta_columns: tuple[str, ...] = ("filename", "scene_label"),
+    scenes: tuple[str, ...] = ("airport", "bus", "park"),
+    cities: tuple[str, ...] = ("lisbon", "lyon"),
+    locations_per_city: int = 3,
+    subsegments: int = 0,
+    seconds: float = 0.1,
+    sr: int = 8000,
+) -> Path:
+    """A fake copy of a DCASE set's layout with tiny generated mono wavs.
+
+    Every (scene, city, location) is recorded by each device (like the parallel recordings
+    of the mobile sets); location 0 of every city is the evaluate side, and the
+    ``unseen_devices`` record only there. ``fold_style`` is ``"txt"`` (DCASE 2018: no
+    header) or ``"csv"`` (2019 on: a ``filename<TAB>scene_label`` header; the test list
+    ``filename``). meta.csv gets only ``meta_columns``, so identifier and source_label can
+    be left for the reader to derive from the names ``scene-city-location-segment[-sub]-
+    device.wav`` (``subsegments`` > 0 adds the 1-s sub-clip index of TAU 2022).
+    """
+    rng = np.random.default_rng(0)
+    (root / "audio").mkdir(parents=True, exist_ok=True)
+    setup = root / "evaluation_setup"
+    setup.mkdir(exist_ok=True)
+    meta, train, test = ["\t".join(meta_columns)], [], []
+    n = int(seconds * sr)
+    for scene in scenes:
+        for city in cities:
+            for loc in range(locations_per_city):
+                for dev in devices + (unseen_devices if loc == 0 else ()):
+                    for sub in range(max(1, subsegments)):
+                        seg = f"{10 * loc}-{sub}" if subsegments else f"{10 * loc}"
+                        name = f"audio/{scene}-{city}-{loc}-{seg}-{dev}.wav"
+                        sf.write(root / name, 0.1 * rng.standard_normal(n), sr)
+                        row = {
+                            "filename": name,
+                            "scene_label": scene,
+                            "identifier": f"{city}-{loc}",
+                            "source_label": dev,
+                        }
+                        meta.append("\t".join(row[c] for c in meta_columns))
+                        (test if loc == 0 else train).append((name, scene))
+    (root / "meta.csv").write_text("\n".join(meta) + "\n")
+    header = fold_style == "csv"
+    suffix = ".csv" if header else ".txt"
+    pairs = [f"{n}\t{s}" for n, s in train], [f"{n}\t{s}" for n, s in test]
+    for part, lines, head in [
+        ("train", pairs[0], "filename\tscene_label"),
+        ("evaluate", pairs[1], "filename\tscene_label"),
+        ("test", [n for n, _ in test], "filename"),
+    ]:
+        text = ([head] if header else []) + lines
+        (setup / f"fold1_{part}{suffix}").write_text("\n".join(text) + "\n")
+    return root

@@ -1,4 +1,4 @@
-"""Commands of the data stages: download, synth, features."""
+"""Commands of the data stages: download, prepare, synth, features."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 
 from rgasc.cli._app import app
-from rgasc.cli.options import Alias, DatasetName, with_aliases
+from rgasc.cli.options import Alias, ArchiveSelection, DatasetName, with_aliases
 
 
-# --- commands: data (download, synth) ---
+# --- commands: data (download, prepare, synth) ---
 @app.command()
 def download(
     name: Annotated[
@@ -25,12 +25,19 @@ def download(
     base_url: Annotated[
         str | None, typer.Option(help="Fetch the archives from this mirror URL instead.")
     ] = None,
+    only: Annotated[
+        ArchiveSelection,
+        typer.Option(help="'all' archives, or 'meta': just the doc and meta archives."),
+    ] = ArchiveSelection.all,
     progress: Annotated[bool, typer.Option(help="Show a progress bar per archive.")] = True,
     list_: Annotated[
         bool, typer.Option("--list", help="List the datasets that can be downloaded.")
     ] = False,
 ) -> None:
-    """Download a dataset, verify every archive's md5, unpack it in the DCASE layout."""
+    """Download a dataset, verify every archive's md5, unpack it in the DCASE layout.
+
+    An interrupted transfer resumes where it stopped when the same command is rerun.
+    """
     from rgasc.data.download import download_dataset
     from rgasc.data.registry import available_datasets, get_dataset
     from rgasc.utils import cache_dir
@@ -38,14 +45,55 @@ def download(
     if list_ or name is None:
         for n in available_datasets():
             s = get_dataset(n)
-            typer.echo(f"{n}: {s.description}; {len(s.files)} files, "
-                       f"{s.total_size / 1e9:.1f} GB; licence: {s.licence}")  # fmt: skip
+            typer.echo(f"{n}: {len(s.files)} files, {s.total_size / 1e9:.1f} GB, "
+                       f"zenodo record {s.record}")  # fmt: skip
+            typer.echo(f"  {s.description}")
+            typer.echo(f"  licence: {s.licence}")
         if name is None and not list_:
             raise typer.BadParameter("give a dataset name (or --list)")
         return
     folder = root if root is not None else cache_dir() / "datasets"
-    path = download_dataset(str(name), folder, base_url=base_url, progress=progress)
-    typer.echo(f"{name}: verified and unpacked in {path}")
+    path = download_dataset(str(name), folder, base_url=base_url, progress=progress, only=str(only))
+    what = "doc and meta archives" if only == ArchiveSelection.meta else "every archive"
+    typer.echo(f"{name}: {what} verified and unpacked in {path}")
+
+
+@app.command()
+def prepare(
+    src: Annotated[
+        Path,
+        typer.Argument(
+            help="SRC/<scene>/*.wav folder, or a CSV/TSV: path, scene[, location][, device]."
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Dataset folder to create (DCASE layout).")],
+    copy: Annotated[
+        bool, typer.Option("--copy", help="Copy the audio into OUT/audio (default: symlinks).")
+    ] = False,
+    evaluate_fraction: Annotated[
+        float, typer.Option(help="Share of each scene's locations in fold1_evaluate.")
+    ] = 0.3,
+    seed: Annotated[int, typer.Option(help="Seed of the location draw.")] = 0,
+    skip_bad: Annotated[
+        bool, typer.Option("--skip-bad", help="Leave unreadable files out (listed) and go on.")
+    ] = False,
+) -> None:
+    """Turn your own recordings into a dataset every later stage reads (DCASE layout)."""
+    from rgasc.data.prepare import prepare_dataset
+
+    res = prepare_dataset(
+        src, out, copy=copy, evaluate_fraction=evaluate_fraction, seed=seed, skip_bad=skip_bad
+    )
+    how = "copied" if res.copied else "linked (symlinks; --copy to copy)"
+    typer.echo(f"{res.clips} clips of {len(res.counts)} scenes in {res.root}, audio {how}")
+    for scene, (tr, ev, ltr, lev) in res.counts.items():
+        typer.echo(f"  {scene}: {tr} train / {ev} evaluate clips ({ltr} / {lev} locations)")
+    for note in res.notes:
+        typer.echo(f"note: {note}")
+    if res.skipped:
+        typer.echo(f"skipped {len(res.skipped)} unreadable file(s):")
+        for path, reason in res.skipped:
+            typer.echo(f"  {path}: {reason}")
 
 
 @app.command()

@@ -45,6 +45,13 @@ def choice_enum(name: str, values: Iterable[str]) -> type[StrEnum]:
     return StrEnum(name, [(v, v) for v in values])  # type: ignore[return-value]
 
 
+class ArchiveSelection(StrEnum):
+    """``rgasc download --only``: every archive, or the doc and meta archives alone."""
+
+    all = "all"
+    meta = "meta"
+
+
 # Typer reads these at run time; for mypy they are plain strings (a StrEnum is one), since the
 # member lists come from registries mypy cannot see.
 if TYPE_CHECKING:

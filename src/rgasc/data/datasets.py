@@ -6,6 +6,14 @@ Layout::
     ROOT/meta.csv                     filename<TAB>scene_label<TAB>identifier<TAB>source_label
     ROOT/evaluation_setup/foldN_train.txt, foldN_evaluate.txt (audio/<file>.wav<TAB>scene)
 
+Both fold-file conventions are read: DCASE 2018's ``foldN_{train,evaluate,test}.txt``
+without a header, and the ``.csv`` files of 2019 on, tab-separated with a header line
+(``filename<TAB>scene_label``; the test list ``filename`` only). When meta.csv lacks the
+``identifier`` or ``source_label`` column (or leaves a value empty), both are derived from
+the file name ``[scene]-[city]-[location]-[segment]-[device].wav`` as dcase_util does:
+identifier ``city-location``, device the last field. A folder named like a registered set
+(``rgasc download --list``) knows that set's devices, including those unseen in training.
+
 There is no official validation list, so :meth:`DcaseDataset.split` carves one from the
 training fold by recording location: no model is ever selected on test data.
 """
@@ -14,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 import os
 import re
 from collections import defaultdict
@@ -22,9 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
-from rgasc.errors import DatasetError
+from rgasc.data.registry import MARKER, DatasetSpec, get_dataset, spec_for_folder
+from rgasc.errors import DatasetError, RgascError
 
 SPLITS = ("train", "val", "trainval", "test", "all")
+FOLD_SUFFIXES = (".txt", ".csv")  # DCASE 2018; 2019 on
 DEFAULT_VAL_FRACTION = 0.3
 DEFAULT_TEST_FRACTION = 0.3  # only for datasets that ship no fold files
 
@@ -65,6 +76,12 @@ def _location_from_name(filename: str) -> str:
 def _device_from_name(filename: str) -> str:
     parts = clip_key(filename).split("-")
     return parts[-1] if len(parts) >= 5 else "unknown"
+
+
+def device_sort_key(device: str) -> tuple[str, int, str]:
+    """Natural order of device names: a, b, c, s1, s2, ..., s10 (not s1, s10, s2)."""
+    m = re.fullmatch(r"(\D*)(\d+)(.*)", device)
+    return (m.group(1), int(m.group(2)), m.group(3)) if m else (device, -1, "")
 
 
 def location_split(
@@ -120,6 +137,48 @@ class DcaseDataset:
         self._by_name = {c.filename: c for c in self.clips}
         self._by_key = {c.key: c for c in self.clips}
         self.scenes = sorted({c.scene for c in self.clips})
+        self.spec: DatasetSpec | None = self._registered_spec()
+
+    def _registered_spec(self) -> DatasetSpec | None:
+        """The registry entry of this folder: by its download marker, else by its name."""
+        marker = self.root / MARKER
+        if marker.is_file():
+            try:
+                name = json.loads(marker.read_text()).get("dataset")
+                if isinstance(name, str):
+                    return get_dataset(name)
+            except (OSError, ValueError, AttributeError, RgascError):
+                pass  # an unreadable marker says nothing; fall back to the folder name
+        return spec_for_folder(self.root)
+
+    # --- devices --------------------------------------------------------------------
+    @property
+    def devices(self) -> list[str]:
+        """Recording devices: the registered set's list, else those meta.csv names.
+
+        A registered set lists every device of its development set (TAU 2020 Mobile: a,
+        b, c, s1-s6), in the registry's order, plus any meta.csv names beyond it.
+        """
+        seen = sorted({c.device for c in self.clips}, key=device_sort_key)
+        if self.spec is None:
+            return seen
+        known = list(self.spec.layout.devices)
+        return known + [d for d in seen if d not in known]
+
+    def unseen_devices(self, fold: int = 1) -> list[str]:
+        """Devices that appear only in the evaluate fold (never in training).
+
+        The registry's list for a registered set (TAU 2020 Mobile: s4, s5, s6); otherwise
+        the devices of ``fold``'s evaluate list that its training list lacks (none when
+        the dataset has no fold files).
+        """
+        if self.spec is not None and self.spec.layout.unseen_devices:
+            return list(self.spec.layout.unseen_devices)
+        if fold not in self.folds():
+            return []
+        train = {c.device for c in self.fold(fold, "train")}
+        unseen = {c.device for c in self.fold(fold, "evaluate")} - train
+        return sorted(unseen, key=device_sort_key)
 
     # --- reading --------------------------------------------------------------------
     @staticmethod
@@ -177,31 +236,57 @@ class DcaseDataset:
 
     # --- folds ----------------------------------------------------------------------
     def folds(self) -> list[int]:
+        """Fold numbers with a ``foldN_train`` list (``.txt`` or ``.csv``)."""
         setup = self.root / "evaluation_setup"
         found = {
             int(m.group(1))
-            for p in setup.glob("fold*_train.txt")
-            if (m := re.match(r"fold(\d+)_train\.txt$", p.name))
+            for p in setup.glob("fold*_train.*")
+            if (m := re.match(r"fold(\d+)_train(\.txt|\.csv)$", p.name))
         }
         return sorted(found)
 
+    def fold_path(self, fold: int, part: str) -> Path:
+        """``evaluation_setup/fold{fold}_{part}`` with the suffix this dataset uses.
+
+        The registered set's convention first (``.txt`` for 2018, ``.csv`` from 2019),
+        then whichever file exists; the conventional name when neither does.
+        """
+        setup = self.root / "evaluation_setup"
+        first = self.spec.layout.fold_suffix if self.spec is not None else FOLD_SUFFIXES[0]
+        suffixes = [first, *(x for x in FOLD_SUFFIXES if x != first)]
+        for suffix in suffixes:
+            path = setup / f"fold{fold}_{part}{suffix}"
+            if path.is_file():
+                return path
+        return setup / f"fold{fold}_{part}{first}"
+
     def _read_fold_file(self, path: Path) -> list[Clip]:
         if not path.is_file():
-            raise DatasetError(f"{path}: missing fold file")
+            raise DatasetError(
+                f"{path}: missing fold file (looked for fold files ending in .txt and .csv)"
+            )
         out: list[Clip] = []
         missing: list[str] = []
-        for n, line in enumerate(path.read_text().splitlines(), start=1):
+        name_col, scene_col = 0, 1
+        lines = path.read_text().splitlines()
+        for n, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
-            fields = line.split("\t")
-            name = fields[0].strip()
+            fields = [f.strip() for f in line.split("\t")]
+            if not out and not missing and fields[0].lower() == "filename":
+                # 2019+ header ("filename<TAB>scene_label"): read the columns it names.
+                header = [f.lower() for f in fields]
+                scene_col = header.index("scene_label") if "scene_label" in header else -1
+                continue
+            name = fields[name_col]
             c = self._by_name.get(name) or self._by_key.get(clip_key(name))
             if c is None:
                 missing.append(name)
                 continue
-            if len(fields) > 1 and fields[1].strip() and fields[1].strip() != c.scene:
+            scene = fields[scene_col] if 0 <= scene_col < len(fields) else ""
+            if scene and scene != c.scene:
                 raise DatasetError(
-                    f"{path}:{n}: scene label {fields[1].strip()!r} of {name} disagrees with "
+                    f"{path}:{n}: scene label {scene!r} of {name} disagrees with "
                     f"meta.csv ({c.scene!r}); fix one of the two files"
                 )
             out.append(c)
@@ -213,8 +298,8 @@ class DcaseDataset:
         return out
 
     def fold(self, fold: int, part: str) -> list[Clip]:
-        """Clips of ``evaluation_setup/fold{fold}_{part}.txt`` (part: train|evaluate)."""
-        return self._read_fold_file(self.root / "evaluation_setup" / f"fold{fold}_{part}.txt")
+        """Clips of ``evaluation_setup/fold{fold}_{part}.txt|.csv`` (train|evaluate|test)."""
+        return self._read_fold_file(self.fold_path(fold, part))
 
     def split(
         self,
@@ -242,8 +327,8 @@ class DcaseDataset:
                 trainval, test = location_split(self.clips, DEFAULT_TEST_FRACTION, seed=fold)
             else:
                 raise DatasetError(
-                    f"{self.root / 'evaluation_setup'}: no fold{fold}_train.txt "
-                    f"(folds present: {self.folds()})"
+                    f"{self.root / 'evaluation_setup'}: no fold{fold}_train.txt or .csv "
+                    f"(folds present: {self.folds()}); choose one of those folds"
                 )
             if name == "test":
                 clips = test

@@ -2,17 +2,20 @@
 
 Steps, each safe to interrupt:
 
-1. Fetch every archive into ``ROOT/.downloads/`` with pooch. Pooch streams to a temporary
-   file and keeps it only when its md5 matches the registry, so a name in ``.downloads``
-   is always a complete archive; archives already there and matching are not fetched
-   again (a rerun resumes at the first missing archive), and a present file with a wrong
-   md5 (partial, corrupt, or from another version) is fetched again.
+1. Fetch every archive into ``ROOT/.downloads/`` (:mod:`rgasc.data.transfer`): the bytes
+   stream into ``NAME.part`` and only a file whose md5 matches the registry is renamed to
+   ``NAME``, so a name in ``.downloads`` is always a complete archive. Archives already
+   there and matching are not fetched again; an interrupted transfer continues from the
+   byte where it stopped (HTTP Range), in the same run or the next.
 2. Only once *every* archive is verified, unzip them all into a temporary folder beside
    the target, then rename it to ``ROOT/<folder>/`` (or merge it file by file into an
    existing incomplete folder). A checksum mismatch or any failure therefore never leaves
    a half-extracted dataset under the final name.
 3. Write ``ROOT/<folder>/.rgasc_complete.json`` (archive md5s and the extracted files)
    last. A later run that finds a valid marker checks the files and does nothing else.
+
+``only="meta"`` runs the same steps on the doc and meta archives alone (a few hundred kB:
+README, meta.csv, fold files), to look at a set before fetching its audio.
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from rgasc.data.registry import DatasetSpec, RemoteFile, get_dataset
+from rgasc.data.registry import MARKER, DatasetSpec, RemoteFile, get_dataset
+from rgasc.data.transfer import fetch_verified, part_path
 from rgasc.errors import DownloadError
-from rgasc.utils import mark_stage_done, stage_record
+from rgasc.utils import mark_stage_done, read_json
 
-MARKER = ".rgasc_complete.json"
+__all__ = ["DOWNLOADS", "MARKER", "download_dataset", "is_complete"]
+
 DOWNLOADS = ".downloads"
 
 
@@ -37,6 +42,7 @@ def download_dataset(
     *,
     base_url: str | None = None,
     progress: bool = True,
+    only: str = "all",
 ) -> Path:
     """Download, verify and unpack a dataset into ``root/<dataset folder>/``.
 
@@ -46,6 +52,7 @@ def download_dataset(
         base_url: fetch the archives from this URL instead of the registered one (a
             mirror; tests point it at a local server).
         progress: show a progress bar per archive.
+        only: ``all`` archives, or ``meta`` for the doc and meta archives alone.
 
     Returns:
         The dataset folder (``audio/``, ``meta.csv``, ``evaluation_setup/``).
@@ -58,6 +65,7 @@ def download_dataset(
     spec = get_dataset(name_or_spec) if isinstance(name_or_spec, str) else name_or_spec
     if base_url:
         spec = spec.with_base_url(base_url)
+    spec = spec.only(only)
     root = Path(root).expanduser()
     target = root / spec.folder
     if is_complete(spec, target):
@@ -75,13 +83,22 @@ def download_dataset(
 
 
 def is_complete(spec: DatasetSpec, target: str | os.PathLike[str]) -> bool:
-    """True when ``target`` holds a finished extraction of exactly these archives.
+    """True when ``target`` holds a finished extraction of (at least) these archives.
 
     Checks the marker's md5s against the registry and that every extracted file is still
-    there; no archive is read and nothing is downloaded.
+    there; no archive is read and nothing is downloaded. A full extraction also satisfies
+    the meta-only selection (``spec.only("meta")``), never the other way round.
     """
-    info = stage_record(Path(target) / MARKER, _archives(spec), field="archives")
-    if info is None:
+    marker = Path(target) / MARKER
+    if not marker.is_file():
+        return False
+    try:
+        info = read_json(marker)
+    except (OSError, ValueError):
+        return False
+    if not isinstance(info, dict) or not isinstance(info.get("archives"), dict):
+        return False
+    if any(info["archives"].get(f.name) != f.md5 for f in spec.files):
         return False
     files = info.get("files")
     if not isinstance(files, list) or not files:
@@ -96,39 +113,18 @@ def _archives(spec: DatasetSpec) -> dict[str, str]:
 
 def _fetch(remote: RemoteFile, archives: Path, progress: bool) -> Path:
     """Download one archive into ``archives`` unless a verified copy is already there."""
-    import pooch
-    import requests
-
-    try:
-        out = pooch.retrieve(
-            remote.url,
-            known_hash=f"md5:{remote.md5}",
-            fname=remote.name,
-            path=archives,
-            downloader=pooch.HTTPDownloader(progressbar=progress),
-        )
-    except ValueError as e:
-        # pooch's message: "... expected md5:<known> but got <actual>. Deleted download ..."
-        msg = str(e)
-        got = msg.split(" but got ", 1)[1].split(".", 1)[0] if " but got " in msg else "?"
-        raise DownloadError(
-            f"{remote.name} (from {remote.url}): md5 mismatch, expected {remote.md5}, got "
-            f"{got}. The transfer was corrupted or cut short, or the file changed at the "
-            "source; the bad copy was deleted and nothing was extracted. Rerun the same "
-            "command to fetch it again (verified archives are kept)."
-        ) from e
-    except (requests.exceptions.RequestException, OSError) as e:
-        raise DownloadError(
-            f"{remote.name}: download from {remote.url} failed ({e}). Check the network "
-            "or the URL (--base-url for a mirror) and rerun the same command: verified "
-            "archives in .downloads are kept, so the download resumes there."
-        ) from e
-    return Path(out)
+    return fetch_verified(
+        remote.url, archives / remote.name, remote.size, remote.md5, progress=progress
+    )
 
 
 def _check_free_space(spec: DatasetSpec, root: Path, archives: Path) -> None:
     # Archives still to fetch plus an unpacked copy of everything (wav barely compresses).
-    missing = sum(f.size for f in spec.files if not (archives / f.name).is_file())
+    missing = 0
+    for f in spec.files:
+        if not (archives / f.name).is_file():
+            part = part_path(archives / f.name)
+            missing += f.size - (part.stat().st_size if part.is_file() else 0)
     need = missing + spec.total_size
     free = shutil.disk_usage(root).free
     if free < need:

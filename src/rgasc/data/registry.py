@@ -7,8 +7,16 @@ The checksums are the publisher's, so a download is trusted only when it matches
 from __future__ import annotations
 
 import dataclasses
+import os
+from pathlib import Path
 
 from rgasc.errors import RgascError
+
+# Archive kinds, read from the names "<folder>.<kind>[.<n>].zip". "meta" (doc + meta) is
+# what `rgasc download --only meta` fetches: a few hundred kB that show the layout.
+META_KINDS = ("doc", "meta")
+# Written last into a downloaded dataset folder; names the registered set it holds.
+MARKER = ".rgasc_complete.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,6 +35,39 @@ class RemoteFile:
     size: int
     md5: str
 
+    @property
+    def kind(self) -> str:
+        """``doc``, ``meta`` or ``audio`` (the word after the folder name), else ``""``."""
+        parts = self.name.split(".")
+        return parts[1] if len(parts) >= 3 else ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """How a registered set is laid out once unpacked (read by :class:`DcaseDataset`).
+
+    Attributes:
+        fold_suffix: ``.txt`` (DCASE 2018: no header) or ``.csv`` (2019 on: tab-separated
+            with the header ``filename<TAB>scene_label``; the test list ``filename`` only).
+        fold_header: whether the fold files start with a header line.
+        devices: every recording device (``source_label``), real and simulated.
+        unseen_devices: devices that appear only in the evaluate fold.
+        clip_seconds, sample_rate, channels: of the clips; None where not documented
+            (or different per device).
+        clips: number of clips, where documented.
+        notes: anything else a user should know (metrics, caveats).
+    """
+
+    fold_suffix: str = ".txt"
+    fold_header: bool = False
+    devices: tuple[str, ...] = ("a",)
+    unseen_devices: tuple[str, ...] = ()
+    clip_seconds: float | None = 10.0
+    sample_rate: int | None = None
+    channels: int | None = None
+    clips: int | None = None
+    notes: str = ""
+
 
 @dataclasses.dataclass(frozen=True)
 class DatasetSpec:
@@ -39,6 +80,8 @@ class DatasetSpec:
         base_url: where the archives live; ``files[i].url == base_url + files[i].name``.
         description: one line shown by ``rgasc download --list``.
         licence: shown with the listing, since some sets forbid redistribution.
+        record: the Zenodo record the archives belong to.
+        layout: how the unpacked folder is organised (fold files, devices, clips).
     """
 
     name: str
@@ -47,10 +90,22 @@ class DatasetSpec:
     base_url: str
     description: str = ""
     licence: str = ""
+    record: str = ""
+    layout: Layout = Layout()
 
     @property
     def total_size(self) -> int:
         return sum(f.size for f in self.files)
+
+    def only(self, part: str) -> DatasetSpec:
+        """The same set restricted to ``part``: ``all``, or ``meta`` (doc + meta archives)."""
+        if part == "all":
+            return self
+        if part == "meta":
+            return dataclasses.replace(
+                self, files=tuple(f for f in self.files if f.kind in META_KINDS)
+            )
+        raise RgascError(f"unknown archive selection {part!r}; use 'all' or 'meta'")
 
     def with_base_url(self, base_url: str) -> DatasetSpec:
         """The same archives fetched from another server (a mirror, or a test server)."""
@@ -73,37 +128,132 @@ def make_spec(
     return DatasetSpec(name, remote, folder, base, description, licence)
 
 
-# TUT Urban Acoustic Scenes 2018, development set: Zenodo record 1228142
-# (https://zenodo.org/record/1228142), as listed in docs/DATASETS.md. Sizes and md5 sums
-# are the ones Zenodo publishes for each file.
-_TUT2018 = "TUT-urban-acoustic-scenes-2018-development"
-TUT2018 = make_spec(
-    "tut2018",
-    folder=_TUT2018,
-    base_url="https://zenodo.org/record/1228142/files/",
-    files=[
-        (f"{_TUT2018}.doc.zip", 10_517, "28a4a9c46a6f46709ecc8eece365a3a4"),
-        (f"{_TUT2018}.meta.zip", 69_272, "e196065ee83c07af03a11a310364377d"),
-        (f"{_TUT2018}.audio.1.zip", 1_657_811_579, "62f97087c447e29def8716204469bf89"),
-        (f"{_TUT2018}.audio.2.zip", 1_783_489_370, "8e569a92025d82bff6b02b956d7c6dc9"),
-        (f"{_TUT2018}.audio.3.zip", 1_809_675_304, "00d2020582a4535af5e65322fb2bad56"),
-        (f"{_TUT2018}.audio.4.zip", 1_756_582_525, "d691eb4271f83ba6ba9a28797accc497"),
-        (f"{_TUT2018}.audio.5.zip", 1_724_002_546, "c4d64b5483b60f85e9fe080b3435a6be"),
-        (f"{_TUT2018}.audio.6.zip", 1_645_753_049, "2f0feee78f216697eb19497714d97642"),
-        (f"{_TUT2018}.audio.7.zip", 1_671_903_917, "07cfefe80a0731de6819181841239f3a"),
-        (f"{_TUT2018}.audio.8.zip", 1_673_304_843, "213f3c012859c2e9dcb74aacc8558458"),
-        (f"{_TUT2018}.audio.9.zip", 1_674_839_259, "b724442b09abcb3bd095ebff497cef85"),
-        (f"{_TUT2018}.audio.10.zip", 1_662_932_947, "a27a32fa52e283ed8013375b8a16f269"),
-        (f"{_TUT2018}.audio.11.zip", 1_751_473_843, "7073a121e825ffef99832507f30d6644"),
-        (f"{_TUT2018}.audio.12.zip", 1_742_332_198, "6567aa61db12776568b6267ce122fb18"),
-        (f"{_TUT2018}.audio.13.zip", 798_990_513, "d00eeb2db0e093d8975521323a96c519"),
-    ],
-    description="TUT Urban Acoustic Scenes 2018, development set: 8640 clips of 10 s, "
-    "10 scenes, 48 kHz stereo (DCASE 2018 task 1A)",
-    licence="non-commercial research use only; never redistribute the audio",
-)
+# --- the registered datasets ------------------------------------------------------------
+# Archive facts (record, names, sizes, md5) live in registries.tsv beside this module, shipped
+# as package data, so an installed rgasc needs nothing outside itself. Layout facts below
+# come from docs/DATASETS.md (which cites dcase_util and the DCASE task pages); a fact
+# recorded as None was not documented there: check the set's README (its doc.zip).
+TABLE = "registries.tsv"
+ZENODO = "https://zenodo.org/record/{record}/files/"
 
-_REGISTRY: dict[str, DatasetSpec] = {TUT2018.name: TUT2018}
+_DCASE2018 = Layout(fold_suffix=".txt", fold_header=False)
+_DCASE2019 = Layout(fold_suffix=".csv", fold_header=True)
+_MOBILE_DEVICES = ("a", "b", "c", "s1", "s2", "s3", "s4", "s5", "s6")
+_LAYOUTS: dict[str, tuple[str, str, Layout]] = {
+    # name: (description, licence, layout)
+    "tut2018": (
+        "TUT Urban Acoustic Scenes 2018, development set: 8640 clips of 10 s, "
+        "10 scenes, 48 kHz stereo (DCASE 2018 task 1A)",
+        "non-commercial research use only; never redistribute the audio",
+        dataclasses.replace(_DCASE2018, clips=8640, sample_rate=48000, channels=2),
+    ),
+    "tut2018-mobile": (
+        "TUT Urban Acoustic Scenes 2018 Mobile, development set: TUT2018 device a plus "
+        "parallel recordings from devices b and c (DCASE 2018 task 1B)",
+        "non-commercial research use only; never redistribute the audio",
+        dataclasses.replace(
+            _DCASE2018,
+            devices=("a", "b", "c"),
+            sample_rate=None,
+            channels=None,
+            notes="sample rate and channels differ by device; see the set's README",
+        ),
+    ),
+    "tau2019": (
+        "TAU Urban Acoustic Scenes 2019, development set: 14,400 clips of 10 s, 10 scenes, "
+        "48 kHz stereo, one device (DCASE 2019 task 1A)",
+        "non-commercial research use only; never redistribute the audio",
+        dataclasses.replace(_DCASE2019, clips=14400, sample_rate=48000, channels=2),
+    ),
+    "tau2020-mobile": (
+        "TAU Urban Acoustic Scenes 2020 Mobile, development set: 10-s clips, 10 scenes, "
+        "44.1 kHz mono, devices a, b, c (real) and s1-s6 (simulated); s4-s6 unseen in "
+        "training (DCASE 2020 task 1A)",
+        "non-commercial research use only; never redistribute the audio",
+        dataclasses.replace(
+            _DCASE2019,
+            devices=_MOBILE_DEVICES,
+            unseen_devices=("s4", "s5", "s6"),
+            sample_rate=44100,
+            channels=1,
+            notes="metrics: macro accuracy, multi-class log loss, accuracy per device",
+        ),
+    ),
+    "tau2022-mobile": (
+        "TAU Urban Acoustic Scenes 2022 Mobile, development set: the 2020 Mobile recordings "
+        "cut into 1-s clips, 44.1 kHz mono, devices a, b, c, s1-s6; s4-s6 unseen in "
+        "training (DCASE 2022 task 1, low-complexity models)",
+        "non-commercial research use only; never redistribute the audio",
+        dataclasses.replace(
+            _DCASE2019,
+            devices=_MOBILE_DEVICES,
+            unseen_devices=("s4", "s5", "s6"),
+            clip_seconds=1.0,
+            sample_rate=44100,
+            channels=1,
+            notes="1-s clips are 32 frames with the default front-end, the model's minimum",
+        ),
+    ),
+}
+
+
+def read_table(text: str) -> dict[str, list[tuple[str, str, int, str]]]:
+    """Parse a registry table: dataset -> [(record, file, bytes, md5)] in file order.
+
+    The format is REGISTRIES.tsv's: ``#`` comment lines, a header
+    ``dataset record file bytes md5``, then one tab-separated row per archive.
+    """
+    out: dict[str, list[tuple[str, str, int, str]]] = {}
+    header: list[str] | None = None
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = [f.strip() for f in line.split("\t")]
+        if header is None:
+            header = fields
+            if header != ["dataset", "record", "file", "bytes", "md5"]:
+                raise ValueError(f"line {n}: unexpected registry header {fields}")
+            continue
+        if len(fields) != 5:
+            raise ValueError(f"line {n}: expected 5 tab-separated fields, got {len(fields)}")
+        name, record, file, size, md5 = fields
+        out.setdefault(name, []).append((record, file, int(size), md5.lower()))
+    return out
+
+
+def _load_registry() -> dict[str, DatasetSpec]:
+    from importlib import resources
+
+    table = read_table(resources.files("rgasc.data").joinpath(TABLE).read_text())
+    specs: dict[str, DatasetSpec] = {}
+    for name, rows in table.items():
+        records = {r[0] for r in rows}
+        if len(records) != 1:
+            raise ValueError(f"{TABLE}: {name} spans several records {sorted(records)}")
+        record = rows[0][0]
+        # Every archive is "<folder>.<part>.zip" and unpacks into <folder>/.
+        folder = rows[0][1].split(".", 1)[0]
+        description, licence, layout = _LAYOUTS.get(name, ("", "", Layout()))
+        spec = make_spec(
+            name,
+            folder=folder,
+            base_url=ZENODO.format(record=record),
+            files=[(file, size, md5) for _, file, size, md5 in rows],
+            description=description,
+            licence=licence,
+        )
+        specs[name] = dataclasses.replace(spec, record=record, layout=layout)
+    return specs
+
+
+_REGISTRY: dict[str, DatasetSpec] = _load_registry()
+TUT2018 = _REGISTRY["tut2018"]
+
+
+def spec_for_folder(folder: str | os.PathLike[str]) -> DatasetSpec | None:
+    """The registered dataset a folder holds, judged by its name (``spec.folder``), or None."""
+    name = Path(folder).name
+    return next((s for s in _REGISTRY.values() if s.folder == name), None)
 
 
 def available_datasets() -> list[str]:
