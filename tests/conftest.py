@@ -13,3 +13,14 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     """Never touch the user's ~/.cache/rgasc from a test."""
     monkeypatch.setenv("RGASC_CACHE", str(tmp_path_factory.mktemp("rgasc_cache")))
+
+
+@pytest.fixture(scope="session")
+def tiny_inputs(tmp_path_factory: pytest.TempPathFactory):  # -> helpers.training.TinyInputs
+    """The tiny dataset, feature cache, pseudo-labels and R_SE (helpers.training), built once.
+
+    Read-only: a test that needs altered inputs writes its own copies under tmp_path.
+    """
+    from helpers.training import make_inputs
+
+    return make_inputs(tmp_path_factory.mktemp("tiny_inputs"))
