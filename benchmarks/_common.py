@@ -18,7 +18,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -138,23 +138,28 @@ def make_inputs(
     return Inputs(ds_root, root / "features", root / "labels.h5", root / "relation", n_clips)
 
 
-def train_config(inputs: Inputs, out: Path, **changes: Any) -> Any:
-    """A quiet TrainConfig (no progress bar, summary or sanity steps) on ``inputs``."""
-    from rgasc.train import TrainConfig
+def train_config(inputs: Inputs, out: Path, changes: Mapping[str, Any] | None = None) -> Any:
+    """A quiet TrainConfig (no progress bar, summary or sanity steps) on ``inputs``.
 
-    cfg = TrainConfig(
-        dataset=str(inputs.dataset),
-        features=str(inputs.features),
-        labels=str(inputs.labels),
-        relation=str(inputs.relation),
-        out=str(out),
-        epochs=1,
-        progress_bar=False,
-        model_summary=False,
-        sanity_val_steps=0,
-        devices="1",
+    ``changes``: dotted keys applied last (``{"model.width": 0.5}``).
+    """
+    from rgasc.train.config import make_config
+
+    return make_config(
+        {
+            "data.dataset": inputs.dataset,
+            "data.features": inputs.features,
+            "data.labels": inputs.labels,
+            "data.relation": inputs.relation,
+            "out": out,
+            "optim.epochs": 1,
+            "runtime.progress_bar": False,
+            "runtime.model_summary": False,
+            "runtime.sanity_val_steps": 0,
+            "runtime.devices": "1",
+            **(changes or {}),
+        }
     )
-    return cfg.replace(**changes)
 
 
 # --- timing ------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ H100_SXM_BF16_DENSE_TFLOPS = 989.0
 
 
 def macs_per_clip(width: float, n_events: int = 527, frames: int = 320, mels: int = 64) -> int:
-    """Forward MACs of one clip (conv + linear layers; :func:`rgasc.inference.export.count_macs`)."""
+    """Forward MACs of one clip (conv + linear; :func:`rgasc.inference.export.count_macs`)."""
     from rgasc.inference.export import count_macs
     from rgasc.models import RGASC, ModelConfig
 
@@ -129,9 +129,11 @@ def main() -> None:
                         inputs,
                         ns,
                         tmp / f"ours{b}{comp}",
-                        precision="bf16-mixed",
-                        channels_last=True,
-                        compile=comp,
+                        cfg_changes={
+                            "runtime.precision": "bf16-mixed",
+                            "runtime.channels_last": True,
+                            "runtime.compile": comp,
+                        },
                     )
                     t = [timer.total] if args.device == "cuda" else timer.times
                     name = "ours Lightning bf16+NHWC" + ("+compile" if comp else "")

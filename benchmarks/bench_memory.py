@@ -67,10 +67,12 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     cfg = train_config(
         inputs,
         d / "run",
-        width=args.width,
-        batch_size=args.batch_size,
-        accelerator="cpu",
-        num_workers=args.workers,
+        {
+            "model.width": args.width,
+            "optim.batch_size": args.batch_size,
+            "runtime.accelerator": "cpu",
+            "runtime.num_workers": args.workers,
+        },
     )
     L.seed_everything(0, verbose=False)
     t0 = time.perf_counter()

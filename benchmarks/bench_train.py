@@ -22,7 +22,7 @@ import functools
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -87,11 +87,12 @@ def run_ours(
     args: argparse.Namespace,
     tmp: Path,
     between: Callable[[], Any] | None = None,
-    **cfg_changes: Any,
+    cfg_changes: Mapping[str, Any] | None = None,
 ) -> Any:
     """Train ``warmup + steps`` batches through Lightning; returns the StepTimer.
 
-    ``between``: called untimed after every step (see :func:`make_timer`).
+    ``between``: called untimed after every step (see :func:`make_timer`). ``cfg_changes``:
+    dotted TrainConfig keys, e.g. ``{"runtime.precision": "bf16-mixed"}``.
     """
     import lightning as L
 
@@ -102,19 +103,21 @@ def run_ours(
     cfg = train_config(
         inputs,
         tmp / "run",
-        width=args.width,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        accelerator="gpu" if on_gpu else "cpu",
-        num_workers=args.workers,
-        **cfg_changes,
+        {
+            "model.width": args.width,
+            "optim.batch_size": args.batch_size,
+            "seed": args.seed,
+            "runtime.accelerator": "gpu" if on_gpu else "cpu",
+            "runtime.num_workers": args.workers,
+            **(cfg_changes or {}),
+        },
     )
     L.seed_everything(cfg.seed, verbose=False)
     dm = RGASCDataModule(cfg)
     module = build_module(cfg, dm)
     timer = make_timer(args.warmup, args.steps, sync=on_gpu, between=between)
     trainer = L.Trainer(
-        accelerator=cfg.accelerator,
+        accelerator=cfg.runtime.accelerator,
         devices=1,
         precision=resolve_precision(cfg),  # type: ignore[arg-type]
         max_epochs=1,

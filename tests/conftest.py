@@ -49,9 +49,12 @@ def tiny_audio(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def tiny_inputs(tmp_path_factory: pytest.TempPathFactory):  # -> helpers.training.TinyInputs
-    """Training inputs: a 36-clip dataset, its 16-kHz feature cache, pseudo-labels and R_SE."""
+    """The tiny dataset, feature cache, pseudo-labels and R_SE (helpers.training), built once.
+
+    Read-only: a test that needs altered inputs writes its own copies under tmp_path.
+    """
     from helpers.training import make_inputs
 
     return make_inputs(tmp_path_factory.mktemp("tiny_inputs"))

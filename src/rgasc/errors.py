@@ -56,3 +56,8 @@ class LabelSpaceError(ArtefactError):
 
 class TeacherError(RgascError):
     """A teacher model cannot be built (missing checkpoint, labels, optional package)."""
+
+
+# --- configs -------------------------------------------------------------------------------
+class ConfigError(RgascError):
+    """A config key is unknown or a config value is invalid (the message names the option)."""

@@ -20,7 +20,7 @@ def run(tiny_inputs: TinyInputs, tmp_path_factory: pytest.TempPathFactory) -> Pa
     out = tmp_path_factory.mktemp("cli_eval") / "run"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return train(tiny_config(tiny_inputs, out, epochs=1))
+        return train(tiny_config(tiny_inputs, out, {"optim.epochs": 1}))
 
 
 def test_cli_evaluate(run: Path, tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ class FakeTrain:
             "val": {"macro_accuracy": acc - 0.05},
             "test": {"macro_accuracy": acc},
             "best_epoch": 0,
-            "epochs_trained": cfg.epochs,
+            "epochs_trained": cfg.optim.epochs,
             "train_seconds": 1.0,
             "selection": "validation-set selection",
             "lambdas": list(cfg.loss.lambdas),
@@ -125,3 +125,20 @@ def test_demo_end_to_end_tiny(tmp_path: Path) -> None:
         ev = tmp_path / "demo" / "runs" / name / "eval_test"
         assert (ev / "confusion.png").is_file() and (ev / "metrics.json").is_file()
         assert f"runs/{name}/eval_test/confusion.png" in text
+
+
+def test_demo_train_configs_differ_only_in_lambdas(tmp_path: Path) -> None:
+    from rgasc.demo.run import MODELS, train_config
+    from rgasc.train.config import PAPER_LAMBDAS, PUASC_LAMBDAS
+
+    (pu_name, _, pu_lam), (rg_name, _, rg_lam) = MODELS
+    assert (pu_lam, rg_lam) == (PUASC_LAMBDAS, PAPER_LAMBDAS)
+    pu, rg = (train_config(TINY, tmp_path, n, lam) for n, _, lam in MODELS)
+    assert pu.loss.lambdas == PUASC_LAMBDAS and rg.loss.lambdas == PAPER_LAMBDAS
+    assert pu.out == str(tmp_path / "runs" / pu_name) and rg.data == pu.data
+    assert rg.optim.epochs == TINY.epochs and rg.model.width == TINY.width
+    assert rg.runtime.devices == "1" and rg.runtime.progress_bar is False
+    assert {k for k in pu.identity() if pu.identity()[k] != rg.identity()[k]} == {
+        "loss.lambdas",
+        "out",
+    }

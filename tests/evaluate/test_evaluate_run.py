@@ -61,7 +61,7 @@ def test_evaluate_run_writes_the_report(run: Path) -> None:
 
 def test_predict_arrays_matches_the_model(run: Path) -> None:
     model, info = load_model(run)
-    cache = open_cache(Path(info.extra["train_config"]["features"]))
+    cache = open_cache(Path(info.extra["train_config"]["data"]["features"]))
     rows = np.array([5, 0, 7])
     probs, events, emb = predict_arrays(
         model, cache, rows, info.norm_mean, info.norm_std, batch_size=2

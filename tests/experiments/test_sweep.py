@@ -7,9 +7,11 @@ import io
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from rgasc.config import override
 from rgasc.errors import ArtefactError, RgascError
 from rgasc.experiments.sweep import (
     PAPER_TABLE_II,
@@ -32,14 +34,16 @@ from rgasc.experiments.tables import (
     results_markdown,
 )
 from rgasc.train import TrainConfig
+from rgasc.train.config import PAPER_LAMBDAS, make_config
 
 # test accuracy of the fake runs: config -> seed -> value
 FAKE_TEST = {"a": {1: 0.70, 2: 0.80}, "b": {1: 0.50, 2: 0.60}}
 
 
-def _base(tmp_path: Path, **changes: object) -> TrainConfig:
-    cfg = TrainConfig("ds", "feat", "labels.h5", "rel", str(tmp_path / "ignored"), epochs=3)
-    return cfg.replace(**changes)
+def _base(tmp_path: Path, changes: dict[str, Any] | None = None) -> TrainConfig:
+    paths = {"data.dataset": "ds", "data.features": "feat", "data.labels": "labels.h5",
+             "data.relation": "rel", "out": tmp_path / "ignored"}  # fmt: skip
+    return make_config({**paths, "optim.epochs": 3, **(changes or {})})
 
 
 class FakeTrain:
@@ -69,8 +73,8 @@ class FakeTrain:
 
 
 SETTINGS = [
-    Setting("a", "config a", changes={"lambdas": (1, 0, 0, 0)}, paper=71.46, paper_ref="T1"),
-    Setting("b", "config b", changes={"shared_blocks": 4}),
+    Setting("a", "config a", changes={"loss.lambdas": (1, 0, 0, 0)}, paper=71.46, paper_ref="T1"),
+    Setting("b", "config b", changes={"model.shared_blocks": 4}),
 ]
 
 
@@ -108,7 +112,7 @@ def test_sweep_refuses_finished_runs_made_with_other_settings(tmp_path: Path) ->
     with pytest.raises(ArtefactError, match="other settings"):
         run_sweep(
             SETTINGS[:1],
-            _base(tmp_path, epochs=9),
+            _base(tmp_path, {"optim.epochs": 9}),
             tmp_path / "o",
             [1],
             runners={"train": fake},
@@ -117,7 +121,7 @@ def test_sweep_refuses_finished_runs_made_with_other_settings(tmp_path: Path) ->
     # runtime options may change freely
     run_sweep(
         SETTINGS[:1],
-        _base(tmp_path, progress_bar=False),
+        _base(tmp_path, {"runtime.progress_bar": False, "runtime.devices": "2"}),
         tmp_path / "o",
         [1],
         runners={"train": fake},
@@ -203,10 +207,13 @@ def test_settings_follow_the_paper() -> None:
     abl = experiment_settings("ablation")
     assert len(abl) == 6 and abl[1].kind == "lookup" and abl[1].paper == 36.90
     assert [s.paper for s in abl] == [71.46, 36.90, 72.94, 10.07, 75.80, 74.36]
-    assert abl[3].changes["lambdas"] == (0, 1, 0, 1)
+    assert abl[3].changes["loss.lambdas"] == (0, 1, 0, 1)
     lam = experiment_settings("lambdas")
     assert len(lam) == 8 and lam[5].paper == 77.35 and lam[5].paper_ref == "Table II #6"
-    assert [s.changes["lambdas"] for s in lam] == [tuple(map(float, r[0])) for r in PAPER_TABLE_II]
+    assert [s.changes["loss.lambdas"] for s in lam] == [
+        tuple(map(float, r[0])) for r in PAPER_TABLE_II
+    ]
+    assert lam[5].changes["loss.lambdas"] == PAPER_LAMBDAS
     custom = experiment_settings("lambdas", grid=parse_grid("1,0,1,0.01; 2,0,0,0"))
     assert custom[0].paper == 75.92 and custom[1].paper is None
     base = experiment_settings("baselines")
@@ -219,7 +226,9 @@ def test_settings_follow_the_paper() -> None:
     ]
     assert base[3].kind == "skipped" and "--init-checkpoint" in base[3].note
     ft = experiment_settings("baselines", init_checkpoint="cnn14.pth")[3]
-    assert ft.kind == "train" and ft.changes["init"] == "panns"
+    assert ft.kind == "train" and ft.changes["model.init"] == "panns"
+    for s in experiment_settings("baselines", init_checkpoint="cnn14.pth"):  # valid keys
+        override(_base(Path("x")), s.changes)
     with pytest.raises(RgascError, match="unknown experiment"):
         experiment_settings("nope")
 
@@ -268,7 +277,7 @@ def test_run_experiment_writes_results_and_baselines(tmp_path: Path) -> None:
 
 def test_shared_blocks_and_per_class_figures(tmp_path: Path) -> None:
     def train(cfg: TrainConfig) -> None:
-        acc = 0.5 + cfg.shared_blocks / 100 + cfg.seed / 1000
+        acc = 0.5 + cfg.model.shared_blocks / 100 + cfg.seed / 1000
         m = {"val": {"macro_accuracy": acc}, "test": {"macro_accuracy": acc}}
         (Path(cfg.out) / "metrics.json").write_text(json.dumps(m))
 
@@ -307,49 +316,21 @@ def test_shared_blocks_and_per_class_figures(tmp_path: Path) -> None:
     assert (tmp_path / "pc" / "confusion_side_by_side.png").is_file()
 
 
-# --- baselines on real (tiny) inputs, and the CLI -----------------------------------------------
-def test_event_lookup_and_pann_fixed_write_run_metrics(tmp_path: Path) -> None:
-    from helpers.training import make_inputs
+# --- baselines on real (tiny) inputs (the CLI: tests/cli) -------------------------------------
+def test_event_lookup_and_pann_fixed_write_run_metrics(tmp_path: Path, tiny_inputs) -> None:
     from rgasc.experiments.baselines import event_lookup, pann_fixed
 
-    inputs = make_inputs(tmp_path)
-    cfg = TrainConfig(str(inputs.dataset), str(inputs.features), str(inputs.labels),
-                      str(inputs.relation), str(tmp_path / "lk"))  # fmt: skip
+    inputs = tiny_inputs
+    cfg = make_config({"data.dataset": inputs.dataset, "data.features": inputs.features,
+                       "data.labels": inputs.labels, "data.relation": inputs.relation,
+                       "out": tmp_path / "lk"})  # fmt: skip
     (tmp_path / "lk").mkdir()
     lk = event_lookup(cfg)
     # the hand-made labels put event k on scene k: the lookup is (nearly) perfect
     assert lk["test"]["macro_accuracy"] > 0.9 and lk["test"]["n"] == 12
     assert json.loads((tmp_path / "lk" / "metrics.json").read_text())["val"]["n"] == 6
     (tmp_path / "pf").mkdir()
-    pf = pann_fixed(cfg.replace(out=str(tmp_path / "pf")), cs=(0.1, 1.0))
+    pf = pann_fixed(override(cfg, {"out": tmp_path / "pf"}), cs=(0.1, 1.0))
     assert pf["input"] == "teacher event probabilities" and pf["C"] in (0.1, 1.0)
     assert set(pf["selection_scores"]) == {"0.1", "1"}
     assert pf["test"]["macro_accuracy"] > 0.9
-
-
-def test_cli_experiment_parses_seeds_grid_and_options(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from typer.testing import CliRunner
-
-    import rgasc.experiments.sweep
-    from rgasc.cli import app
-
-    seen: dict = {}
-
-    def fake_run(name, base, out, seeds, **kw):  # noqa: ANN001, ANN202
-        seen.update(name=name, base=base, seeds=seeds, **kw)
-        return Path(out) / "results.md"
-
-    monkeypatch.setattr(rgasc.experiments.sweep, "run_experiment", fake_run)
-    args = ["experiment", "lambdas", "--dataset", "d", "--features", "f", "--labels", "l.h5",
-            "--relation", "r", "--out", str(tmp_path), "--epochs", "3", "--width", "0.25",
-            "--grid", "1,0,0,0;1,0.01,0.5,0.01", "--seeds", "4", "5", "6"]  # fmt: skip
-    res = CliRunner().invoke(app, args)
-    assert res.exit_code == 0, res.output
-    assert seen["name"] == "lambdas" and seen["seeds"] == [4, 5, 6]
-    assert seen["grid"] == [(1, 0, 0, 0), (1, 0.01, 0.5, 0.01)]
-    assert seen["base"].epochs == 3 and seen["base"].width == 0.25
-    assert seen["base"].progress_bar is False
-    res = CliRunner().invoke(app, [*args[:-3], "--seeds", "1,x"])
-    assert res.exit_code != 0

@@ -8,7 +8,9 @@ the scene, and R_SE computed from them on the training split.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -61,25 +63,30 @@ def make_inputs(root: Path) -> TinyInputs:
     return TinyInputs(ds_root, root / "feat", labels, root / "rel")
 
 
-def tiny_config(inputs: TinyInputs, out: Path, **changes: object):  # -> TrainConfig
-    """A 2-epoch, width-1/16 TrainConfig without progress bar/summary/sanity steps."""
-    from rgasc.train import TrainConfig
+def tiny_config(inputs: TinyInputs, out: Path, changes: Mapping[str, Any] | None = None):
+    """A 2-epoch, width-1/16 TrainConfig without progress bar/summary/sanity steps.
 
-    cfg = TrainConfig(
-        dataset=str(inputs.dataset),
-        features=str(inputs.features),
-        labels=str(inputs.labels),
-        relation=str(inputs.relation),
-        out=str(out),
-        epochs=2,
-        batch_size=8,
-        width=1 / 16,
-        progress_bar=False,
-        model_summary=False,
-        sanity_val_steps=0,
-        log_every_n_steps=1,
-        accelerator="cpu",
-        devices="1",
-        eval_batch_size=16,
+    ``changes``: dotted keys applied last (``{"optim.epochs": 3}``).
+    """
+    from rgasc.train.config import make_config
+
+    return make_config(
+        {
+            "data.dataset": inputs.dataset,
+            "data.features": inputs.features,
+            "data.labels": inputs.labels,
+            "data.relation": inputs.relation,
+            "out": out,
+            "optim.epochs": 2,
+            "optim.batch_size": 8,
+            "model.width": 1 / 16,
+            "runtime.progress_bar": False,
+            "runtime.model_summary": False,
+            "runtime.sanity_val_steps": 0,
+            "runtime.log_every_n_steps": 1,
+            "runtime.accelerator": "cpu",
+            "runtime.devices": "1",
+            "runtime.eval_batch_size": 16,
+            **(changes or {}),
+        }
     )
-    return cfg.replace(**changes)

@@ -1,33 +1,32 @@
-"""Training stage: config, data checks, a 2-epoch run with every artefact, resume, CLI."""
+"""Training stage: data checks, a 2-epoch run with every artefact, resume (CLI: tests/cli)."""
 
 from __future__ import annotations
 
 import csv
 import pickle
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from typer.testing import CliRunner
 
-from helpers.training import EVENTS, TinyInputs, make_inputs, tiny_config
-from rgasc.config import load_yaml, save_yaml
-from rgasc.errors import ArtefactError, LabelSpaceError, RgascError
+from helpers.training import EVENTS, TinyInputs, tiny_config
+from rgasc.config import load_yaml, override
+from rgasc.errors import ArtefactError, LabelSpaceError
 from rgasc.labels.files import read_labels, write_labels
 from rgasc.relation import Relation, load_relation, save_relation
-from rgasc.train import TrainConfig, load_run_config
-from rgasc.train.config import config_from_options
+from rgasc.train.config import make_config
 from rgasc.train.data import RGASCDataModule
-from rgasc.train.losses import LossConfig
-from rgasc.train.runner import lightning_devices, resolve_precision, train
+from rgasc.train.runner import lightning_devices, resolve_precision, resume, train
 from rgasc.utils import read_json
 
+PATHS = {"data.dataset": "d", "data.features": "f", "data.labels": "l", "data.relation": "r",
+         "out": "o"}  # fmt: skip
 
-@pytest.fixture(scope="module")
-def inputs(tmp_path_factory: pytest.TempPathFactory) -> TinyInputs:
-    return make_inputs(tmp_path_factory.mktemp("train_inputs"))
+
+@pytest.fixture
+def inputs(tiny_inputs: TinyInputs) -> TinyInputs:
+    return tiny_inputs
 
 
 def _csv_rows(path: Path) -> list[dict[str, str]]:
@@ -35,53 +34,15 @@ def _csv_rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-# --- config ---------------------------------------------------------------------------------
-def test_config_round_trips_with_nested_loss(tmp_path: Path) -> None:
-    cfg = TrainConfig("d", "f", "l", "r", "o", loss=LossConfig(lambdas=(1, 0, 0, 0)))
-    again = TrainConfig.from_dict(cfg.to_dict())
-    assert again == cfg and again.loss.lambdas == (1.0, 0.0, 0.0, 0.0)
-    save_yaml(tmp_path / "config.yaml", {"train": cfg.to_dict()})
-    assert load_run_config(tmp_path) == cfg
-    assert cfg.digest() != cfg.replace(seed=1).digest()
-
-
-def test_config_rejects_bad_values() -> None:
-    with pytest.raises(RgascError, match="select_on"):
-        TrainConfig("d", "f", "l", "r", "o", select_on="train")
-    with pytest.raises(RgascError, match="init-checkpoint"):
-        TrainConfig("d", "f", "l", "r", "o", init="panns")
-    with pytest.raises(RgascError, match="val_fraction"):
-        TrainConfig("d", "f", "l", "r", "o", val_fraction=0.0)
-    with pytest.raises(RgascError, match="--labels"):
-        config_from_options({"dataset": "d", "features": "f", "relation": "r", "out": "o"})
-
-
-def test_config_from_options_maps_loss_fields_and_resume_overrides() -> None:
-    base = config_from_options(
-        {
-            "dataset": "d",
-            "features": "f",
-            "labels": "l",
-            "relation": "r",
-            "out": "o",
-            "lambdas": (1.0, 0.0, 0.0, 0.0),
-            "epochs": None,
-        }
-    )
-    assert base.loss.lambdas == (1.0, 0.0, 0.0, 0.0) and base.epochs == 100
-    again = config_from_options({"epochs": 7, "relation_space": "log"}, base=base)
-    assert again.epochs == 7 and again.loss.relation_space == "log"
-    assert again.loss.lambdas == base.loss.lambdas and again.dataset == "d"
-
-
+# --- runtime helpers -----------------------------------------------------------------------
 def test_runtime_helpers() -> None:
     assert lightning_devices("auto") == "auto"
     assert lightning_devices("2") == 2
     assert lightning_devices("0,1") == [0, 1]
-    cfg = TrainConfig("d", "f", "l", "r", "o", precision="bf16-mixed", accelerator="cpu")
+    cfg = make_config({**PATHS, "runtime.precision": "bf16-mixed", "runtime.accelerator": "cpu"})
     with pytest.warns(UserWarning, match="needs a GPU"):
         assert resolve_precision(cfg) == "32-true"
-    assert resolve_precision(cfg.replace(precision="64-true")) == "64-true"
+    assert resolve_precision(override(cfg, {"runtime.precision": "64-true"})) == "64-true"
 
 
 # --- data -----------------------------------------------------------------------------------
@@ -119,19 +80,25 @@ def test_label_space_mismatches_are_clear(inputs: TinyInputs, tmp_path: Path) ->
     other = Relation(rel.matrix[:, ::-1], rel.scenes, rel.events[::-1], rel.meta)
     save_relation(tmp_path / "rel_events", other)
     with pytest.raises(LabelSpaceError, match="same names, different order"):
-        RGASCDataModule(tiny_config(inputs, tmp_path / "a", relation=str(tmp_path / "rel_events")))
+        RGASCDataModule(
+            tiny_config(inputs, tmp_path / "a", {"data.relation": tmp_path / "rel_events"})
+        )
 
     renamed = Relation(rel.matrix, ["x", "y", "z"], rel.events, rel.meta)
     save_relation(tmp_path / "rel_scenes", renamed)
     with pytest.raises(LabelSpaceError, match="rgasc relation"):
-        RGASCDataModule(tiny_config(inputs, tmp_path / "b", relation=str(tmp_path / "rel_scenes")))
+        RGASCDataModule(
+            tiny_config(inputs, tmp_path / "b", {"data.relation": tmp_path / "rel_scenes"})
+        )
 
     pl = read_labels(inputs.labels)
     keep = [i for i, n in enumerate(pl.filenames) if "park-lyon-0" not in n]  # drop test clips
     pl.filenames, pl.probs = [pl.filenames[i] for i in keep], pl.probs[keep]
     write_labels(tmp_path / "partial.h5", pl)
     with pytest.raises(LabelSpaceError, match="partial.h5"):
-        RGASCDataModule(tiny_config(inputs, tmp_path / "c", labels=str(tmp_path / "partial.h5")))
+        RGASCDataModule(
+            tiny_config(inputs, tmp_path / "c", {"data.labels": tmp_path / "partial.h5"})
+        )
 
 
 # --- runs -----------------------------------------------------------------------------------
@@ -178,13 +145,16 @@ def test_two_epoch_run_writes_every_artefact_and_resumes(
     # a second `train` into the same folder is refused; --resume continues to epoch 3
     with pytest.raises(ArtefactError, match="--resume"):
         train(tiny_config(inputs, run))
-    with pytest.raises(ArtefactError, match="width"):
-        train(tiny_config(inputs, run, epochs=3, width=1 / 8), resume=True)
-    train(tiny_config(inputs, run, epochs=3), resume=True)
+    with pytest.raises(ArtefactError, match="model.width"):  # the message names the key
+        train(tiny_config(inputs, run, {"optim.epochs": 3, "model.width": 1 / 8}), resume=True)
+    train(tiny_config(inputs, run, {"optim.epochs": 3}), resume=True)
     assert read_json(run / "metrics.json")["epochs_trained"] == 3
     assert (run / "logs" / "csv" / "session_1" / "metrics.csv").is_file()
     epochs = [r["epoch"] for r in _csv_rows(run / "logs" / "metrics.csv")]
     assert sorted(set(epochs)) == ["0", "1", "2"] and epochs.count("0") == 2  # train + val rows
+    # rgasc.train.resume: the run's own config, epochs (and runtime fields) changed
+    resume(run, {"optim.epochs": 4, "runtime.log_every_n_steps": 2})
+    assert read_json(run / "metrics.json")["epochs_trained"] == 4
 
 
 def test_resume_without_checkpoint_is_an_error(inputs: TinyInputs, tmp_path: Path) -> None:
@@ -198,10 +168,12 @@ def test_select_on_test_is_labelled_and_learned_relation_is_exported(
     cfg = tiny_config(
         inputs,
         tmp_path / "run",
-        epochs=1,
-        select_on="test",
-        learn_relation=True,
-        loss=LossConfig(lambdas=(1.0, 0.01, 0.0, 0.01)),
+        {
+            "optim.epochs": 1,
+            "optim.select_on": "test",
+            "model.learn_relation": True,
+            "loss.lambdas": (1.0, 0.01, 0.0, 0.01),
+        },
     )
     run = train(cfg)
     m = read_json(run / "metrics.json")
@@ -222,58 +194,14 @@ def test_select_on_test_is_labelled_and_learned_relation_is_exported(
     assert (ck["relation"] >= 0).all() and not np.allclose(ck["relation"].numpy(), prior, atol=1e-6)
 
 
-def test_cli_train_and_evaluate(inputs: TinyInputs, tmp_path: Path) -> None:
-    from rgasc.cli import app
-
-    out = tmp_path / "cli_run"
-    args = [
-        "train",
-        "--dataset",
-        str(inputs.dataset),
-        "--features",
-        str(inputs.features),
-        "--labels",
-        str(inputs.labels),
-        "--relation",
-        str(inputs.relation),
-        "--out",
-        str(out),
-        "--width",
-        "0.0625",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "8",
-        "--lambdas",
-        "1",
-        "0",
-        "0.5",
-        "0",
-        "--accelerator",
-        "cpu",
-        "--devices",
-        "1",
-    ]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = CliRunner().invoke(app, args)
-    assert result.exit_code == 0, result.output
-    assert "test macro acc" in result.output and "validation-set selection" in result.output
-    cfg = load_run_config(out)
-    assert cfg.loss.lambdas == (1.0, 0.0, 0.5, 0.0) and cfg.width == 0.0625
-    assert Path(cfg.dataset).is_absolute()
-    result = CliRunner().invoke(app, ["train", "--out", str(out), "--resume", "--epochs", "2"])
-    assert result.exit_code == 0, result.output
-    assert load_run_config(out).epochs == 2 and load_run_config(out).loss == cfg.loss
-
-
 def test_same_seed_deterministic_runs_give_the_same_model(
     inputs: TinyInputs, tmp_path: Path
 ) -> None:
     states = []
     for name in ("a", "b", "c"):
         seed = 1 if name == "c" else 0
-        run = train(tiny_config(inputs, tmp_path / name, epochs=1, deterministic=True, seed=seed))
+        changes = {"optim.epochs": 1, "runtime.deterministic": True, "seed": seed}
+        run = train(tiny_config(inputs, tmp_path / name, changes))
         states.append(torch.load(run / "checkpoints" / "best.pt", weights_only=True)["state_dict"])
     key = "scene_out.weight"
     torch.testing.assert_close(states[0][key], states[1][key], rtol=0, atol=0)

@@ -1,108 +1,148 @@
-"""Commands that train and score models: train, evaluate, experiment, demo."""
+"""Commands that train models: train, experiment, demo.
+
+``train`` and ``experiment`` take their TrainConfig options from one table
+(:data:`rgasc.train.options.OPTIONS`): :func:`with_options` appends them to a command's
+signature (typer reads ``__signature__``), so both commands spell, type and default them
+alike. Every table option defaults to None, "not given": a ``--config`` file's or a resumed
+run's setting then stays, and the dataclass default applies last.
+"""
 
 from __future__ import annotations
 
+import inspect
+import typing
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
+from typer.core import TyperCommand
 
 from rgasc.artefacts import CONFIG_FILE, METRICS_FILE
 from rgasc.cli._app import app
+from rgasc.errors import ConfigError
+from rgasc.train.options import OPTIONS, Option, option_changes
+
+F = TypeVar("F", bound=Callable[..., Any])
+_PANELS = {
+    "run": "Run",
+    "data": "Data (inputs, split)",
+    "model": "Model",
+    "loss": "Loss (eq. 8)",
+    "optim": "Optimisation, selection",
+    "runtime": "Runtime (free to change on --resume)",
+}
+#: Flags of tuple options: ``--lambdas 1,0.01,0.5,0.01`` is read as ``--lambdas 1 0.01 0.5 0.01``.
+_TUPLE_FLAGS = frozenset(o.flag for o in OPTIONS if typing.get_origin(o.type) is tuple)
 
 
-# --- commands: train, evaluate ---
-@app.command()
+def split_commas(args: Sequence[str], flags: frozenset[str] = _TUPLE_FLAGS) -> list[str]:
+    """``[..., "--lambdas", "1,0,0,0"]`` (or ``--lambdas=1,0,0,0``) as four values."""
+    out: list[str] = []
+    it = iter(args)
+    for a in it:
+        if a == "--":
+            out += [a, *it]
+            break
+        flag, eq, value = a.partition("=")
+        if flag in flags and eq:
+            out += [flag, *value.split(",")]
+        elif a in flags:
+            nxt = next(it, None)
+            out += [a] if nxt is None else [a, *nxt.split(",")] if "," in nxt else [a, nxt]
+        else:
+            out.append(a)
+    return out
+
+
+class ConfigCommand(TyperCommand):
+    """A typer command that also reads tuple options written with commas."""
+
+    # ctx: typer's vendored click Context (typer._click is private, hence Any)
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, split_commas(args))
+
+
+def _parameter(opt: Option) -> inspect.Parameter:
+    """The typer parameter of one table option (default None = not given)."""
+    decls: list[str] = [opt.flag]
+    kind: Any = opt.type
+    if opt.path:
+        kind = Path
+    elif opt.choices is not None:
+        kind = opt.choices
+    elif kind is bool:
+        decls = [f"{opt.flag}/--no-{opt.flag[2:]}"]
+    default = opt.default_text()
+    info = typer.Option(
+        *decls,
+        help=" ".join(filter(None, [opt.help, opt.note])),
+        show_default=default if default is not None else False,
+        rich_help_panel=_PANELS[opt.section],
+    )
+    return inspect.Parameter(
+        opt.name,
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[kind | None, info],
+    )
+
+
+def with_options(exclude: Sequence[str] = ()) -> Callable[[F], F]:
+    """Append the table's options (less ``exclude``, by name) to a ``**options`` command."""
+
+    def decorate(fn: F) -> F:
+        sig = inspect.signature(fn, eval_str=True)
+        own = [p for p in sig.parameters.values() if p.kind != inspect.Parameter.VAR_KEYWORD]
+        names = {p.name for p in own}
+        added = [_parameter(o) for o in OPTIONS if o.name not in exclude]
+        clash = names & {p.name for p in added}
+        assert not clash, f"{fn.__name__}: own parameters {clash} are also table options"
+        fn.__signature__ = sig.replace(parameters=[*own, *added])  # type: ignore[attr-defined]
+        return fn
+
+    return decorate
+
+
+_CONFIG_HELP = (
+    "YAML settings: a run's config.yaml (reproduce that run) or a file in its 'train' layout. "
+    "Options given here override it."
+)
+
+
+# --- commands: train ---
+@app.command(cls=ConfigCommand)
+@with_options()
 def train(
-    ctx: typer.Context,
-    out: Annotated[
-        Path, typer.Option(help="Run folder: config.yaml, checkpoints/, logs/, metrics.json.")
-    ],
-    dataset: Annotated[Path | None, typer.Option(help="Dataset folder (DCASE layout).")] = None,
-    features: Annotated[Path | None, typer.Option(help="Feature cache (`rgasc features`).")] = None,
-    labels: Annotated[Path | None, typer.Option(help="Pseudo-labels (`rgasc tag`).")] = None,
-    relation: Annotated[Path | None, typer.Option(help="R_SE folder (`rgasc relation`).")] = None,
-    shared_blocks: Annotated[int, typer.Option(help="Blocks shared by both towers, 0..6.")] = 2,
-    lambdas: Annotated[
-        tuple[float, float, float, float],
-        typer.Option(help="Loss weights l1 scene, l2 s_by_event, l3 event, l4 e_by_scene."),
-    ] = (1.0, 0.01, 0.5, 0.01),
-    width: Annotated[float, typer.Option(help="Channel multiplier (1 = CNN14 widths).")] = 1.0,
-    epochs: Annotated[
-        int | None,
-        typer.Option(help="Epochs (100 for a new run; a resumed run keeps its own unless given)."),
-    ] = None,
-    batch_size: Annotated[int, typer.Option(help="Clips per batch.")] = 64,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
-    seed: Annotated[int, typer.Option(help="Seed of weights, shuffling and dropout.")] = 0,
-    fold: Annotated[int, typer.Option(help="Fold of evaluation_setup/.")] = 1,
-    val_fraction: Annotated[
-        float,
-        typer.Option(help="Share of each scene's training locations carved out for validation."),
-    ] = 0.3,
-    relation_space: Annotated[
-        str,
-        typer.Option(
-            help="prob (paper) or log (authors' code): scene side of the relation losses."
-        ),
-    ] = "prob",
-    relation_grad: Annotated[
-        str, typer.Option(help="paper (reference side detached) or both (authors' code).")
-    ] = "paper",
-    learn_relation: Annotated[
-        bool, typer.Option(help="Learn R_SE (non-negative), starting from the prior.")
-    ] = False,
-    init: Annotated[
-        str,
-        typer.Option(help="he (PANNs' He-uniform) or panns (CNN14 blocks from --init-checkpoint)."),
-    ] = "he",
-    init_checkpoint: Annotated[
-        Path | None, typer.Option(help="CNN14 .pth for --init panns.")
-    ] = None,
-    select_on: Annotated[
-        str,
-        typer.Option(
-            help="Model selection split: val, or test (the authors' protocol; labelled as such)."
-        ),
-    ] = "val",
-    precision: Annotated[
-        str,
-        typer.Option(
-            help="Lightning precision, e.g. 32-true or bf16-mixed (GPU; CPU falls back to 32)."
-        ),
-    ] = "32-true",
-    devices: Annotated[str, typer.Option(help="Lightning devices: auto, N, or 0,1.")] = "auto",
-    num_nodes: Annotated[int, typer.Option(help="Machines for multi-node DDP.")] = 1,
-    strategy: Annotated[str, typer.Option(help="Lightning strategy, e.g. auto or ddp.")] = "auto",
-    accelerator: Annotated[
-        str, typer.Option(help="Lightning accelerator: auto, cpu, gpu.")
-    ] = "auto",
-    deterministic: Annotated[bool, typer.Option(help="Deterministic algorithms only.")] = False,
-    num_workers: Annotated[int, typer.Option(help="DataLoader worker processes.")] = 0,
-    compile: Annotated[bool, typer.Option(help="torch.compile the forward pass.")] = False,
+    config: Annotated[Path | None, typer.Option(help=_CONFIG_HELP)] = None,
     resume: Annotated[
         bool,
         typer.Option(
-            help="Continue --out from its last checkpoint (its "
-            "config.yaml supplies the other options)."
+            help="Continue --out from its last checkpoint (its config.yaml supplies the other "
+            "options; only --epochs and runtime options may change)."
         ),
     ] = False,
+    **options: Any,
 ) -> None:
     """Train the two-tower model (Lightning); select on val, score the test split once."""
-    from rgasc.train.config import config_from_options, load_run_config
+    from rgasc.train.config import config_file_changes, load_run_config, make_config
     from rgasc.train.runner import train as run_training
     from rgasc.utils import read_json
 
-    opts = {k: v for k, v in ctx.params.items() if k != "resume"}
-    base = None
-    if resume and (out / CONFIG_FILE).is_file():  # keep the run's options unless given
-        base = load_run_config(out)
-        opts = {
-            k: v
-            for k, v in opts.items()
-            if getattr(ctx.get_parameter_source(k), "name", "") == "COMMANDLINE" and k != "out"
-        }
-    run = run_training(config_from_options(opts, base), resume=resume)
+    changes = option_changes(options)
+    if resume:
+        out = options.get("out")
+        if config is not None:
+            raise ConfigError("--resume reads --out's own config.yaml: leave out --config")
+        if out is None:
+            raise ConfigError("--resume needs --out RUN, the run folder to continue")
+        base = load_run_config(out) if (Path(out) / CONFIG_FILE).is_file() else None
+        if base is not None:  # keep the run's options unless given
+            changes.pop("out")
+        cfg = make_config(changes, base)
+    else:
+        cfg = make_config({**(config_file_changes(config) if config else {}), **changes})
+    run = run_training(cfg, resume=resume)
     m = read_json(run / METRICS_FILE)
     typer.echo(f"run: {run}\nselected epoch {m['best_epoch']} ({m['selection']})")
     for split in ("val", "test"):
@@ -115,7 +155,12 @@ def train(
 
 
 # --- commands: experiment, demo ---
-@app.command(context_settings={"allow_extra_args": True})
+#: Table options an experiment sets itself: per run (seed, out) or per row (lambdas, init).
+EXPERIMENT_OWN = ("out", "seed", "lambdas", "init", "init_checkpoint")
+
+
+@app.command(cls=ConfigCommand, context_settings={"allow_extra_args": True})
+@with_options(exclude=EXPERIMENT_OWN)
 def experiment(
     ctx: typer.Context,
     name: Annotated[
@@ -126,10 +171,6 @@ def experiment(
             "per-class (Table V, Fig. 3)."
         ),
     ],
-    dataset: Annotated[Path, typer.Option(help="Dataset folder (DCASE layout).")],
-    features: Annotated[Path, typer.Option(help="Feature cache (`rgasc features`).")],
-    labels: Annotated[Path, typer.Option(help="Pseudo-labels (`rgasc tag`).")],
-    relation: Annotated[Path, typer.Option(help="R_SE folder (`rgasc relation`).")],
     out: Annotated[
         Path,
         typer.Option(
@@ -139,13 +180,6 @@ def experiment(
     seeds: Annotated[
         list[str] | None, typer.Option(help="Seeds: --seeds 1 2 3 (or 1,2,3); default 1 2 3.")
     ] = None,
-    epochs: Annotated[int, typer.Option(help="Epochs per run.")] = 100,
-    width: Annotated[float, typer.Option(help="Channel multiplier (1 = CNN14 widths).")] = 1.0,
-    batch_size: Annotated[int, typer.Option(help="Clips per batch.")] = 64,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
-    shared_blocks: Annotated[
-        int, typer.Option(help="Shared blocks N (not for shared-blocks).")
-    ] = 2,
     grid: Annotated[
         str | None,
         typer.Option(help="lambdas only: rows 'l1,l2,l3,l4;...' instead of Table II's eight."),
@@ -153,32 +187,16 @@ def experiment(
     init_checkpoint: Annotated[
         Path | None, typer.Option(help="baselines: CNN14 .pth for the PANN fine-tuning row.")
     ] = None,
-    select_on: Annotated[
-        str, typer.Option(help="val (default) or test (authors' protocol, labelled as such).")
-    ] = "val",
-    fold: Annotated[int, typer.Option(help="Fold of evaluation_setup/.")] = 1,
-    val_fraction: Annotated[
-        float, typer.Option(help="Share of training locations carved out for validation.")
-    ] = 0.3,
-    relation_space: Annotated[
-        str, typer.Option(help="prob (paper) or log (authors' code).")
-    ] = "prob",
-    relation_grad: Annotated[str, typer.Option(help="paper or both (authors' code).")] = "paper",
-    accelerator: Annotated[
-        str, typer.Option(help="Lightning accelerator: auto, cpu, gpu.")
-    ] = "auto",
-    devices: Annotated[str, typer.Option(help="Lightning devices: auto, N, or 0,1.")] = "1",
-    precision: Annotated[str, typer.Option(help="Lightning precision, e.g. 32-true.")] = "32-true",
-    num_workers: Annotated[int, typer.Option(help="DataLoader worker processes.")] = 0,
+    config: Annotated[Path | None, typer.Option(help=_CONFIG_HELP)] = None,
+    **options: Any,
 ) -> None:
     """Run one of the paper's experiments over seeds (resumable) and tabulate mean +- std."""
     from rgasc.experiments.sweep import parse_grid, parse_seeds, run_experiment
-    from rgasc.train.config import config_from_options
+    from rgasc.train.config import config_file_changes, make_config
 
-    opts = {
-        k: v for k, v in ctx.params.items() if k not in ("name", "seeds", "grid", "init_checkpoint")
-    }
-    base = config_from_options({**opts, "progress_bar": False, "model_summary": False})
+    quiet = {"runtime.progress_bar": False, "runtime.model_summary": False}
+    file = config_file_changes(config) if config else {}
+    base = make_config({**file, **quiet, **option_changes(options), "out": out})
     md = run_experiment(
         name,
         base,

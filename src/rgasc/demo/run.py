@@ -9,7 +9,7 @@ inputs changed is redone, and everything after it)::
                               corpus's annotations with label noise (DemoConfig.noise)
     DIR/relation/             R_SE on the training split, lookup.json (event-only lookup)
     DIR/runs/puasc, rgasc/    two runs of `rgasc train` with the same seed: scene loss only
-                              (lambdas 1 0 0 0) and the paper's lambdas (1 0.01 0.5 0.01)
+                              (PUASC_LAMBDAS) and the paper's lambdas (PAPER_LAMBDAS)
     DIR/runs/*/eval_test/     their test evaluation: metrics, confusion, t-SNE, curves
     DIR/report.md             opens with both test macro accuracies; DIR/demo.json: numbers
 
@@ -33,10 +33,12 @@ from typing import Any
 from rgasc.artefacts import LOOKUP_FILE, METRICS_FILE, eval_dir
 from rgasc.config import Config
 from rgasc.errors import RgascError
+from rgasc.train.config import PAPER_LAMBDAS, PUASC_LAMBDAS, TrainConfig, make_config
 from rgasc.utils import file_hash, mark_stage_done, stage_done, text_hash, write_json
 
 Log = Callable[[str], None]
-MODELS = (("puasc", "puASC", (1.0, 0.0, 0.0, 0.0)), ("rgasc", "RGASC", (1.0, 0.01, 0.5, 0.01)))
+#: (run folder, label, lambdas) of the two models the demo compares.
+MODELS = (("puasc", "puASC", PUASC_LAMBDAS), ("rgasc", "RGASC", PAPER_LAMBDAS))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,28 +125,27 @@ def _quiet_lightning() -> Iterator[None]:
             logging.getLogger(n).setLevel(lv)
 
 
-def train_config(cfg: DemoConfig, d: Path, name: str, lambdas: tuple[float, ...]) -> Any:
+def train_config(cfg: DemoConfig, d: Path, name: str, lambdas: tuple[float, ...]) -> TrainConfig:
     """The TrainConfig of one demo model (quiet, one device, paper-default everything else)."""
-    from rgasc.train import TrainConfig
-    from rgasc.train.losses import LossConfig
-
-    return TrainConfig(
-        dataset=str(d / "data"),
-        features=str(d / "features"),
-        labels=str(d / "labels.h5"),
-        relation=str(d / "relation"),
-        out=str(d / "runs" / name),
-        seed=cfg.seed,
-        epochs=cfg.epochs,
-        batch_size=cfg.batch_size,
-        lr=cfg.lr,
-        width=cfg.width,
-        loss=LossConfig(lambdas=(lambdas[0], lambdas[1], lambdas[2], lambdas[3])),
-        devices="1",
-        progress_bar=False,
-        model_summary=False,
-        sanity_val_steps=0,
-        log_every_n_steps=5,
+    return make_config(
+        {
+            "data.dataset": d / "data",
+            "data.features": d / "features",
+            "data.labels": d / "labels.h5",
+            "data.relation": d / "relation",
+            "out": d / "runs" / name,
+            "seed": cfg.seed,
+            "optim.epochs": cfg.epochs,
+            "optim.batch_size": cfg.batch_size,
+            "optim.lr": cfg.lr,
+            "model.width": cfg.width,
+            "loss.lambdas": lambdas,
+            "runtime.devices": "1",
+            "runtime.progress_bar": False,
+            "runtime.model_summary": False,
+            "runtime.sanity_val_steps": 0,
+            "runtime.log_every_n_steps": 5,
+        }
     )
 
 

@@ -150,19 +150,19 @@ def evaluate_run(
     cfg = load_run_config(run)
     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model, info = load_model(run, device=dev)
-    dataset = DcaseDataset(cfg.dataset)
+    dataset = DcaseDataset(cfg.data.dataset)
     if list(dataset.scenes) != info.scenes:
         raise LabelSpaceError(
-            f"{cfg.dataset}: scenes {dataset.scenes} differ from the model's {info.scenes} "
+            f"{cfg.data.dataset}: scenes {dataset.scenes} differ from the model's {info.scenes} "
             f"({info.path}); evaluate on the dataset the run was trained on"
         )
     # the cache made with the model's own front-end, even if a newer one is "latest"
-    cache = open_cache(cfg.features, cfg=info.feature_config)
+    cache = open_cache(cfg.data.features, cfg=info.feature_config)
     clips = dataset.split(
         split,
-        fold=cfg.fold,
-        val_fraction=cfg.val_fraction,
-        seed=cfg.split_seed,
+        fold=cfg.data.fold,
+        val_fraction=cfg.data.val_fraction,
+        seed=cfg.data.split_seed,
         check_audio=False,
     )
     usable = set(cache.usable([c.filename for c in clips]))
@@ -176,28 +176,28 @@ def evaluate_run(
     result: dict[str, Any] = {
         "run": str(run.resolve()),
         "split": split,
-        "selection_split": cfg.select_on,
+        "selection_split": cfg.optim.select_on,
         "selection": cfg.selection_label,
         "best_epoch": info.extra.get("epoch"),
         **summarize(y, probs, info.scenes, devices=[c.device for c in clips]),
     }
-    labels = read_labels(cfg.labels)
+    labels = read_labels(cfg.data.labels)
     if list(labels.labels) == info.events:
-        targets = labels.select(names, source=str(cfg.labels))
+        targets = labels.select(names, source=str(cfg.data.labels))
         result["event_vs_teacher"] = {
             "threshold": EVENT_THRESHOLD,
             "mAP": mean_average_precision(targets, event_probs, EVENT_THRESHOLD),
             "mean_clip_auc": mean_clip_auc(targets, event_probs, EVENT_THRESHOLD),
         }
     else:
-        result["event_vs_teacher"] = {"skipped": f"{cfg.labels} has another label space"}
+        result["event_vs_teacher"] = {"skipped": f"{cfg.data.labels} has another label space"}
 
     dest = Path(out) if out is not None else eval_dir(run, split)
     dest.mkdir(parents=True, exist_ok=True)
     write_per_class(dest / "per_class.csv", result["per_class"])
     _write_predictions(dest / "predictions.csv", names, y, probs, info.scenes)
     tag = f"{split} split, macro acc {result['macro_accuracy']:.3f}"
-    if cfg.select_on == "test":
+    if cfg.optim.select_on == "test":
         tag += " [test-set selection]"
     save_figure(
         confusion_figure(np.asarray(result["confusion"]), info.scenes, title=f"Confusion ({tag})"),

@@ -63,34 +63,35 @@ def event_lookup(cfg: Any) -> dict[str, Any]:
     from rgasc.labels.files import read_labels
     from rgasc.relation import load_relation, lookup_predictions
 
-    ds = DcaseDataset(cfg.dataset)
-    labels = read_labels(cfg.labels)
-    rel = load_relation(cfg.relation)
+    d = cfg.data
+    ds = DcaseDataset(d.dataset)
+    labels = read_labels(d.labels)
+    rel = load_relation(d.relation)
     if list(rel.events) != list(labels.labels) or list(rel.scenes) != list(ds.scenes):
         raise ArtefactError(
-            f"{cfg.relation}: R_SE's scenes/events differ from {cfg.dataset} / {cfg.labels}; "
-            f"rebuild it with `rgasc relation {cfg.labels} --dataset {cfg.dataset}`"
+            f"{d.relation}: R_SE's scenes/events differ from {d.dataset} / {d.labels}; "
+            f"rebuild it with `rgasc relation {d.labels} --dataset {d.dataset}`"
         )
     out: dict[str, Any] = {
         "kind": "event-only lookup",
         "method": "argmax over scenes of y_e . R_SE^T; y_e = the teacher's pseudo-labels "
         "(binarised at R's threshold when R was)",
-        "selection_split": cfg.select_on,
+        "selection_split": cfg.optim.select_on,
         "selection": "none (no training)",
-        "relation": str(cfg.relation),
+        "relation": str(cfg.data.relation),
     }
     for split in ("val", "test"):
         clips = ds.split(
             split,
-            fold=cfg.fold,
-            val_fraction=cfg.val_fraction,
-            seed=cfg.split_seed,
+            fold=cfg.data.fold,
+            val_fraction=cfg.data.val_fraction,
+            seed=cfg.data.split_seed,
             check_audio=False,
         )
         if not clips:
             out[split] = None
             continue
-        y_e = labels.select([c.filename for c in clips], source=str(cfg.labels))
+        y_e = labels.select([c.filename for c in clips], source=str(cfg.data.labels))
         pred = lookup_predictions(y_e, rel)
         out[split] = _split_scores(ds.labels(clips), pred, ds.scenes)
     write_json(Path(cfg.out) / METRICS, _safe(out))
@@ -102,7 +103,7 @@ def _features(cfg: Any, names: list[str]) -> tuple[np.ndarray, str]:
     from rgasc.data.datasets import clip_key
     from rgasc.labels.files import read_labels
 
-    path = Path(cfg.labels)
+    path = Path(cfg.data.labels)
     if path.suffix.lower() in (".h5", ".hdf5"):
         import h5py
 
@@ -127,7 +128,7 @@ def pann_fixed(cfg: Any, cs: Sequence[float] = DEFAULT_CS) -> dict[str, Any]:
     """Linear classifier on the frozen teacher's outputs; writes ``cfg.out/metrics.json``.
 
     Fit on the training split (the same clips the networks train on), C chosen by macro
-    accuracy on ``cfg.select_on`` (ties: the smaller C, i.e. the simpler model), then scored
+    accuracy on ``cfg.optim.select_on`` (ties: the smaller C, i.e. the simpler model), then scored
     on val and test.
 
     Args:
@@ -142,15 +143,19 @@ def pann_fixed(cfg: Any, cs: Sequence[float] = DEFAULT_CS) -> dict[str, Any]:
     from rgasc.data.datasets import DcaseDataset
     from rgasc.evaluate.metrics import macro_accuracy
 
-    ds = DcaseDataset(cfg.dataset)
+    ds = DcaseDataset(cfg.data.dataset)
     splits = {
         s: ds.split(
-            s, fold=cfg.fold, val_fraction=cfg.val_fraction, seed=cfg.split_seed, check_audio=False
+            s,
+            fold=cfg.data.fold,
+            val_fraction=cfg.data.val_fraction,
+            seed=cfg.data.split_seed,
+            check_audio=False,
         )
         for s in ("train", "val", "test")
     }
-    if not splits["train"] or not splits[cfg.select_on]:
-        raise ArtefactError(f"{cfg.dataset}: empty train or {cfg.select_on} split")
+    if not splits["train"] or not splits[cfg.optim.select_on]:
+        raise ArtefactError(f"{cfg.data.dataset}: empty train or {cfg.optim.select_on} split")
     x: dict[str, np.ndarray] = {}
     source = ""
     for s, clips in splits.items():
@@ -165,7 +170,7 @@ def pann_fixed(cfg: Any, cs: Sequence[float] = DEFAULT_CS) -> dict[str, Any]:
     for c in sorted(cs):
         clf = LogisticRegression(C=c, max_iter=2000, random_state=cfg.seed)
         clf.fit(z["train"], y["train"])
-        score = macro_accuracy(y[cfg.select_on], clf.predict(z[cfg.select_on]), k)
+        score = macro_accuracy(y[cfg.optim.select_on], clf.predict(z[cfg.optim.select_on]), k)
         tried[f"{c:g}"] = score
         if best is None or score > best[0]:
             best = (score, c, clf)
@@ -176,8 +181,8 @@ def pann_fixed(cfg: Any, cs: Sequence[float] = DEFAULT_CS) -> dict[str, Any]:
         "method": f"multinomial logistic regression on standardised {source}",
         "input": source,
         "C": c_best,
-        "selection_split": cfg.select_on,
-        "selection": f"C chosen on the {cfg.select_on} split",
+        "selection_split": cfg.optim.select_on,
+        "selection": f"C chosen on the {cfg.optim.select_on} split",
         "selection_scores": tried,
     }
     for s in ("val", "test"):

@@ -14,11 +14,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rgasc.errors import RgascError
+from rgasc.train.config import PAPER_LAMBDAS, PUASC_LAMBDAS
 
 EXPERIMENTS = ("shared-blocks", "ablation", "lambdas", "baselines", "per-class")
 KINDS = ("train", "lookup", "pann_fixed", "skipped")
-PAPER_LAMBDAS = (1.0, 0.01, 0.5, 0.01)  # Table II #6, the paper's best
-PUASC_LAMBDAS = (1.0, 0.0, 0.0, 0.0)  # scene loss only: the pure ASC model
 #: Table II, rows #1-#8: (l1 scene, l2 s_by_event, l3 event, l4 e_by_scene) and Acc %.
 PAPER_TABLE_II: tuple[tuple[tuple[float, float, float, float], float], ...] = (
     ((1, 0, 1, 0.01), 75.92),
@@ -26,7 +25,7 @@ PAPER_TABLE_II: tuple[tuple[tuple[float, float, float, float], float], ...] = (
     ((1, 0.1, 1, 0.1), 75.05),
     ((1, 0.1, 0.1, 0.1), 75.62),
     ((1, 0.1, 0.5, 0.1), 75.79),
-    ((1, 0.01, 0.5, 0.01), 77.35),
+    (PAPER_LAMBDAS, 77.35),
     ((1, 0.01, 0.01, 0.01), 76.48),
     ((1, 0.001, 0.01, 0.001), 76.71),
 )
@@ -50,7 +49,8 @@ class Setting:
         kind: "train" (a network, via ``rgasc.train``), "lookup" (event-only lookup),
             "pann_fixed" (linear classifier on the frozen teacher) or "skipped" (not run,
             ``note`` says why).
-        changes: TrainConfig fields to change from the base (``lambdas`` sets the loss's).
+        changes: dotted TrainConfig keys to change from the base
+            (:func:`rgasc.config.override`, e.g. ``{"loss.lambdas": ...}``).
         paper: the paper's accuracy in % (None where it has none); paper_ref: where.
         deterministic: same result for any seed, so run once (first seed).
     """
@@ -101,7 +101,7 @@ def _lam(lam: Sequence[float]) -> tuple[float, ...]:
     return tuple(float(x) for x in lam)
 
 
-PUASC = Setting("puasc", "puASC (L_scene only)", changes={"lambdas": PUASC_LAMBDAS},
+PUASC = Setting("puasc", "puASC (L_scene only)", changes={"loss.lambdas": PUASC_LAMBDAS},
                 paper=71.46, paper_ref="Table I #1")  # fmt: skip
 LOOKUP = Setting("event_lookup", "event only via R: argmax y_e . R^T (no training)",
                  kind="lookup", paper=36.90, paper_ref="Table I #2",
@@ -128,7 +128,7 @@ def experiment_settings(
         init_checkpoint: baselines: CNN14 checkpoint of the fine-tuning row (else skipped).
     """
     rgasc = Setting("rgasc", f"RGASC (lambdas {PAPER_LAMBDAS})",
-                    changes={"lambdas": PAPER_LAMBDAS}, paper=77.35,
+                    changes={"loss.lambdas": PAPER_LAMBDAS}, paper=77.35,
                     paper_ref="Table II #6")  # fmt: skip
     if name == "shared-blocks":
         note = "the paper plots N = 0..6 (Fig. 2) without numbers; its peak is N = 2"
@@ -136,7 +136,7 @@ def experiment_settings(
             Setting(
                 f"N{n}",
                 f"N = {n} shared blocks",
-                changes={"shared_blocks": n, "lambdas": PAPER_LAMBDAS},
+                changes={"model.shared_blocks": n, "loss.lambdas": PAPER_LAMBDAS},
                 note=note if n == 2 else "",
             )  # fmt: skip
             for n in range(7)
@@ -146,7 +146,7 @@ def experiment_settings(
             Setting(
                 n,
                 f"{label}, lambdas {_lam(lam)}",
-                changes={"lambdas": _lam(lam)},
+                changes={"loss.lambdas": _lam(lam)},
                 paper=acc,
                 paper_ref=f"Table I #{i}",
             )  # fmt: skip
@@ -160,14 +160,15 @@ def experiment_settings(
         for lam in [_lam(g) for g in grid] if grid else list(table):
             acc, i = table.get(lam, (None, 0))
             out.append(Setting("lambdas_" + "_".join(f"{x:g}" for x in lam), f"lambdas {lam}",
-                               changes={"lambdas": lam}, paper=acc,
+                               changes={"loss.lambdas": lam}, paper=acc,
                                paper_ref=f"Table II #{i}" if i else ""))  # fmt: skip
         return out
     if name == "baselines":
         if init_checkpoint:
             finetune = Setting("pann_finetune", _FINETUNE,
-                               changes={"init": "panns", "init_checkpoint": init_checkpoint,
-                                        "lambdas": PUASC_LAMBDAS, "width": 1.0},
+                               changes={"model.init": "panns",
+                                        "model.init_checkpoint": init_checkpoint,
+                                        "loss.lambdas": PUASC_LAMBDAS, "model.width": 1.0},
                                paper=73.8, paper_ref="Table III",
                                note="width 1 (CNN14's)")  # fmt: skip
         else:

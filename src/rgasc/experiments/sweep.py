@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rgasc.artefacts import CHECKPOINTS_DIR, CONFIG_FILE, LOGS_DIR, METRICS_FILE, eval_dir
+from rgasc.config import override
 from rgasc.errors import ArtefactError, RgascError
 from rgasc.experiments.settings import (
     EXPERIMENTS,
@@ -51,6 +52,7 @@ from rgasc.experiments.tables import (
     results_markdown,
     write_results,
 )
+from rgasc.train.config import RUNTIME_FIELDS
 from rgasc.utils import mark_stage_done, read_json, text_hash, write_json
 
 if TYPE_CHECKING:
@@ -94,20 +96,21 @@ def default_runners() -> dict[str, Runner]:
 
 def run_config(setting: Setting, base: TrainConfig, seed: int, run_dir: Path) -> TrainConfig:
     """The base config with the setting's changes, the seed and the run folder."""
-    changes = dict(setting.changes)
-    lam = changes.pop("lambdas", None)
-    loss = base.loss if lam is None else base.loss.replace(lambdas=tuple(float(x) for x in lam))
-    return base.replace(**changes, loss=loss, seed=seed, out=str(run_dir))
+    return override(base, {**setting.changes, "seed": seed, "out": str(run_dir)})
 
 
 def run_identity(cfg: TrainConfig, kind: str) -> str:
-    """Digest of what a run computes (not where it is written, nor runtime options)."""
-    c = cfg.resolved()
-    if kind == "train":
-        ident: dict[str, Any] = {**c.identity(), "epochs": c.epochs}
+    """Digest of what a run computes (not where it is written, nor runtime options).
+
+    Hashed in the flat layout of the TrainConfig before its sections (``flat_dict``), so
+    the runs of sweeps stamped then still match and are not redone.
+    """
+    flat = cfg.resolved().flat_dict()
+    if kind == "train":  # epochs included: a longer run is another run of a sweep
+        ident = {k: v for k, v in flat.items() if k not in RUNTIME_FIELDS}
     else:  # baselines read only the inputs and the split
         keys = ("dataset", "labels", "relation", "fold", "val_fraction", "split_seed", "select_on")
-        ident = {k: getattr(c, k) for k in keys}
+        ident = {k: flat[k] for k in keys}
     ident.pop("out", None)
     return text_hash(kind, json.dumps(ident, sort_keys=True, default=str))
 
@@ -240,22 +243,22 @@ def run_experiment(
     if name == "per-class":
         extra = _per_class_section(records, scenes) + extra
     settings_info = {
-        "dataset": base.dataset,
-        "features": base.features,
-        "labels": base.labels,
-        "relation": base.relation,
+        "dataset": base.data.dataset,
+        "features": base.data.features,
+        "labels": base.data.labels,
+        "relation": base.data.relation,
         "seeds": " ".join(map(str, seeds)),
-        "epochs": base.epochs,
-        "width": base.width,
-        "batch size": base.batch_size,
-        "shared blocks": base.shared_blocks,
-        "fold": base.fold,
+        "epochs": base.optim.epochs,
+        "width": base.model.width,
+        "batch size": base.optim.batch_size,
+        "shared blocks": base.model.shared_blocks,
+        "fold": base.data.fold,
         "relation losses": f"{base.loss.relation_space} space, {base.loss.relation_grad} gradients",
     }
     md = results_markdown(
         f"Experiment `{name}`",
         rows,
-        selection_split=base.select_on,
+        selection_split=base.optim.select_on,
         settings=settings_info,
         extra=extra,
     )

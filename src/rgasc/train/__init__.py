@@ -1,14 +1,15 @@
 """Training: config, data module, Lightning module and the ``train`` runner.
 
-``TrainConfig`` imports without Lightning; everything else is loaded on first use, so reading
-a run's config (e.g. in ``rgasc evaluate``) stays light.
+``TrainConfig`` (the config tree, :mod:`rgasc.train.config`) imports without torch or
+Lightning; everything else is loaded on first use, so reading a run's config (e.g. in
+``rgasc evaluate``) and building the CLI stay light.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rgasc.train.config import TrainConfig, load_run_config
+from rgasc.train.config import TrainConfig, load_run_config, make_config
 
 if TYPE_CHECKING:
     from rgasc.train.data import ClipDataset, RGASCDataModule
@@ -21,6 +22,7 @@ __all__ = [
     "RGASCModule",
     "TrainConfig",
     "load_run_config",
+    "make_config",
     "resume",
     "train",
 ]

@@ -1,71 +1,222 @@
-"""The training stage's config: inputs, protocol, model/loss options and Lightning runtime.
+"""The training stage's config: one tree of sections, written to ``RUN/config.yaml``::
 
-Fields fall in two groups. *Identity* fields decide what a run computes (inputs, split, seed,
-model, losses, optimiser, selection split); a resumed run must keep them. *Runtime* fields
-(:data:`RUNTIME_FIELDS`) decide only how it is computed (devices, precision, workers, logging)
-and may change when a run is resumed, as may ``epochs`` (to train longer).
+    TrainConfig
+      out, seed                  the run folder; Lightning's ``seed_everything``
+      data     DataConfig        inputs (dataset, features, labels, relation) and the split
+      model    NetConfig         the network's options (its sizes come from the data)
+      loss     LossConfig        eq. 8's lambdas and the relation losses' options
+      optim    OptimConfig       Adam, epochs, batches and the model-selection split
+      runtime  RuntimeConfig     how it is computed: devices, precision, workers, logging
+
+Everything but ``runtime`` decides what a run computes (:meth:`TrainConfig.identity`): a resumed
+run must keep it, except ``optim.epochs`` (to train longer). Change any leaf with
+:func:`rgasc.config.override` and its dotted key (``"loss.lambdas"``); build a new run's config
+with :func:`make_config`. Importing this module loads neither torch nor Lightning (the CLI
+builds its options from it at start-up).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
+import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Self
 
 from rgasc.artefacts import CONFIG_FILE
-from rgasc.config import Config, load_yaml
-from rgasc.errors import ArtefactError, RgascError
-from rgasc.train.losses import LossConfig
-
-SELECT_ON = ("val", "test")
-INITS = ("he", "panns")
-#: Fields that change how a run is computed but not what it computes; free to change on resume.
-RUNTIME_FIELDS = frozenset(
-    {
-        "precision",
-        "devices",
-        "num_nodes",
-        "strategy",
-        "accelerator",
-        "deterministic",
-        "num_workers",
-        "compile",
-        "channels_last",
-        "log_every_n_steps",
-        "progress_bar",
-        "model_summary",
-        "sanity_val_steps",
-        "eval_batch_size",
-    }
-)
-#: Fields that hold paths; resolved to absolute paths so a run never depends on the cwd.
-PATH_FIELDS = ("dataset", "features", "labels", "relation", "out", "init_checkpoint")
+from rgasc.config import Config, field_paths, flatten, load_yaml, override
+from rgasc.errors import ArtefactError, ConfigError
+from rgasc.utils import text_hash
 
 
-@dataclasses.dataclass(frozen=True)
-class TrainConfig(Config):
-    """Everything ``rgasc train`` needs; written to ``RUN/config.yaml``.
+# --- choices --------------------------------------------------------------------------------
+class SelectOn(enum.StrEnum):
+    """Split the model is selected on."""
+
+    VAL = "val"
+    TEST = "test"  # the authors' protocol, labelled as test-set selection everywhere
+
+
+class Init(enum.StrEnum):
+    """Initial weights of the network."""
+
+    HE = "he"  # PANNs' He-uniform
+    PANNS = "panns"  # CNN14's blocks from model.init_checkpoint (width 1 only)
+
+
+class RelationSpace(enum.StrEnum):
+    """Scene side of the relation losses (see :mod:`rgasc.train.losses`)."""
+
+    PROB = "prob"  # the paper
+    LOG = "log"  # the authors' code
+
+
+class RelationGrad(enum.StrEnum):
+    """Which side of the relation losses gets gradients (see :mod:`rgasc.train.losses`)."""
+
+    PAPER = "paper"  # reference side detached
+    BOTH = "both"  # the authors' code
+
+
+class Accelerator(enum.StrEnum):
+    """Lightning accelerators the CLI offers."""
+
+    AUTO = "auto"
+    CPU = "cpu"
+    GPU = "gpu"
+    CUDA = "cuda"
+    MPS = "mps"
+
+
+class Precision(enum.StrEnum):
+    """Lightning's precision strings (its aliases 64, 32, 16 and bf16 included)."""
+
+    P32_TRUE = "32-true"
+    P64_TRUE = "64-true"
+    P16_MIXED = "16-mixed"
+    BF16_MIXED = "bf16-mixed"
+    P16_TRUE = "16-true"
+    BF16_TRUE = "bf16-true"
+    TRANSFORMER_ENGINE = "transformer-engine"
+    TRANSFORMER_ENGINE_FLOAT16 = "transformer-engine-float16"
+    P64 = "64"
+    P32 = "32"
+    P16 = "16"
+    BF16 = "bf16"
+
+
+SELECT_ON = tuple(m.value for m in SelectOn)
+INITS = tuple(m.value for m in Init)
+SPACES = tuple(m.value for m in RelationSpace)
+GRADS = tuple(m.value for m in RelationGrad)
+#: Eq. 8's weights (l1 scene, l2 s_by_event, l3 event, l4 e_by_scene): Table II #6, the
+#: paper's best, the default of every run.
+PAPER_LAMBDAS: tuple[float, float, float, float] = (1.0, 0.01, 0.5, 0.01)
+#: The scene loss alone: the pure ASC model (puASC, Table I #1).
+PUASC_LAMBDAS: tuple[float, float, float, float] = (1.0, 0.0, 0.0, 0.0)
+
+
+# --- sections -------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DataConfig(Config):
+    """Inputs and the split.
 
     Attributes:
         dataset: dataset folder (DCASE layout). features: feature cache folder (``rgasc
             features --out``). labels: pseudo-label file (``rgasc tag``). relation: R_SE folder
-            (``rgasc relation``). out: the run folder.
+            (``rgasc relation``).
         fold, val_fraction, split_seed: the split (:meth:`DcaseDataset.split`): train = the
             fold's training list minus ~val_fraction of each scene's locations (the val split);
             test = the fold's evaluate list.
-        seed: Lightning ``seed_everything`` (weights, shuffling, dropout).
-        epochs, batch_size, lr: Adam with the paper's lr 1e-3, batch 64, 100 epochs.
-        shared_blocks, width, block_dropout, head_dropout: :class:`rgasc.models.ModelConfig`
-            fields; scenes, events and mel bands come from the data.
-        loss: :class:`rgasc.train.losses.LossConfig` (lambdas, relation space and gradient mode).
+    """
+
+    dataset: str
+    features: str
+    labels: str
+    relation: str
+    fold: int = 1
+    val_fraction: float = 0.3
+    split_seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ConfigError(f"val_fraction={self.val_fraction} must be in [0, 1)")
+
+
+@dataclasses.dataclass(frozen=True)
+class NetConfig(Config):
+    """The run's choices for the network (:class:`rgasc.models.ModelConfig` adds the sizes:
+    scenes, events and mel bands come from the data).
+
+    Attributes:
+        shared_blocks, width, block_dropout, head_dropout: ``ModelConfig`` fields.
         learn_relation: R_SE becomes a non-negative parameter initialised from the prior.
         init: "he" (PANNs' He-uniform) or "panns" (copy CNN14's blocks from
             ``init_checkpoint`` into the shared blocks and both towers; width 1 only).
+    """
+
+    shared_blocks: int = 2
+    width: float = 1.0
+    block_dropout: float = 0.2
+    head_dropout: float = 0.5
+    learn_relation: bool = False
+    init: str = Init.HE.value
+    init_checkpoint: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.init not in INITS:
+            raise ConfigError(f"init={self.init!r}: use one of {INITS}")
+        if self.init == Init.PANNS and not self.init_checkpoint:
+            raise ConfigError(
+                "init='panns' needs the CNN14 checkpoint: pass --init-checkpoint "
+                "PATH/Cnn14_16k_mAP=0.438.pth (or use --init he)"
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class LossConfig(Config):
+    """Weights and options of eq. 8 (the losses themselves: :mod:`rgasc.train.losses`).
+
+    Attributes:
+        lambdas: (l1 scene, l2 s_by_event, l3 event, l4 e_by_scene), eq. 8's order; the paper's
+            best (:data:`PAPER_LAMBDAS`) is the default. A zero weight skips its term entirely.
+        relation_space: "prob" (paper) or "log" (authors' code), see :mod:`rgasc.train.losses`.
+        relation_grad: "paper" (reference side detached) or "both" (authors' code).
+    """
+
+    lambdas: tuple[float, float, float, float] = PAPER_LAMBDAS
+    relation_space: str = RelationSpace.PROB.value
+    relation_grad: str = RelationGrad.PAPER.value
+
+    def __post_init__(self) -> None:
+        lam = tuple(float(x) for x in self.lambdas)
+        if len(lam) != 4 or any(x < 0 for x in lam) or not any(x > 0 for x in lam):
+            raise ConfigError(
+                f"lambdas={self.lambdas}: give 4 non-negative weights (scene, s_by_event, "
+                "event, e_by_scene), at least one positive"
+            )
+        object.__setattr__(self, "lambdas", lam)  # lists from YAML/CLI -> tuple of floats
+        if self.relation_space not in SPACES:
+            raise ConfigError(f"relation_space={self.relation_space!r}: use one of {SPACES}")
+        if self.relation_grad not in GRADS:
+            raise ConfigError(f"relation_grad={self.relation_grad!r}: use one of {GRADS}")
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimConfig(Config):
+    """Optimisation and model selection.
+
+    Attributes:
+        epochs, batch_size, lr: Adam with the paper's lr 1e-3, batch 64, 100 epochs.
         select_on: "val" (default: model selection on the carved validation split, test used
             once) or "test" (the authors' protocol, labelled as test-set selection everywhere).
+    """
+
+    epochs: int = 100
+    batch_size: int = 64
+    lr: float = 1e-3
+    select_on: str = SelectOn.VAL.value
+
+    def __post_init__(self) -> None:
+        if self.select_on not in SELECT_ON:
+            raise ConfigError(f"select_on={self.select_on!r}: use one of {SELECT_ON}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ConfigError("epochs, batch_size and eval_batch_size must be >= 1")
+        if not self.lr > 0:
+            raise ConfigError(f"lr={self.lr} must be > 0")
+
+
+@dataclasses.dataclass(frozen=True)
+class RuntimeConfig(Config):
+    """How a run is computed; free to change when it is resumed.
+
+    Attributes:
         precision, devices, num_nodes, strategy, accelerator, deterministic: Lightning Trainer
-            arguments (``devices`` as Lightning reads it: "auto", "2", "0,1" or "-1").
+            arguments (``devices`` as Lightning reads it: "auto", "2", "0,1" or "-1"; one
+            device by default: the paper's batch of 64 on one device, and no DDP processes
+            spawned inside an experiment's sweep unless asked for).
         num_workers: DataLoader worker processes. compile: ``torch.compile`` the forward.
         channels_last: NHWC memory format for the convolutions on CUDA (faster on tensor
             cores; ignored on CPU).
@@ -73,32 +224,11 @@ class TrainConfig(Config):
         eval_batch_size: batch size of the final evaluation (inference only, can be larger).
     """
 
-    dataset: str
-    features: str
-    labels: str
-    relation: str
-    out: str
-    fold: int = 1
-    val_fraction: float = 0.3
-    split_seed: int = 0
-    seed: int = 0
-    epochs: int = 100
-    batch_size: int = 64
-    lr: float = 1e-3
-    shared_blocks: int = 2
-    width: float = 1.0
-    block_dropout: float = 0.2
-    head_dropout: float = 0.5
-    loss: LossConfig = dataclasses.field(default_factory=LossConfig)
-    learn_relation: bool = False
-    init: str = "he"
-    init_checkpoint: str | None = None
-    select_on: str = "val"
-    precision: str = "32-true"
-    devices: str = "auto"
+    precision: str = Precision.P32_TRUE.value
+    devices: str = "1"
     num_nodes: int = 1
     strategy: str = "auto"
-    accelerator: str = "auto"
+    accelerator: str = Accelerator.AUTO.value
     deterministic: bool = False
     num_workers: int = 0
     compile: bool = False
@@ -110,64 +240,151 @@ class TrainConfig(Config):
     eval_batch_size: int = 64
 
     def __post_init__(self) -> None:
-        if isinstance(self.loss, dict):  # from YAML
-            object.__setattr__(self, "loss", LossConfig.from_dict(self.loss))
-        object.__setattr__(self, "devices", str(self.devices))
-        if self.select_on not in SELECT_ON:
-            raise RgascError(f"select_on={self.select_on!r}: use one of {SELECT_ON}")
-        if self.init not in INITS:
-            raise RgascError(f"init={self.init!r}: use one of {INITS}")
-        if self.init == "panns" and not self.init_checkpoint:
-            raise RgascError(
-                "init='panns' needs the CNN14 checkpoint: pass --init-checkpoint "
-                "PATH/Cnn14_16k_mAP=0.438.pth (or use --init he)"
-            )
-        if self.epochs < 1 or self.batch_size < 1 or self.eval_batch_size < 1:
-            raise RgascError("epochs, batch_size and eval_batch_size must be >= 1")
-        if not self.lr > 0:
-            raise RgascError(f"lr={self.lr} must be > 0")
-        if not 0.0 <= self.val_fraction < 1.0:
-            raise RgascError(f"val_fraction={self.val_fraction} must be in [0, 1)")
-        if self.select_on == "val" and self.val_fraction == 0:
-            raise RgascError(
+        object.__setattr__(self, "devices", str(self.devices))  # YAML may hold 1 or -1
+        if self.eval_batch_size < 1:
+            raise ConfigError("epochs, batch_size and eval_batch_size must be >= 1")
+        if self.num_workers < 0 or self.num_nodes < 1:
+            raise ConfigError("num_workers must be >= 0 and num_nodes >= 1")
+
+
+#: Sections whose leaves were top-level fields of the flat TrainConfig (before the tree).
+_FLAT_SECTIONS: dict[str, type[Config]] = {
+    "data": DataConfig,
+    "model": NetConfig,
+    "optim": OptimConfig,
+    "runtime": RuntimeConfig,
+}
+#: Leaf name of the flat layout -> its section.
+_FLAT_KEYS = {f.name: s for s, cls in _FLAT_SECTIONS.items() for f in dataclasses.fields(cls)}
+#: Runtime fields by leaf name (the flat layout's RUNTIME_FIELDS).
+RUNTIME_FIELDS = frozenset(f.name for f in dataclasses.fields(RuntimeConfig))
+#: Fields that hold paths; resolved to absolute paths so a run never depends on the cwd.
+PATH_FIELDS = (
+    "data.dataset",
+    "data.features",
+    "data.labels",
+    "data.relation",
+    "out",
+    "model.init_checkpoint",
+)
+#: What a new run must be given (CLI flag names in the error message).
+REQUIRED = ("data.dataset", "data.features", "data.labels", "data.relation", "out")
+
+
+def nest_flat(d: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``train`` section in the flat layout (written before the config tree: ``lr``,
+    ``width``, ``precision``... at the top, ``loss`` nested) as the tree's nested dict.
+
+    A dict already in the tree's layout is returned unchanged (as a copy).
+    """
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        section = _FLAT_KEYS.get(k)
+        if section is None:
+            out[k] = v
+        else:
+            out.setdefault(section, {})[k] = v
+    return out
+
+
+# --- the tree -------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TrainConfig(Config):
+    """Everything ``rgasc train`` needs; written to ``RUN/config.yaml`` (its ``train`` section).
+
+    Attributes:
+        out: the run folder. seed: Lightning ``seed_everything`` (weights, shuffling, dropout).
+        data, model, loss, optim, runtime: the sections (:class:`DataConfig`,
+            :class:`NetConfig`, :class:`LossConfig`, :class:`OptimConfig`,
+            :class:`RuntimeConfig`).
+    """
+
+    out: str
+    seed: int = 0
+    data: DataConfig
+    model: NetConfig = dataclasses.field(default_factory=NetConfig)
+    loss: LossConfig = dataclasses.field(default_factory=LossConfig)
+    optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
+    runtime: RuntimeConfig = dataclasses.field(default_factory=RuntimeConfig)
+
+    def __post_init__(self) -> None:
+        if self.optim.select_on == SelectOn.VAL and self.data.val_fraction == 0:
+            raise ConfigError(
                 "val_fraction=0 leaves no validation split to select the model on: set "
                 "val_fraction > 0, or --select-on test (the authors' protocol)"
             )
-        if self.num_workers < 0 or self.num_nodes < 1:
-            raise RgascError("num_workers must be >= 0 and num_nodes >= 1")
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Self:
-        """Inverse of :meth:`to_dict`, nested ``loss`` included."""
-        d = dict(d)
-        if isinstance(d.get("loss"), dict):
-            d["loss"] = LossConfig.from_dict(d["loss"])
-        return super().from_dict(d)
+    def from_dict(cls, d: Mapping[str, Any]) -> Self:
+        """Inverse of :meth:`to_dict`; the flat layout of older run folders is read too."""
+        return super().from_dict(nest_flat(d))
+
+    def flat_dict(self) -> dict[str, Any]:
+        """The flat layout (every section's leaves at the top, ``loss`` nested) of run folders
+        written before the tree; what hashes of older artefacts were computed from."""
+        d = self.to_dict()
+        for section in _FLAT_SECTIONS:
+            d.update(d.pop(section))
+        return d
+
+    def digest(self) -> str:
+        """Stable hash of every field, computed on :meth:`flat_dict`: the same settings keep
+        the digest they had in run folders written before the tree (only the layout moved)."""
+        return text_hash(type(self).__name__, json.dumps(self.flat_dict(), sort_keys=True))
 
     def resolved(self) -> TrainConfig:
         """The same config with every path absolute (a run must not depend on the cwd)."""
-        changes = {
-            name: str(Path(v).expanduser().resolve())
-            for name in PATH_FIELDS
-            if (v := getattr(self, name)) is not None
-        }
-        return self.replace(**changes)
+        changes: dict[str, Any] = {}
+        for key in PATH_FIELDS:
+            obj: Any = self
+            for part in key.split("."):
+                obj = getattr(obj, part)
+            if obj is not None:
+                changes[key] = str(Path(obj).expanduser().resolve())
+        return override(self, changes)
 
     def identity(self) -> dict[str, Any]:
-        """The fields a resumed run must keep (everything but runtime fields and epochs)."""
+        """What a resumed run must keep, by dotted key: all but runtime and optim.epochs."""
         return {
-            k: v for k, v in self.to_dict().items() if k not in RUNTIME_FIELDS and k != "epochs"
+            k: v
+            for k, v in flatten(self.to_dict()).items()
+            if not k.startswith("runtime.") and k != "optim.epochs"
         }
 
     @property
     def selection_label(self) -> str:
         """How the model was selected, as written in every report of the run."""
-        if self.select_on == "test":
+        if self.optim.select_on == SelectOn.TEST:
             return "test-set selection (authors' protocol: test scores are optimistic)"
         return "validation-set selection (test split used once, at the end)"
 
 
-#: The run folder's resolved config (written by the runner, read by evaluate/resume).
+TRAIN_KEYS = tuple(field_paths(TrainConfig))
+
+
+def make_config(changes: Mapping[str, Any], base: TrainConfig | None = None) -> TrainConfig:
+    """``base`` (or, for a new run, the defaults) with ``changes`` applied.
+
+    Args:
+        changes: dotted key -> value (``{"data.dataset": "DS", "optim.lr": 1e-4}``); paths
+            may be ``Path``, choices enum members.
+        base: start from this config (a run's saved config when resuming) instead of the
+            defaults; then ``changes`` holds only what is to change.
+
+    Raises:
+        ConfigError: unknown key, invalid value, or a required path missing for a new run.
+    """
+    if base is None:
+        missing = [k for k in REQUIRED if changes.get(k) is None]
+        if missing:
+            flags = ", ".join("--" + k.rsplit(".", 1)[-1] for k in missing)
+            raise ConfigError(
+                f"a new run needs {flags} (or --config FILE holding them, or --resume to "
+                "continue an existing run folder)"
+            )
+        paths = {k.split(".", 1)[1]: os.fspath(changes[k]) for k in REQUIRED if k != "out"}
+        base = TrainConfig(out=os.fspath(changes["out"]), data=DataConfig(**paths))
+    return override(base, changes)
 
 
 def load_run_config(run_dir: str | os.PathLike[str]) -> TrainConfig:
@@ -182,38 +399,31 @@ def load_run_config(run_dir: str | os.PathLike[str]) -> TrainConfig:
         raise ArtefactError(f"{path}: no valid 'train' section ({e}); was it edited?") from e
 
 
-#: Options that are LossConfig fields (the CLI passes them flat).
-LOSS_FIELDS = ("lambdas", "relation_space", "relation_grad")
+def config_file_changes(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The settings of a YAML config file as dotted changes (``rgasc train --config FILE``).
 
-
-def config_from_options(options: dict[str, Any], base: TrainConfig | None = None) -> TrainConfig:
-    """A TrainConfig from flat options (TrainConfig fields plus the LossConfig fields).
-
-    Args:
-        options: field -> value; ``None`` values are ignored; paths may be ``Path``.
-        base: start from this config (a run's saved config when resuming) instead of the
-            defaults; then ``options`` holds only what the user set explicitly.
+    The file is a run's ``config.yaml`` (its ``train`` section is read, in the tree's layout
+    or the older flat one), or a YAML mapping in the ``train`` section's layout. It may hold
+    only some keys: the rest come from the defaults or the command line.
 
     Raises:
-        RgascError: unknown option, or a required path missing for a new run.
+        ConfigError: missing file, or a key that is not a TrainConfig field.
     """
-    opts = {k: v for k, v in options.items() if v is not None}
-    loss_opts = {k: opts.pop(k) for k in LOSS_FIELDS if k in opts}
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(opts) - fields)
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(
+            f"--config {p}: no such file; give a run's {CONFIG_FILE} or a YAML file with a "
+            "'train' section"
+        )
+    data = load_yaml(p)
+    section = data.get("train", data)
+    if not isinstance(section, Mapping):
+        raise ConfigError(f"--config {p}: its 'train' section is not a mapping")
+    changes = flatten(nest_flat(section))
+    unknown = [k for k in changes if k not in TRAIN_KEYS]
     if unknown:
-        raise RgascError(f"unknown training option(s) {unknown}")
-    opts = {k: (os.fspath(v) if isinstance(v, os.PathLike) else v) for k, v in opts.items()}
-    if base is None:
-        missing = [k for k in ("dataset", "features", "labels", "relation", "out") if k not in opts]
-        if missing:
-            raise RgascError(
-                "a new run needs "
-                + ", ".join(f"--{m}" for m in missing)
-                + " (or --resume to continue an existing run folder)"
-            )
-        loss = LossConfig(**loss_opts)
-        return TrainConfig(**opts, loss=loss)
-    if loss_opts:
-        opts["loss"] = base.loss.replace(**loss_opts)
-    return base.replace(**opts)
+        raise ConfigError(
+            f"--config {p}: unknown key(s) {unknown} in its 'train' section; valid keys: "
+            + ", ".join(TRAIN_KEYS)
+        )
+    return changes

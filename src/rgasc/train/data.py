@@ -25,7 +25,7 @@ from rgasc.features.normalize import EPS
 from rgasc.labels.files import PseudoLabels, read_labels
 from rgasc.models.two_tower import MIN_FRAMES
 from rgasc.relation import Relation, load_relation
-from rgasc.train.config import TrainConfig
+from rgasc.train.config import DataConfig, TrainConfig
 
 #: Frames and mel bands the model needs: five 2x2 poolings.
 SPLITS = ("train", "val", "test")
@@ -127,9 +127,11 @@ class SplitData:
 
 
 def check_label_spaces(
-    dataset: DcaseDataset, labels: PseudoLabels, relation: Relation, cfg: TrainConfig
+    dataset: DcaseDataset, labels: PseudoLabels, relation: Relation, cfg: DataConfig
 ) -> None:
     """Scenes and event labels must agree across the dataset, the label file and R_SE.
+
+    ``cfg`` (the run's data section) names the files in the messages.
 
     Raises:
         LabelSpaceError naming both files and the fix.
@@ -177,14 +179,15 @@ class RGASCDataModule(L.LightningDataModule):
     def __init__(self, cfg: TrainConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.dataset = DcaseDataset(cfg.dataset)
-        self.cache: FeatureCache = open_cache(cfg.features)
-        self.labels = read_labels(cfg.labels)
-        self.relation = load_relation(cfg.relation)
-        check_label_spaces(self.dataset, self.labels, self.relation, cfg)
+        d = cfg.data
+        self.dataset = DcaseDataset(d.dataset)
+        self.cache: FeatureCache = open_cache(d.features)
+        self.labels = read_labels(d.labels)
+        self.relation = load_relation(d.relation)
+        check_label_spaces(self.dataset, self.labels, self.relation, cfg.data)
         if self.relation.meta.get("split") == "all":
             warnings.warn(
-                f"{cfg.relation}: R_SE was built on all clips, test clips included (the authors' "
+                f"{d.relation}: R_SE was built on all clips, test clips included (the authors' "
                 "code); for a clean protocol rebuild it with `rgasc relation --split train`",
                 stacklevel=2,
             )
@@ -200,17 +203,17 @@ class RGASCDataModule(L.LightningDataModule):
         self.excluded: list[str] = []
         self.splits: dict[str, SplitData] = {s: self._split(s) for s in SPLITS}
         if not self.splits["train"].clips:
-            raise ArtefactError(f"{cfg.dataset}: the training split of fold {cfg.fold} is empty")
-        if not self.splits[cfg.select_on].clips:
+            raise ArtefactError(f"{d.dataset}: the training split of fold {d.fold} is empty")
+        if not self.splits[cfg.optim.select_on].clips:
             raise ArtefactError(
-                f"{cfg.dataset}: the {cfg.select_on} split of fold {cfg.fold} is empty, so no "
+                f"{d.dataset}: the {cfg.optim.select_on} split of fold {d.fold} is empty, so no "
                 "model can be selected on it (the validation carve needs scenes with >= 2 "
                 "locations; raise val_fraction or use --select-on test)"
             )
         self.mean, self.std = self.cache.norm_stats(self.splits["train"].names)
 
     def _split(self, name: str) -> SplitData:
-        cfg = self.cfg
+        cfg = self.cfg.data
         clips = self.dataset.split(
             name,
             fold=cfg.fold,
@@ -244,10 +247,10 @@ class RGASCDataModule(L.LightningDataModule):
     def loader(
         self, split: str, shuffle: bool = False, batch_size: int | None = None
     ) -> DataLoader:
-        workers = self.cfg.num_workers
+        workers = self.cfg.runtime.num_workers
         return DataLoader(
             self.clip_dataset(split),
-            batch_size=batch_size or self.cfg.batch_size,
+            batch_size=batch_size or self.cfg.optim.batch_size,
             shuffle=shuffle,
             num_workers=workers,
             pin_memory=torch.cuda.is_available(),
@@ -259,12 +262,12 @@ class RGASCDataModule(L.LightningDataModule):
 
     def val_dataloader(self) -> list[DataLoader]:
         """The selection split first; with ``select_on="test"`` also the val split for curves."""
-        splits = ["val"] if self.cfg.select_on == "val" else ["test", "val"]
+        splits = ["val"] if self.cfg.optim.select_on == "val" else ["test", "val"]
         return [self.loader(s) for s in splits if self.splits[s].clips]
 
     def val_split_names(self) -> list[str]:
         """Split names of :meth:`val_dataloader`'s loaders, in order."""
-        splits = ["val"] if self.cfg.select_on == "val" else ["test", "val"]
+        splits = ["val"] if self.cfg.optim.select_on == "val" else ["test", "val"]
         return [s for s in splits if self.splits[s].clips]
 
     def summary(self) -> dict[str, Any]:

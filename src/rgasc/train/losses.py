@@ -22,7 +22,6 @@ The two relation losses have two documented options:
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import Iterator
 from typing import Literal
 
@@ -30,14 +29,27 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rgasc.config import Config
-from rgasc.errors import LabelSpaceError, RgascError
+from rgasc.errors import LabelSpaceError
 from rgasc.models.two_tower import RelationPrior, TwoTowerOutput
+
+# the config lives in the (torch-free) config tree; re-exported for the losses' users
+from rgasc.train.config import GRADS, PAPER_LAMBDAS, SPACES, LossConfig
 
 Space = Literal["prob", "log"]
 Grad = Literal["paper", "both"]
-SPACES = ("prob", "log")
-GRADS = ("paper", "both")
+__all__ = [
+    "GRADS",
+    "PAPER_LAMBDAS",
+    "SPACES",
+    "TERMS",
+    "LossConfig",
+    "RGASCLoss",
+    "event_by_scene_loss",
+    "event_loss",
+    "scene_by_event_loss",
+    "scene_loss",
+    "total_loss",
+]
 #: Keys of :func:`total_loss`'s result besides "loss", in the order of eq. 8's lambdas.
 TERMS = ("scene", "s_by_event", "event", "e_by_scene")
 
@@ -163,35 +175,6 @@ def scene_by_event_loss(
         if grad == "paper":
             ref = ref.detach()
         return F.mse_loss(y_s_tilde, ref)
-
-
-@dataclasses.dataclass(frozen=True)
-class LossConfig(Config):
-    """Weights and options of eq. 8.
-
-    Attributes:
-        lambdas: (l1 scene, l2 s_by_event, l3 event, l4 e_by_scene), eq. 8's order; the paper's
-            best (Table II #6) is the default. A zero weight skips its term entirely.
-        relation_space: "prob" (paper) or "log" (authors' code), see the module docstring.
-        relation_grad: "paper" (reference side detached) or "both" (authors' code).
-    """
-
-    lambdas: tuple[float, float, float, float] = (1.0, 0.01, 0.5, 0.01)
-    relation_space: str = "prob"
-    relation_grad: str = "paper"
-
-    def __post_init__(self) -> None:
-        lam = tuple(float(x) for x in self.lambdas)
-        if len(lam) != 4 or any(x < 0 for x in lam) or not any(x > 0 for x in lam):
-            raise RgascError(
-                f"lambdas={self.lambdas}: give 4 non-negative weights (scene, s_by_event, "
-                "event, e_by_scene), at least one positive"
-            )
-        object.__setattr__(self, "lambdas", lam)  # lists from YAML/CLI -> tuple of floats
-        if self.relation_space not in SPACES:
-            raise RgascError(f"relation_space={self.relation_space!r}: use one of {SPACES}")
-        if self.relation_grad not in GRADS:
-            raise RgascError(f"relation_grad={self.relation_grad!r}: use one of {GRADS}")
 
 
 def total_loss(

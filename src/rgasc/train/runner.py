@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +30,14 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 
-from rgasc.artefacts import CHECKPOINTS_DIR, LAST_CKPT, METRICS_FILE
-from rgasc.config import load_yaml, save_yaml
+from rgasc.artefacts import CHECKPOINTS_DIR, CONFIG_FILE, LAST_CKPT, METRICS_FILE
+from rgasc.config import load_yaml, override, save_yaml
 from rgasc.errors import ArtefactError
 from rgasc.evaluate.metrics import mean_average_precision, mean_clip_auc, summarize
 from rgasc.evaluate.run import EVENT_THRESHOLD, json_safe, predict_arrays
 from rgasc.inference.checkpoint import BEST, save_model
 from rgasc.models import RGASC, ModelConfig, RelationPrior, init_from_cnn14
-from rgasc.train.config import CONFIG_FILE, TrainConfig, load_run_config
+from rgasc.train.config import TrainConfig, load_run_config
 from rgasc.train.data import RGASCDataModule
 from rgasc.train.logs import CSV_DIR, LOG_DIR, next_session, write_merged_log
 from rgasc.train.module import RGASCModule
@@ -49,9 +50,9 @@ GPU_PRECISIONS = ("16-mixed", "bf16-mixed", "16-true", "bf16-true", "16", "bf16"
 
 
 def _on_gpu(cfg: TrainConfig) -> bool:
-    if cfg.accelerator in ("gpu", "cuda"):
+    if cfg.runtime.accelerator in ("gpu", "cuda"):
         return True
-    return cfg.accelerator == "auto" and torch.cuda.is_available()
+    return cfg.runtime.accelerator == "auto" and torch.cuda.is_available()
 
 
 def lightning_devices(devices: str) -> int | str | list[int]:
@@ -68,14 +69,15 @@ def lightning_devices(devices: str) -> int | str | list[int]:
 
 
 def resolve_precision(cfg: TrainConfig) -> str:
-    """``cfg.precision``, or 32-true (with a warning) when a GPU-only precision meets a CPU."""
-    if cfg.precision in GPU_PRECISIONS and not _on_gpu(cfg):
+    """``runtime.precision``, or 32-true (with a warning) when a GPU-only one meets a CPU."""
+    precision = cfg.runtime.precision
+    if precision in GPU_PRECISIONS and not _on_gpu(cfg):
         warnings.warn(
-            f"precision {cfg.precision!r} needs a GPU; training on the CPU in 32-true instead",
+            f"precision {precision!r} needs a GPU; training on the CPU in 32-true instead",
             stacklevel=2,
         )
         return "32-true"
-    return cfg.precision
+    return precision
 
 
 def _check_run_folder(cfg: TrainConfig, resume: bool) -> Path:
@@ -111,7 +113,7 @@ def _write_config(
 
     data = {
         "train": cfg.to_dict(),
-        "selection": {"split": cfg.select_on, "note": cfg.selection_label},
+        "selection": {"split": cfg.optim.select_on, "note": cfg.selection_label},
         "model": model_cfg.to_dict(),
         "features": dm.cache.config.to_dict(),
         "data": dm.summary(),
@@ -128,19 +130,19 @@ def build_model(cfg: TrainConfig, dm: RGASCDataModule, *, load_init: bool = True
     model_cfg = ModelConfig(
         n_scenes=len(dm.scenes),
         n_events=len(dm.events),
-        shared_blocks=cfg.shared_blocks,
-        width=cfg.width,
+        shared_blocks=cfg.model.shared_blocks,
+        width=cfg.model.width,
         n_mels=dm.cache.config.n_mels,
-        block_dropout=cfg.block_dropout,
-        head_dropout=cfg.head_dropout,
-        learn_relation=cfg.learn_relation,
+        block_dropout=cfg.model.block_dropout,
+        head_dropout=cfg.model.head_dropout,
+        learn_relation=cfg.model.learn_relation,
     )
     model = RGASC(model_cfg)
-    if cfg.init == "panns" and load_init:
+    if cfg.model.init == "panns" and load_init:
         from rgasc.teachers.panns import cnn14_block_state
 
-        assert cfg.init_checkpoint is not None  # TrainConfig checks it
-        init_from_cnn14(model, cnn14_block_state(cfg.init_checkpoint))
+        assert cfg.model.init_checkpoint is not None  # NetConfig checks it
+        init_from_cnn14(model, cnn14_block_state(cfg.model.init_checkpoint))
     return model
 
 
@@ -151,12 +153,12 @@ def build_module(cfg: TrainConfig, dm: RGASCDataModule, *, load_init: bool = Tru
     """
     return RGASCModule(
         build_model(cfg, dm, load_init=load_init),
-        RelationPrior(torch.from_numpy(dm.relation.matrix), learn=cfg.learn_relation),
+        RelationPrior(torch.from_numpy(dm.relation.matrix), learn=cfg.model.learn_relation),
         cfg.loss,
-        lr=cfg.lr,
+        lr=cfg.optim.lr,
         val_splits=dm.val_split_names(),
-        compile=cfg.compile,
-        channels_last=cfg.channels_last,
+        compile=cfg.runtime.compile,
+        channels_last=cfg.runtime.channels_last,
     )
 
 
@@ -179,7 +181,7 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
         saved = load_yaml(run / CONFIG_FILE).get("features")
         if saved != dm.cache.config.to_dict():
             raise ArtefactError(
-                f"{cfg.features}: its latest cache was made with another feature config than "
+                f"{cfg.data.features}: its latest cache was made with another feature config than "
                 f"the run's ({run / CONFIG_FILE}); recompute the run's features or start a new run"
             )
     # On resume every weight comes from last.ckpt: no need to read the CNN14 file again.
@@ -189,7 +191,7 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
         run.mkdir(parents=True, exist_ok=True)
         _write_config(run, cfg, module.model.cfg, dm, precision)
 
-    monitor = f"{cfg.select_on}/macro_acc"
+    monitor = f"{cfg.optim.select_on}/macro_acc"
     ckpt = ModelCheckpoint(
         dirpath=run / CHECKPOINTS,
         filename="best",
@@ -203,20 +205,21 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
         CSVLogger(run / LOG_DIR, name=CSV_DIR, version=next_session(run)),
         TensorBoardLogger(run / LOG_DIR, name="tensorboard", version="", default_hp_metric=False),
     ]
+    rt = cfg.runtime
     trainer = L.Trainer(
-        accelerator=cfg.accelerator,
-        devices=lightning_devices(cfg.devices),
-        num_nodes=cfg.num_nodes,
-        strategy=cfg.strategy,
+        accelerator=rt.accelerator,
+        devices=lightning_devices(rt.devices),
+        num_nodes=rt.num_nodes,
+        strategy=rt.strategy,
         precision=precision,  # type: ignore[arg-type]
-        max_epochs=cfg.epochs,
-        deterministic=cfg.deterministic,
+        max_epochs=cfg.optim.epochs,
+        deterministic=rt.deterministic,
         logger=loggers,
         callbacks=[ckpt],
-        log_every_n_steps=cfg.log_every_n_steps,
-        enable_progress_bar=cfg.progress_bar,
-        enable_model_summary=cfg.model_summary,
-        num_sanity_val_steps=cfg.sanity_val_steps,
+        log_every_n_steps=rt.log_every_n_steps,
+        enable_progress_bar=rt.progress_bar,
+        enable_model_summary=rt.model_summary,
+        num_sanity_val_steps=rt.sanity_val_steps,
         default_root_dir=run,
     )
     started = time.time()
@@ -237,7 +240,7 @@ def _scores(
     if not s.clips:
         return None
     probs, events, _ = predict_arrays(
-        model, dm.cache, s.rows, dm.mean, dm.std, cfg.eval_batch_size, device
+        model, dm.cache, s.rows, dm.mean, dm.std, cfg.runtime.eval_batch_size, device
     )
     full = summarize(s.scene_ids, probs, dm.scenes, devices=[c.device for c in s.clips])
     out = {k: full[k] for k in ("n", "macro_accuracy", "overall_accuracy", "log_loss")}
@@ -269,13 +272,13 @@ def finish(
     model = module.model.cpu().eval()
     extra: dict[str, Any] = {
         "epoch": best_epoch,
-        "selection_split": cfg.select_on,
+        "selection_split": cfg.optim.select_on,
         "selection": cfg.selection_label,
         "selection_macro_accuracy": best_score,
         "config_digest": cfg.digest(),
         "train_config": cfg.to_dict(),
     }
-    if cfg.learn_relation:
+    if cfg.model.learn_relation:
         extra["relation_prior"] = dm.relation.matrix
     save_model(
         run / BEST,
@@ -292,7 +295,7 @@ def finish(
     device = "cuda" if _on_gpu(cfg) and torch.cuda.is_available() else "cpu"
     metrics = {
         "run": str(run),
-        "selection_split": cfg.select_on,
+        "selection_split": cfg.optim.select_on,
         "selection": cfg.selection_label,
         "best_epoch": best_epoch,  # 0-based, as in the CSV log
         "best_selection_macro_accuracy": best_score,
@@ -307,7 +310,12 @@ def finish(
     return metrics
 
 
-def resume(run_dir: str | Path, **overrides: Any) -> Path:
-    """Continue a run from its config.yaml; ``overrides``: epochs and runtime fields only."""
-    cfg = load_run_config(run_dir)
-    return train(cfg.replace(**overrides), resume=True)
+def resume(run_dir: str | Path, changes: Mapping[str, Any] | None = None) -> Path:
+    """Continue a run from its config.yaml.
+
+    Args:
+        run_dir: the run folder.
+        changes: dotted key -> value (:func:`rgasc.config.override`); only ``optim.epochs``
+            and ``runtime.*`` may differ from the run's, e.g. ``{"optim.epochs": 150}``.
+    """
+    return train(override(load_run_config(run_dir), changes or {}), resume=True)

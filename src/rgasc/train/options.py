@@ -1,0 +1,164 @@
+"""The command-line options of ``rgasc train`` and ``rgasc experiment``, declared once.
+
+Each :class:`Option` maps one flag to one leaf of :class:`~rgasc.train.config.TrainConfig`
+(its dotted key); its type and default come from the dataclass, so the help shows the
+default the run will get and a new field needs one line here. The CLI
+(:mod:`rgasc.cli.training`) turns the table into typer parameters; a test checks that every
+leaf of the tree has its option.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+from typing import Any
+
+from rgasc.config import field_default, field_type
+from rgasc.train.config import (
+    PAPER_LAMBDAS,
+    Accelerator,
+    Init,
+    Precision,
+    RelationGrad,
+    RelationSpace,
+    SelectOn,
+    TrainConfig,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """One CLI option: ``--NAME`` (NAME the field's last part, ``_`` as ``-``) sets ``field``.
+
+    Attributes:
+        field: dotted TrainConfig key, e.g. ``"optim.lr"``.
+        help: one sentence; the default is appended from the dataclass.
+        choices: the allowed values (the field stores the member's value).
+        path: the value is a file or folder (resolved to an absolute path in the run).
+        note: text after the default (e.g. how ``--resume`` treats the option).
+    """
+
+    field: str
+    help: str
+    choices: type[enum.StrEnum] | None = None
+    path: bool = False
+    note: str = ""
+
+    @property
+    def name(self) -> str:
+        """The Python parameter name (``batch_size``); the flag is ``--batch-size``."""
+        return self.field.rsplit(".", 1)[-1]
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def section(self) -> str:
+        """The tree section (``optim``), or ``run`` for the top-level fields."""
+        return self.field.split(".", 1)[0] if "." in self.field else "run"
+
+    @property
+    def type(self) -> Any:
+        """The field's annotation (``int``, ``str | None``, ``tuple[float, ...]``...)."""
+        return field_type(TrainConfig, self.field)
+
+    @property
+    def default(self) -> Any:
+        """The dataclass default (``dataclasses.MISSING`` for required fields)."""
+        return field_default(TrainConfig, self.field)
+
+    def default_text(self) -> str | None:
+        """The default as the help shows it (None when the field has none)."""
+        d = self.default
+        if d is dataclasses.MISSING or d is None:
+            return None
+        if isinstance(d, bool):
+            return self.name.replace("_", "-") if d else "no-" + self.name.replace("_", "-")
+        if isinstance(d, tuple):
+            text = " ".join(f"{x:g}" for x in d)
+            return f"{text} (the paper's)" if d == PAPER_LAMBDAS else text
+        return f"{d:g}" if isinstance(d, float) else str(d)
+
+
+_LAMBDAS_HELP = (
+    "Loss weights l1 scene, l2 s_by_event, l3 event, l4 e_by_scene (eq. 8): 4 numbers or "
+    "l1,l2,l3,l4."
+)
+OPTIONS: tuple[Option, ...] = (
+    Option("out", "Run folder: config.yaml, checkpoints/, logs/, metrics.json.", path=True),
+    Option("seed", "Seed of weights, shuffling and dropout."),
+    # data
+    Option("data.dataset", "Dataset folder (DCASE layout).", path=True),
+    Option("data.features", "Feature cache (`rgasc features`).", path=True),
+    Option("data.labels", "Pseudo-labels (`rgasc tag`).", path=True),
+    Option("data.relation", "R_SE folder (`rgasc relation`).", path=True),
+    Option("data.fold", "Fold of evaluation_setup/."),
+    Option(
+        "data.val_fraction", "Share of each scene's training locations carved out for validation."
+    ),
+    Option("data.split_seed", "Seed of the validation carve."),
+    # model
+    Option("model.shared_blocks", "Blocks shared by both towers, 0..6."),
+    Option("model.width", "Channel multiplier (1 = CNN14 widths)."),
+    Option("model.block_dropout", "Dropout after each convolution block."),
+    Option("model.head_dropout", "Dropout before each tower's output layer."),
+    Option("model.learn_relation", "Learn R_SE (non-negative), starting from the prior."),
+    Option(
+        "model.init",
+        "he (PANNs' He-uniform) or panns (CNN14 blocks from --init-checkpoint).",
+        choices=Init,
+    ),
+    Option("model.init_checkpoint", "CNN14 .pth for --init panns.", path=True),
+    # loss
+    Option("loss.lambdas", _LAMBDAS_HELP),
+    Option(
+        "loss.relation_space",
+        "prob (paper) or log (authors' code): scene side of the relation losses.",
+        choices=RelationSpace,
+    ),
+    Option(
+        "loss.relation_grad",
+        "paper (reference side detached) or both (authors' code).",
+        choices=RelationGrad,
+    ),
+    # optim
+    Option("optim.epochs", "Epochs.", note="A resumed run keeps its own unless given."),
+    Option("optim.batch_size", "Clips per batch."),
+    Option("optim.lr", "Adam learning rate."),
+    Option(
+        "optim.select_on",
+        "Model selection split: val, or test (the authors' protocol; labelled as such).",
+        choices=SelectOn,
+    ),
+    # runtime
+    Option(
+        "runtime.precision",
+        "Lightning precision (GPU-only ones fall back to 32-true on the CPU).",
+        choices=Precision,
+    ),
+    Option("runtime.devices", "Lightning devices: auto, N, -1 (all), or 0,1."),
+    Option("runtime.num_nodes", "Machines for multi-node DDP."),
+    Option("runtime.strategy", "Lightning strategy, e.g. auto or ddp."),
+    Option("runtime.accelerator", "Lightning accelerator.", choices=Accelerator),
+    Option("runtime.deterministic", "Deterministic algorithms only."),
+    Option("runtime.num_workers", "DataLoader worker processes."),
+    Option("runtime.compile", "torch.compile the forward pass."),
+    Option("runtime.channels_last", "NHWC convolutions on CUDA (faster on tensor cores)."),
+    Option("runtime.log_every_n_steps", "Lightning logging interval in steps."),
+    Option("runtime.progress_bar", "Lightning progress bar."),
+    Option("runtime.model_summary", "Lightning model summary at the start."),
+    Option("runtime.sanity_val_steps", "Validation batches run before training (a check)."),
+    Option("runtime.eval_batch_size", "Batch size of the final evaluation."),
+)
+BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS}
+
+
+def option_changes(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameter values of a command (name -> value) as dotted TrainConfig changes.
+
+    Names that are not in the table are left out (a command's own arguments); ``None`` means
+    "not given" and is left out too, so a file's or a resumed run's setting stays.
+    """
+    return {BY_NAME[k].field: v for k, v in values.items() if k in BY_NAME and v is not None}

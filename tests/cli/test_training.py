@@ -1,0 +1,212 @@
+"""``rgasc train``, ``rgasc experiment`` and ``rgasc demo``: options, --config, --resume."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+import rgasc.demo.run
+import rgasc.experiments.sweep
+import rgasc.train.runner
+from helpers.training import TinyInputs
+from rgasc.cli import app
+from rgasc.cli.training import split_commas
+from rgasc.config import load_yaml
+from rgasc.train import load_run_config
+from rgasc.train.config import PAPER_LAMBDAS, RuntimeConfig, TrainConfig
+from rgasc.utils import write_json
+
+PATHS = ["--dataset", "d", "--features", "f", "--labels", "l.h5", "--relation", "r"]
+
+
+def _inputs_args(inputs: TinyInputs) -> list[str]:
+    return ["--dataset", str(inputs.dataset), "--features", str(inputs.features),
+            "--labels", str(inputs.labels), "--relation", str(inputs.relation)]  # fmt: skip
+
+
+def _invoke(args: list[str]) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return CliRunner().invoke(app, args)
+
+
+@pytest.fixture
+def fake_train(monkeypatch: pytest.MonkeyPatch) -> list[TrainConfig]:
+    """Replace the runner: record each TrainConfig, write a minimal metrics.json."""
+    seen: list[TrainConfig] = []
+
+    def fake(cfg: TrainConfig, resume: bool = False) -> Path:
+        seen.append(cfg)
+        run = Path(cfg.out)
+        write_json(run / "metrics.json", {"best_epoch": 0, "selection": "fake"})
+        return run
+
+    monkeypatch.setattr(rgasc.train.runner, "train", fake)
+    return seen
+
+
+# --- train ------------------------------------------------------------------------------------
+def test_cli_train_resume_and_evaluate(tiny_inputs: TinyInputs, tmp_path: Path) -> None:
+    from rgasc.evaluate.run import evaluate_run
+
+    out = tmp_path / "cli_run"
+    args = ["train", *_inputs_args(tiny_inputs), "--out", str(out), "--width", "0.0625",
+            "--epochs", "1", "--batch-size", "8", "--lambdas", "1", "0", "0.5", "0",
+            "--accelerator", "cpu", "--devices", "1", "--no-progress-bar"]  # fmt: skip
+    result = _invoke(args)
+    assert result.exit_code == 0, result.output
+    assert "test macro acc" in result.output and "validation-set selection" in result.output
+    cfg = load_run_config(out)
+    assert cfg.loss.lambdas == (1.0, 0.0, 0.5, 0.0) and cfg.model.width == 0.0625
+    assert Path(cfg.data.dataset).is_absolute() and cfg.runtime.progress_bar is False
+    result = _invoke(["train", "--out", str(out), "--resume", "--epochs", "2"])
+    assert result.exit_code == 0, result.output
+    again = load_run_config(out)
+    assert again.optim.epochs == 2 and again.loss == cfg.loss and again.model == cfg.model
+    # the evaluate step from Python (its command lives in rgasc.cli.evaluate)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = evaluate_run(out, "test", device="cpu", tsne=False)
+    assert report["n"] == 12 and (out / "eval_test" / "metrics.json").is_file()
+
+
+def test_cli_train_config_file_reproduces_a_run_elsewhere(
+    tiny_inputs: TinyInputs, tmp_path: Path
+) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    args = ["train", *_inputs_args(tiny_inputs), "--out", str(first), "--width", "0.0625",
+            "--epochs", "1", "--batch-size", "8", "--seed", "5", "--lambdas", "1,0.01,0,0.01",
+            "--accelerator", "cpu", "--no-progress-bar", "--no-model-summary",
+            "--sanity-val-steps", "0"]  # fmt: skip
+    assert (res := _invoke(args)).exit_code == 0, res.output
+    res = _invoke(["train", "--config", str(first / "config.yaml"), "--out", str(second)])
+    assert res.exit_code == 0, res.output
+    a, b = (load_yaml(d / "config.yaml")["train"] for d in (first, second))
+    assert a.pop("out") == str(first) and b.pop("out") == str(second)
+    assert a == b and a["seed"] == 5 and a["loss"]["lambdas"] == [1.0, 0.01, 0.0, 0.01]
+
+
+def test_cli_train_options_reach_the_config(fake_train: list[TrainConfig], tmp_path: Path) -> None:
+    base = ["train", *PATHS, "--out", str(tmp_path / "r")]
+    for lam in (["1", "0", "0.5", "0"], ["1,0,0.5,0"]):
+        assert (res := _invoke([*base, "--lambdas", *lam])).exit_code == 0, res.output
+    assert (res := _invoke([*base, "--lambdas=1,0,0.5,0"])).exit_code == 0, res.output
+    assert [c.loss.lambdas for c in fake_train] == [(1.0, 0.0, 0.5, 0.0)] * 3
+    args = [*base, "--select-on", "test", "--val-fraction", "0", "--init", "panns",
+            "--init-checkpoint", "c.pth", "--relation-space", "log", "--relation-grad", "both",
+            "--precision", "bf16-mixed", "--accelerator", "cuda", "--split-seed", "4",
+            "--head-dropout", "0.1", "--eval-batch-size", "128", "--no-channels-last"]  # fmt: skip
+    assert (res := _invoke(args)).exit_code == 0, res.output
+    cfg = fake_train[-1]
+    assert cfg.optim.select_on == "test" and cfg.data.val_fraction == 0.0
+    assert cfg.model.init == "panns" and cfg.model.init_checkpoint == "c.pth"
+    assert (cfg.loss.relation_space, cfg.loss.relation_grad) == ("log", "both")
+    assert cfg.runtime.precision == "bf16-mixed" and cfg.runtime.accelerator == "cuda"
+    assert type(cfg.runtime.precision) is str and cfg.runtime.channels_last is False
+    assert (cfg.data.split_seed, cfg.model.head_dropout, cfg.runtime.eval_batch_size) == (
+        4, 0.1, 128)  # fmt: skip
+    assert (res := _invoke(base)).exit_code == 0, res.output
+    defaults = fake_train[-1]
+    assert defaults.loss.lambdas == PAPER_LAMBDAS and defaults.runtime.devices == "1"
+
+
+def test_cli_train_usage_errors(fake_train: list[TrainConfig], tmp_path: Path) -> None:
+    base = ["train", *PATHS, "--out", str(tmp_path / "r")]
+    for bad in (["--select-on", "tset"], ["--precision", "bf17"], ["--accelerator", "tpu"],
+                ["--lambdas", "1,0,0"], ["--learn-relation", "yes"]):  # fmt: skip
+        res = _invoke([*base, *bad])
+        assert res.exit_code == 2, (bad, res.output)
+    res = _invoke(["train", "--dataset", "d", "--out", str(tmp_path / "r")])
+    assert res.exit_code != 0 and "--features" in str(res.exception)
+    res = _invoke(["train", *PATHS, "--out", "o", "--resume", "--config", "c.yaml"])
+    assert "leave out --config" in str(res.exception)
+    assert fake_train == []
+
+
+def test_cli_help_lists_choices_and_dataclass_defaults() -> None:
+    res = CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0
+    for text in ("val|test", "he|panns", "prob|log", "paper|both", "auto|cpu|gpu|cuda|mps",
+                 "bf16-mixed", "1 0.01 0.5 0.01", "--config", "--resume"):  # fmt: skip
+        assert text in res.output, text
+    res = CliRunner().invoke(app, ["experiment", "--help"], env={"COLUMNS": "200"})
+    assert "--grid" in res.output and "--seeds" in res.output and "--lambdas" not in res.output
+
+
+def test_split_commas() -> None:
+    assert split_commas(["--lambdas", "1,2,3,4", "--lr", "1"]) == [
+        "--lambdas", "1", "2", "3", "4", "--lr", "1"]  # fmt: skip
+    assert split_commas(["--lambdas=1,2,3,4"]) == ["--lambdas", "1", "2", "3", "4"]
+    assert split_commas(["--devices", "0,1", "--", "--lambdas", "1,2"]) == [
+        "--devices", "0,1", "--", "--lambdas", "1,2"]  # fmt: skip
+
+
+# --- experiment, demo -------------------------------------------------------------------------
+def test_cli_experiment_parses_seeds_grid_and_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: dict = {}
+
+    def fake_run(name, base, out, seeds, **kw):  # noqa: ANN001, ANN202
+        seen.update(name=name, base=base, seeds=seeds, **kw)
+        return Path(out) / "results.md"
+
+    monkeypatch.setattr(rgasc.experiments.sweep, "run_experiment", fake_run)
+    args = ["experiment", "lambdas", *PATHS, "--out", str(tmp_path), "--epochs", "3",
+            "--width", "0.25", "--grid", "1,0,0,0;1,0.01,0.5,0.01",
+            "--seeds", "4", "5", "6"]  # fmt: skip
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert seen["name"] == "lambdas" and seen["seeds"] == [4, 5, 6]
+    assert seen["grid"] == [(1, 0, 0, 0), (1, 0.01, 0.5, 0.01)]
+    base = seen["base"]
+    assert base.optim.epochs == 3 and base.model.width == 0.25
+    assert base.runtime.progress_bar is False and base.runtime.model_summary is False
+    assert base.runtime.devices == RuntimeConfig().devices  # the same default as train
+    res = CliRunner().invoke(app, [*args[:-4], "--seeds", "1,x"])
+    assert res.exit_code != 0
+    # a run's config.yaml as the base of an experiment; options given still win
+    cfg_file = tmp_path / "train.yaml"
+    cfg_file.write_text("train:\n  optim: {lr: 0.01, epochs: 9}\n  model: {width: 0.5}\n")
+    res = CliRunner().invoke(app, [*args[:-4], "--config", str(cfg_file), "--seeds", "1"])
+    assert res.exit_code == 0, res.output
+    base = seen["base"]
+    assert (base.optim.lr, base.optim.epochs, base.model.width) == (0.01, 3, 0.25)
+
+
+def test_cli_demo_passes_its_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict = {}
+
+    def fake_demo(out, cfg, log):  # noqa: ANN001, ANN202
+        seen.update(out=out, cfg=cfg)
+        return Path(out) / "report.md"
+
+    monkeypatch.setattr(rgasc.demo.run, "run_demo", fake_demo)
+    args = ["demo", "--out", str(tmp_path / "d"), "--clips", "40", "--epochs", "2",
+            "--width", "0.25", "--teacher", "annotations"]  # fmt: skip
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    cfg = seen["cfg"]
+    assert (cfg.clips, cfg.epochs, cfg.width, cfg.teacher) == (40, 2, 0.25, "annotations")
+    assert cfg.duration == rgasc.demo.run.DemoConfig().duration and "report.md" in res.output
+
+
+def test_cli_start_up_loads_neither_torch_nor_lightning() -> None:
+    """The options table is read when the CLI is imported: the config tree must stay light."""
+    import os
+    import subprocess
+    import sys
+
+    import rgasc
+
+    src = str(Path(rgasc.__file__).parents[1])  # the sources under test, not an installed copy
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    code = "import sys, rgasc.cli; print(sorted({'torch', 'lightning'} & set(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert out.stdout.strip() == "[]"
