@@ -14,7 +14,9 @@ with generated noise instead of the packages.
 Output::
 
     OUT/audio/<scene>-<location>-<segment>-a.wav   10-s clips, mono, 16-bit PCM
-    OUT/meta.csv, OUT/events.csv, OUT/manifest.csv, OUT/evaluation_setup/fold1_*.txt
+    OUT/meta.csv, OUT/events.csv, OUT/evaluation_setup/fold1_*.txt   DCASE layout + events
+    OUT/manifest.csv     every source recording: package, version, path, licence, fold, ...
+    OUT/placements.csv   what each clip is made of (background and event recordings)
 """
 
 from __future__ import annotations
@@ -33,21 +35,30 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-import soxr
 
 HERE = Path(__file__).resolve().parent
 SOURCES_FILE = HERE / "sources.tsv"
 VERSION = "realscenes-1"
-# Every source is band-limited to one rate before mixing: most recordings are 11.025 kHz,
-# and a scene must not be given away by the bandwidth of the package its sounds came from.
-BAND_SR = 11025
 BG_LEVEL_DB = -28.0  # background RMS, dBFS, before the per-clip gain
 BG_GAIN_DB = 4.0  # per-clip background gain: uniform in +-this
 SNR_DB = (-3.0, 12.0)  # event active RMS over background RMS, uniform
 EXTRA_OCCURRENCE = 0.3  # chance that a present event occurs a second time
 MAX_EVENT_S = 8.0  # longer recordings are cropped to a random window this long
 EVAL_SHARE = 3  # 1 in EVAL_SHARE locations / event recordings (at least one) is evaluate
-PEAK = 0.95
+
+
+def _load_sibling(name: str):  # noqa: ANN202 - module object
+    """``NAME.py`` beside this file, loaded by path: benchmarks/ is not a package."""
+    spec = importlib.util.spec_from_file_location(f"realscenes_{name}", HERE / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+mix = _load_sibling("mixing")
+BAND_SR = mix.BAND_SR  # the rate every recording is mixed at (see mixing.py)
 
 # Events per scene: probability that a clip contains the event (perturbed per location).
 SCENE_EVENTS: dict[str, dict[str, float]] = {
@@ -136,8 +147,18 @@ def read_sources(path: Path = SOURCES_FILE) -> list[Source]:
     out = []
     for ln in lines[1:]:
         r = dict(zip(header, ln.split("\t"), strict=True))
-        out.append(Source(r["package"], r["path"], r["role"], r["label"], r["licence"],
-                          float(r["duration"]), int(r["sample_rate"]), r.get("yamnet_top3", "")))  # fmt: skip
+        out.append(
+            Source(
+                r["package"],
+                r["path"],
+                r["role"],
+                r["label"],
+                r["licence"],
+                float(r["duration"]),
+                int(r["sample_rate"]),
+                r.get("yamnet_top3", ""),
+            )
+        )
     return out
 
 
@@ -191,73 +212,6 @@ def plan_clips(
             name = f"audio/{scene}-{loc_id[bg]}-{c // len(locs):03d}-a.wav"
             plans.append(ClipPlan(name, scene, loc_id[bg], bg, fold[bg], c))
     return plans, loc_id, fold
-
-
-def active_rms(x: np.ndarray, sr: int = BAND_SR) -> float:
-    """RMS over the 10-ms frames within 25 dB of the loudest: the level while it sounds."""
-    hop = max(1, sr // 100)
-    n = len(x) // hop
-    if n == 0:
-        return float(np.sqrt(np.mean(x**2))) if len(x) else 0.0
-    e = np.mean(x[: n * hop].reshape(n, hop) ** 2, axis=1)
-    on = e >= e.max() * 10 ** (-25 / 10)
-    return float(np.sqrt(np.mean(e[on]))) if e.max() > 0 else 0.0
-
-
-def trim_silence(x: np.ndarray, sr: int = BAND_SR, floor_db: float = -35.0) -> np.ndarray:
-    """Drop leading/trailing 10-ms frames more than ``floor_db`` below the loudest frame."""
-    hop = max(1, sr // 100)
-    n = len(x) // hop
-    if n == 0:
-        return x
-    e = np.mean(x[: n * hop].reshape(n, hop) ** 2, axis=1)
-    if e.max() <= 0:
-        return x[:0]
-    on = np.flatnonzero(e >= e.max() * 10 ** (floor_db / 10))
-    return x[on[0] * hop : min(len(x), (on[-1] + 1) * hop)]
-
-
-def prepare(x: np.ndarray, sr: int, role: str) -> np.ndarray:
-    """Mono float32 at BAND_SR, DC removed; events also trimmed of silence."""
-    y = soxr.resample(np.asarray(x, dtype=np.float32), sr, BAND_SR) if sr != BAND_SR else x
-    y = np.asarray(y, dtype=np.float32)
-    y = y - np.float32(y.mean()) if len(y) else y
-    return trim_silence(y) if role == "event" else y
-
-
-def _fades(n: int, fade: int) -> np.ndarray:
-    """Gain curve of n samples with raised-cosine fades of ``fade`` samples at both ends."""
-    g = np.ones(n, dtype=np.float32)
-    f = min(fade, n // 2)
-    if f > 0:
-        ramp = (0.5 - 0.5 * np.cos(np.linspace(0, np.pi, f, dtype=np.float32))).astype(np.float32)
-        g[:f] = ramp
-        g[n - f :] = ramp[::-1]
-    return g
-
-
-def crossfade_concat(a: np.ndarray, b: np.ndarray, fade: int) -> np.ndarray:
-    """``a`` then ``b`` with an equal-power crossfade of ``fade`` samples."""
-    f = min(fade, len(a), len(b))
-    if f == 0:
-        return np.concatenate([a, b])
-    t = np.linspace(0, np.pi / 2, f, dtype=np.float32)
-    mid = a[len(a) - f :] * np.cos(t) + b[:f] * np.sin(t)
-    return np.concatenate([a[: len(a) - f], mid, b[f:]])
-
-
-def background_segment(rng: np.random.Generator, x: np.ndarray, n: int) -> np.ndarray:
-    """n samples of a location: a random window, or the recording looped with crossfades."""
-    if len(x) == 0:
-        raise ValueError("empty background recording")
-    if len(x) >= n:
-        start = int(rng.integers(0, len(x) - n + 1))
-        return x[start : start + n].copy()
-    fade = min(BAND_SR // 4, len(x) // 4)
-    out = x[int(rng.integers(0, len(x))) :]  # random phase, so clips do not all start alike
-    while len(out) < n:
-        out = crossfade_concat(out, x, fade)
-    return out[:n].copy()
 
 
 def place_events(
@@ -314,7 +268,7 @@ def mix_clip(
     n: int,
 ) -> np.ndarray:
     """Background at a random level plus events at their SNR; float32 at BAND_SR, n samples."""
-    bg = background_segment(rng, background, n)
+    bg = mix.background_segment(rng, background, n)
     rms = float(np.sqrt(np.mean(bg**2))) or 1e-4
     level = 10 ** ((BG_LEVEL_DB + rng.uniform(-BG_GAIN_DB, BG_GAIN_DB)) / 20)
     x = bg * np.float32(level / rms)
@@ -322,25 +276,13 @@ def mix_clip(
     fade = BAND_SR // 200  # 5 ms: no clicks at the edges of an event or a crop
     for p in placements:
         sig = audio[p.recording][p.crop : p.crop + p.length]
-        sig = sig * _fades(len(sig), fade if p.crop == 0 else BAND_SR // 20)
-        gain = bg_rms * 10 ** (p.snr_db / 20) / max(active_rms(sig), 1e-6)
+        sig = sig * mix.fades(len(sig), fade if p.crop == 0 else BAND_SR // 20)
+        gain = bg_rms * 10 ** (p.snr_db / 20) / max(mix.active_rms(sig), 1e-6)
         for h in p.hits:
             jitter = 10 ** (rng.uniform(-2, 2) / 20) if len(p.hits) > 1 else 1.0
             a = p.start + h
             x[a : a + len(sig)] += np.float32(gain * jitter) * sig
     return x.astype(np.float32)
-
-
-def to_output(x: np.ndarray, sr: int, n_out: int) -> np.ndarray:
-    """Resample a BAND_SR mixture to ``sr``, exactly ``n_out`` samples, peak <= PEAK."""
-    y = soxr.resample(x, BAND_SR, sr) if sr != BAND_SR else x
-    y = np.asarray(y, dtype=np.float32)[:n_out]
-    if len(y) < n_out:
-        y = np.pad(y, (0, n_out - len(y)))
-    peak = float(np.max(np.abs(y))) if len(y) else 0.0
-    if peak > PEAK:
-        y = y * np.float32(PEAK / peak)  # scale the whole clip: no clipping, no limiter
-    return y
 
 
 def build_dataset(
@@ -378,7 +320,7 @@ def build_dataset(
         raise ValueError(f"no recordings for {missing}")
     plans, loc_id, loc_fold = plan_clips(bgs, clips, seed)
     ev_fold = split_folds(evs, seed, "events")
-    audio = {k: prepare(*load(by_key[k]), by_key[k].role) for k in [*loc_id, *ev_fold]}
+    audio = {k: mix.prepare(*load(by_key[k]), by_key[k].role) for k in [*loc_id, *ev_fold]}
     empty = [k for k, a in audio.items() if len(a) == 0]
     if empty:
         raise ValueError(f"silent or empty recordings: {empty[:3]}")
@@ -394,22 +336,37 @@ def build_dataset(
     (out / "evaluation_setup").mkdir()
     meta = ["filename\tscene_label\tidentifier\tsource_label"]
     rows = ["filename\tevent_label\tonset\toffset"]
+    # what each clip is made of: the recordings behind meta.csv and events.csv
+    parts = ["filename\trole\tlabel\tpackage\tpath\tonset\toffset\tsnr_db"]
     uses: Counter[str] = Counter()
     profiles: dict[str, dict[str, float]] = {}
     for i, plan in enumerate(plans):
         if plan.location not in profiles:
-            profiles[plan.location] = location_profile(seed, plan.location,
-                                                       scene_events[plan.scene])  # fmt: skip
+            profiles[plan.location] = location_profile(
+                seed, plan.location, scene_events[plan.scene]
+            )
         rng = _rng(seed, "clip", plan.scene, plan.index)
         placed = place_events(rng, profiles[plan.location], pools[plan.fold], lengths, n)
-        x = to_output(mix_clip(rng, audio[plan.background], placed, audio, n), sample_rate, n_out)
+        x = mix.to_output(
+            mix_clip(rng, audio[plan.background], placed, audio, n), sample_rate, n_out
+        )
         sf.write(out / plan.filename, x, sample_rate, subtype="PCM_16")
         meta.append(f"{plan.filename}\t{plan.scene}\t{plan.location}\ta")
         uses[plan.background] += 1
+        bg = by_key[plan.background]
+        parts.append(
+            f"{plan.filename}\tbackground\t{plan.scene}\t{bg.package}\t{bg.path}"
+            f"\t0.000\t{last:.3f}\t"
+        )
         for p in placed:
             uses[p.recording] += 1
             on, off = p.start / BAND_SR, min(p.end / BAND_SR, last)
             rows.append(f"{plan.filename}\t{p.label}\t{on:.3f}\t{off:.3f}")
+            src = by_key[p.recording]
+            parts.append(
+                f"{plan.filename}\tevent\t{p.label}\t{src.package}\t{src.path}"
+                f"\t{on:.3f}\t{off:.3f}\t{p.snr_db:.1f}"
+            )
         if (i + 1) % 100 == 0:
             log(f"  {i + 1}/{len(plans)} clips")
     train = [p for p in plans if p.fold == "train"]
@@ -420,9 +377,16 @@ def build_dataset(
     (setup / "fold1_test.txt").write_text("".join(f"{p.filename}\n" for p in test))
     (out / "meta.csv").write_text("\n".join(meta) + "\n")
     (out / "events.csv").write_text("\n".join(rows) + "\n")
+    (out / "placements.csv").write_text("\n".join(parts) + "\n")
     fold_of = {**ev_fold, **loc_fold}
-    _write_manifest(out / "manifest.csv", [by_key[k] for k in [*loc_id, *ev_fold]], fold_of,
-                    loc_id, uses, provenance or {})  # fmt: skip
+    _write_manifest(
+        out / "manifest.csv",
+        [by_key[k] for k in [*loc_id, *ev_fold]],
+        fold_of,
+        loc_id,
+        uses,
+        provenance or {},
+    )
     return {
         "clips": len(plans),
         "train": len(train),
@@ -441,13 +405,36 @@ def _write_manifest(
     uses: Mapping[str, int],
     provenance: Mapping[str, str],
 ) -> None:
-    cols = ["package", "version", "path", "licence", "duration", "role", "label", "fold",
-            "location", "uses"]  # fmt: skip
+    cols = [
+        "package",
+        "version",
+        "path",
+        "licence",
+        "duration",
+        "role",
+        "label",
+        "fold",
+        "location",
+        "uses",
+    ]
     lines = ["\t".join(cols)]
     for s in sources:
-        lines.append("\t".join([s.package, provenance.get(s.package, ""), s.path, s.licence,
-                                f"{s.duration:.3f}", s.role, s.label, fold[s.key],
-                                loc_id.get(s.key, ""), str(uses.get(s.key, 0))]))  # fmt: skip
+        lines.append(
+            "\t".join(
+                [
+                    s.package,
+                    provenance.get(s.package, ""),
+                    s.path,
+                    s.licence,
+                    f"{s.duration:.3f}",
+                    s.role,
+                    s.label,
+                    fold[s.key],
+                    loc_id.get(s.key, ""),
+                    str(uses.get(s.key, 0)),
+                ]
+            )
+        )
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -457,17 +444,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--clips", type=int, default=1000, help="clips in all (default 1000)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--sample-rate", type=int, default=44100, help="rate of the wav files")
-    ap.add_argument("--cache", type=Path, default=None,
-                    help="folder for debs/ and files/ (default $RGASC_CACHE/realscenes, "
-                         "else data/realscenes-cache)")  # fmt: skip
+    ap.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="folder for debs/ and files/ (default $RGASC_CACHE/realscenes, "
+        "else data/realscenes-cache)",
+    )
     ap.add_argument("--force", action="store_true", help="replace an existing different build")
     args = ap.parse_args(argv)
     fetch = _load_sibling("fetch")
     cache = args.cache or fetch.default_cache()
-    settings = {"version": VERSION, "clips": args.clips, "seed": args.seed,
-                "sample_rate": args.sample_rate, "clip_seconds": 10.0,
-                "sources_sha256": fetch.sha256_of(SOURCES_FILE),
-                "packages_sha256": fetch.sha256_of(fetch.PACKAGES_FILE)}  # fmt: skip
+    settings = {
+        "version": VERSION,
+        "clips": args.clips,
+        "seed": args.seed,
+        "sample_rate": args.sample_rate,
+        "clip_seconds": 10.0,
+        "sources_sha256": fetch.sha256_of(SOURCES_FILE),
+        "packages_sha256": fetch.sha256_of(fetch.PACKAGES_FILE),
+    }
     done = args.out / "build.json"
     if done.is_file():
         if json.loads(done.read_text()).get("settings") == settings:
@@ -482,7 +478,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     wanted: dict[str, set[str]] = defaultdict(set)
     for s in sources:
         wanted[s.package].add(s.path)
-    print(f"packages: {len(wanted)} pinned .debs, {sum(packages[p].size for p in wanted) / 1e6:.0f} MB, cache {cache}")  # noqa: E501
+    print(
+        f"packages: {len(wanted)} pinned .debs, "
+        f"{sum(packages[p].size for p in wanted) / 1e6:.0f} MB, cache {cache}"
+    )
     try:
         roots = fetch.fetch_all(packages, wanted, cache)
     except fetch.FetchError as e:
@@ -498,32 +497,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     tmp = args.out.with_name(args.out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     t1 = time.perf_counter()
-    summary = build_dataset(tmp, sources, load, args.clips, args.seed, args.sample_rate,
-                            provenance={p: packages[p].version for p in wanted},
-                            log=print)  # fmt: skip
+    summary = build_dataset(
+        tmp,
+        sources,
+        load,
+        args.clips,
+        args.seed,
+        args.sample_rate,
+        provenance={p: packages[p].version for p in wanted},
+        log=print,
+    )
     readme = _load_sibling("readme").dataset_readme(summary, settings, packages, SCENE_EVENTS)
     (tmp / "README.txt").write_text(readme)
     t2 = time.perf_counter()
-    record = {"settings": settings, "summary": summary,
-              "packages": {p: dataclasses.asdict(packages[p]) for p in sorted(wanted)},
-              "seconds": {"fetch": round(t1 - t0, 1), "render": round(t2 - t1, 1)}}  # fmt: skip
+    record = {
+        "settings": settings,
+        "summary": summary,
+        "packages": {p: dataclasses.asdict(packages[p]) for p in sorted(wanted)},
+        "seconds": {"fetch": round(t1 - t0, 1), "render": round(t2 - t1, 1)},
+    }
     (tmp / "build.json").write_text(json.dumps(record, indent=1, default=dict) + "\n")
     shutil.rmtree(args.out, ignore_errors=True)
     tmp.rename(args.out)
-    print(f"wrote {args.out}: {summary['clips']} clips ({summary['train']} train / "
-          f"{summary['evaluate']} evaluate), {summary['events']} events; fetch "
-          f"{t1 - t0:.0f} s, render {t2 - t1:.0f} s")  # fmt: skip
+    print(
+        f"wrote {args.out}: {summary['clips']} clips ({summary['train']} train / "
+        f"{summary['evaluate']} evaluate), {summary['events']} events; fetch "
+        f"{t1 - t0:.0f} s, render {t2 - t1:.0f} s"
+    )
     return 0
-
-
-def _load_sibling(name: str):  # noqa: ANN202 - module object
-    """``NAME.py`` beside this file, loaded by path: benchmarks/ is not a package."""
-    spec = importlib.util.spec_from_file_location(f"realscenes_{name}", HERE / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 if __name__ == "__main__":

@@ -168,13 +168,11 @@ def extract(deb: Path, members: set[str], dest: Path) -> None:
     todo = {m for m in members if not (dest / m).is_file()}
     if not todo:
         return
-    data = next(
-        (b for n, b in _ar_members(deb.read_bytes()) if n.startswith("data.tar")), None
-    )
+    data = next((b for n, b in _ar_members(deb.read_bytes()) if n.startswith("data.tar")), None)
     if data is None:
         raise FetchError(f"{deb}: no data.tar member")
     try:
-        tar = tarfile.open(fileobj=io.BytesIO(data), mode="r:*")
+        tar = tarfile.open(fileobj=io.BytesIO(data), mode="r:*")  # noqa: SIM115 - closed below
     except tarfile.ReadError as e:
         raise FetchError(f"{deb}: cannot read its data archive ({e}); zstd is unsupported") from e
     with tar:
