@@ -9,7 +9,7 @@ PIP    := $(PY) -m pip
 TORCH  := torch==2.13.0
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test test-all lint typecheck bench clean
+.PHONY: setup demo test test-all lint typecheck bench bench-data clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,14 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_train.py --width 0.25 --batch-size 4 --steps 5 --warmup 1
 	$(PY) benchmarks/bench_memory.py --small 200 --large 2000 --width 0.125 --max-steps 5
 	$(PY) benchmarks/bench_gpu.py --device cpu --width 0.0625 --batch-sizes 4 --steps 2 --warmup 1
+
+# Real-sound scene benchmark (benchmarks/realscenes/README.md): ~170 MB of pinned Debian
+# packages through apt into data/realscenes-cache/ (or $$RGASC_CACHE/realscenes), then about
+# 1000 clips into data/realscenes/. Not part of `make test`; CI does not build it.
+BENCH_CLIPS ?= 1000
+BENCH_SEED  ?= 0
+bench-data: $(STAMP)
+	$(PY) benchmarks/realscenes/build.py --out data/realscenes --clips $(BENCH_CLIPS) --seed $(BENCH_SEED)
 
 clean:
 	rm -rf $(VENV) rgasc-demo .pytest_cache .mypy_cache .ruff_cache
