@@ -334,3 +334,6 @@ def test_event_lookup_and_pann_fixed_write_run_metrics(tmp_path: Path, tiny_inpu
     assert pf["input"] == "teacher event probabilities" and pf["C"] in (0.1, 1.0)
     assert set(pf["selection_scores"]) == {"0.1", "1"}
     assert pf["test"]["macro_accuracy"] > 0.9
+    # probabilities, so a log loss (finite: the [N, K] matrix covers every scene); one device
+    assert 0 < pf["test"]["log_loss"] < 1.0 and pf["test"]["devices"] is None
+    assert "log_loss" not in lk["test"]  # hard predictions: no log loss

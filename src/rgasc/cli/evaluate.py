@@ -38,7 +38,13 @@ def evaluate(
     accelerator: AcceleratorOption = "auto",
     devices: OneDeviceOption = "auto",
 ) -> None:
-    """Score a run's best model on a split: metrics.json, per_class.csv and figures."""
+    """Score a run's best model on a split: metrics.json, per_class.csv and figures.
+
+    On a dataset with several recording devices it also prints (and writes to
+    per_device.csv) the macro accuracy and log loss of each device, and their means over the
+    devices seen in training and over the unseen ones.
+    """
+    from rgasc.evaluate.devices import device_lines
     from rgasc.evaluate.run import evaluate_run
 
     device = torch_device(accelerator, devices)
@@ -48,6 +54,8 @@ def evaluate(
         f"  macro acc {r['macro_accuracy']:.4f}  overall {r['overall_accuracy']:.4f}  "
         f"log loss {r['log_loss']:.4f}"
     )
+    for line in device_lines(r.get("devices")):
+        typer.echo(f"  {line}")
     ev = r.get("event_vs_teacher", {})
     if "mAP" in ev:
         typer.echo(

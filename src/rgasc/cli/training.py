@@ -125,6 +125,7 @@ def train(
     **options: Any,
 ) -> None:
     """Train the two-tower model (Lightning); select on val, score the test split once."""
+    from rgasc.evaluate.devices import summary_lines
     from rgasc.train.config import config_file_changes, load_run_config, make_config
     from rgasc.train.runner import train as run_training
     from rgasc.utils import read_json
@@ -152,6 +153,8 @@ def train(
                 f"  {split:4s} macro acc {s['macro_accuracy']:.4f}  overall "
                 f"{s['overall_accuracy']:.4f}  log loss {s['log_loss']:.4f}  (n={s['n']})"
             )
+            for line in summary_lines(s.get("devices")):
+                typer.echo(f"       {line}")
 
 
 # --- commands: experiment, demo ---

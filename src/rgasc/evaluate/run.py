@@ -4,8 +4,10 @@
 feature cache, label file), predicts the split and writes ``RUN/eval_<split>/``::
 
     metrics.json     macro accuracy (the paper's Acc), overall accuracy, log loss, per-device
-                     accuracy, event tower vs teacher (mAP, mean per-clip AUC), selection split
+                     accuracy, event tower vs teacher (mAP, mean per-clip AUC), selection split;
+                     ``devices`` (per-device rows, seen/unseen means) when 2+ devices
     per_class.csv    class, n, correct, accuracy (the paper's Table V layout)
+    per_device.csv   device, unseen, n, classes, macro/overall accuracy, log loss (2+ devices)
     predictions.csv  filename, true scene, predicted scene, one probability column per scene
     confusion.png    row-normalised confusion matrix; tsne.png: scene-tower embeddings (Fig. 3)
     curves.png       training curves from the run's Lightning CSV log
@@ -136,6 +138,7 @@ def evaluate_run(
         ArtefactError / LabelSpaceError when the run, its checkpoint or its inputs disagree.
     """
     from rgasc.data.datasets import DcaseDataset
+    from rgasc.evaluate.devices import device_report, write_device_csv
     from rgasc.evaluate.metrics import mean_average_precision, mean_clip_auc, summarize
     from rgasc.evaluate.plots import confusion_figure, curves_figure, save_figure, tsne_figure
     from rgasc.features import open_cache
@@ -181,6 +184,9 @@ def evaluate_run(
         "best_epoch": info.extra.get("epoch"),
         **summarize(y, probs, info.scenes, devices=[c.device for c in clips]),
     }
+    # unseen = devices the training fold lacks (registry list, else derived from the folds)
+    unseen = dataset.unseen_devices(cfg.data.fold)
+    result["devices"] = device_report(y, probs, [c.device for c in clips], unseen)
     labels = read_labels(cfg.data.labels)
     if list(labels.labels) == info.events:
         targets = labels.select(names, source=str(cfg.data.labels))
@@ -195,6 +201,8 @@ def evaluate_run(
     dest = Path(out) if out is not None else eval_dir(run, split)
     dest.mkdir(parents=True, exist_ok=True)
     write_per_class(dest / "per_class.csv", result["per_class"])
+    if result["devices"] is not None:
+        write_device_csv(dest / "per_device.csv", result["devices"]["rows"])
     _write_predictions(dest / "predictions.csv", names, y, probs, info.scenes)
     tag = f"{split} split, macro acc {result['macro_accuracy']:.3f}"
     if cfg.optim.select_on == "test":

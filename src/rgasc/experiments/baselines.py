@@ -31,23 +31,47 @@ DEFAULT_CS: tuple[float, ...] = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0)
 METRICS = METRICS_FILE
 
 
-def _split_scores(y_true: np.ndarray, y_pred: np.ndarray, scenes: Sequence[str]) -> dict[str, Any]:
-    """n, macro/overall accuracy, per-class rows and confusion of one split's predictions."""
+def _split_scores(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    scenes: Sequence[str],
+    probs: np.ndarray | None = None,
+    devices: Sequence[str] | None = None,
+    unseen: Sequence[str] = (),
+) -> dict[str, Any]:
+    """n, macro/overall accuracy, per-class rows and confusion of one split's predictions.
+
+    With class probabilities ``probs`` [N, K] also the log loss and, given each clip's
+    device, the per-device report (None on a one-device split).
+    """
+    from rgasc.evaluate.devices import device_report
     from rgasc.evaluate.metrics import (
         confusion_matrix,
+        log_loss,
         macro_accuracy,
         overall_accuracy,
         per_class_table,
     )
 
     k = len(scenes)
-    return {
+    out = {
         "n": int(len(y_true)),
         "macro_accuracy": macro_accuracy(y_true, y_pred, k),
         "overall_accuracy": overall_accuracy(y_true, y_pred),
         "per_class": per_class_table(y_true, y_pred, scenes),
         "confusion": confusion_matrix(y_true, y_pred, k).tolist(),
     }
+    if probs is not None:
+        out["log_loss"] = log_loss(y_true, probs)
+        out["devices"] = device_report(y_true, probs, devices, unseen)
+    return out
+
+
+def _full_proba(clf: Any, z: np.ndarray, k: int) -> np.ndarray:
+    """predict_proba as [N, K]: a scene absent from the training split gets probability 0."""
+    p = np.zeros((z.shape[0], k), dtype=np.float64)
+    p[:, np.asarray(clf.classes_, dtype=np.int64)] = clf.predict_proba(z)
+    return p
 
 
 def event_lookup(cfg: Any) -> dict[str, Any]:
@@ -185,8 +209,14 @@ def pann_fixed(cfg: Any, cs: Sequence[float] = DEFAULT_CS) -> dict[str, Any]:
         "selection": f"C chosen on the {cfg.optim.select_on} split",
         "selection_scores": tried,
     }
+    unseen = ds.unseen_devices(cfg.data.fold)
     for s in ("val", "test"):
-        out[s] = _split_scores(y[s], clf.predict(z[s]), ds.scenes) if s in z else None
+        if s not in z:
+            out[s] = None
+            continue
+        devices = [c.device for c in splits[s]]
+        probs = _full_proba(clf, z[s], k)
+        out[s] = _split_scores(y[s], clf.predict(z[s]), ds.scenes, probs, devices, unseen)
     write_json(Path(cfg.out) / METRICS, _safe(out))
     return out
 

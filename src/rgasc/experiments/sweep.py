@@ -8,6 +8,7 @@ tables), each run once per seed::
                                    metrics.json) plus sweep.json, the identity it was made with
     OUT/results.csv, results.md    mean ± std over seeds per configuration, paper beside ours
     OUT/runs.csv                   every run's val/test macro accuracy
+    OUT/devices.csv                every run x recording device (multi-device datasets)
     OUT/*.png                      the experiment's figures (Fig. 2, Fig. 3 analogues)
 
 Resumable: a run whose folder holds ``metrics.json`` is finished and skipped (refused if it
@@ -222,6 +223,7 @@ def run_experiment(
             ``confusion`` (default: :func:`rgasc.evaluate.run.evaluate_run`, cached in
             ``RUN/eval_test``).
     """
+    from rgasc.experiments.devices import device_results
     from rgasc.experiments.report import figures_and_extra
 
     out = Path(out)
@@ -240,6 +242,7 @@ def run_experiment(
         notes={s.name: s.note for s in settings},
     )
     extra = figures_and_extra(name, out, rows, records)
+    extra = device_results(out, records, [(s.name, s.label) for s in settings]) + extra
     if name == "per-class":
         extra = _per_class_section(records, scenes) + extra
     settings_info = {

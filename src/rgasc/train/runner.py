@@ -33,6 +33,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from rgasc.artefacts import CHECKPOINTS_DIR, CONFIG_FILE, LAST_CKPT, METRICS_FILE
 from rgasc.config import load_yaml, override, save_yaml
 from rgasc.errors import ArtefactError
+from rgasc.evaluate.devices import device_report
 from rgasc.evaluate.metrics import mean_average_precision, mean_clip_auc, summarize
 from rgasc.evaluate.run import EVENT_THRESHOLD, json_safe, predict_arrays
 from rgasc.inference.checkpoint import BEST, save_model
@@ -245,6 +246,10 @@ def _scores(
     full = summarize(s.scene_ids, probs, dm.scenes, devices=[c.device for c in s.clips])
     out = {k: full[k] for k in ("n", "macro_accuracy", "overall_accuracy", "log_loss")}
     out["per_device"] = full["per_device"]
+    # per-device macro accuracy and the seen/unseen means (None on a one-device split)
+    out["devices"] = device_report(
+        s.scene_ids, probs, [c.device for c in s.clips], dm.dataset.unseen_devices(cfg.data.fold)
+    )
     out["event_mAP"] = mean_average_precision(s.event_targets, events, EVENT_THRESHOLD)
     out["event_mean_clip_auc"] = mean_clip_auc(s.event_targets, events, EVENT_THRESHOLD)
     return out
