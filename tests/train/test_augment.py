@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from rgasc.errors import LabelSpaceError
+from rgasc.errors import ConfigError, LabelSpaceError
 from rgasc.train.augment import (
     BatchAugment,
     crop_time,
@@ -27,7 +27,7 @@ from rgasc.train.losses import scene_loss
 from rgasc.train.recipes import AugmentConfig
 from rgasc.train.schedule import build_optimizer, lr_at, warmup_steps
 
-B, T, F, K, E = 6, 20, 16, 3, 4
+B, T, F, K, E = 6, 40, 16, 3, 4
 
 
 def _batch(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -129,7 +129,7 @@ def test_roll_and_crop_hand_values() -> None:
 # --- the module -------------------------------------------------------------------------------
 ALL_ON = AugmentConfig(
     mixup_alpha=0.3, mixstyle_p=1.0, freq_masks=1, freq_mask_width=4, time_masks=2,
-    time_mask_width=3, time_roll=2, time_crop=16,
+    time_mask_width=3, time_roll=2, time_crop=32,
 )  # fmt: skip
 
 
@@ -140,6 +140,8 @@ def test_batch_augment_off_is_the_identity() -> None:
     assert all(a is b for a, b in zip(out, (x, scene, events), strict=True))
     assert not list(aug.parameters()) and not aug.state_dict()
     assert "off" in repr(aug)
+    with pytest.raises(ConfigError, match="time_crop=16"):
+        BatchAugment(AugmentConfig(time_crop=16), K)
 
 
 def test_batch_augment_is_seeded_and_keeps_shapes() -> None:
@@ -153,7 +155,7 @@ def test_batch_augment_is_seeded_and_keeps_shapes() -> None:
     assert not torch.equal(aug(x, scene, events, step=3, rank=1)[0], a[0])  # another rank
     assert not torch.equal(BatchAugment(ALL_ON, K, seed=8)(x, scene, events, step=3)[0], a[0])
     mx, ms, me = a
-    assert mx.shape == (B, 16, F) and ms.shape == (B, K) and me.shape == events.shape
+    assert mx.shape == (B, 32, F) and ms.shape == (B, K) and me.shape == events.shape
     torch.testing.assert_close(ms.sum(1), torch.ones(B))
     assert (ms.argmax(1) == scene).all() or (ms.max(1).values == 0.5).any()  # own label leads
     assert ((me >= 0) & (me <= 1)).all() and torch.isfinite(mx).all()

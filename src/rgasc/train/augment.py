@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from rgasc.errors import ConfigError
+from rgasc.models.two_tower import MIN_FRAMES
 from rgasc.train.recipes import AugmentConfig
 
 #: Added to the per-band variance of Freq-MixStyle (CP-JKU's value).
@@ -155,6 +157,9 @@ class BatchAugment(nn.Module):
         n_scenes: K, for the one-hot scene targets of mixup.
         seed: the run's seed (with the rank and the step, the seed of every draw).
 
+    Raises:
+        ConfigError: a crop shorter than the network's :data:`MIN_FRAMES`.
+
     ``forward(x [B, T, F], scene [B] ids, events [B, E], step, rank)`` returns the batch:
     scene targets stay ids unless mixup is on (then [B, K] soft targets), so the paper's
     hard-target loss is untouched when mixup is off.
@@ -162,6 +167,11 @@ class BatchAugment(nn.Module):
 
     def __init__(self, cfg: AugmentConfig, n_scenes: int, seed: int = 0) -> None:
         super().__init__()
+        if 0 < cfg.time_crop < MIN_FRAMES:
+            raise ConfigError(
+                f"time_crop={cfg.time_crop}: the network pools 5 times and needs >= "
+                f"{MIN_FRAMES} frames"
+            )
         self.cfg = cfg
         self.n_scenes = n_scenes
         self.seed = seed
