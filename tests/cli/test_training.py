@@ -210,3 +210,64 @@ def test_cli_start_up_loads_neither_torch_nor_lightning() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     )
     assert out.stdout.strip() == "[]"
+
+
+# --- recipes ----------------------------------------------------------------------------------
+def test_cli_help_documents_every_option_with_its_default() -> None:
+    from rgasc.train.options import OPTIONS
+
+    for command in ("train", "experiment"):
+        res = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "250"})
+        assert res.exit_code == 0, res.output
+        # cells wrap inside the table: drop the borders, collapse the white space
+        text = " ".join(res.output.replace("│", " ").split())
+        own = ("out", "seed", "lambdas", "init", "init_checkpoint") if command != "train" else ()
+        for opt in OPTIONS:
+            if opt.name in own:
+                continue
+            assert opt.flag in text, (command, opt.flag)
+            if opt.default_text() is not None:
+                assert f"[default: ({opt.default_text()})]" in text, (command, opt.flag)
+        assert "--recipe" in text and "paper|modern" in text
+        assert "(--recipe modern: 0.3)" in text and "(--recipe modern: adamw)" in text
+
+
+def test_cli_recipe_fills_defaults_and_explicit_options_win(
+    fake_train: list[TrainConfig], tmp_path: Path
+) -> None:
+    base = ["train", *PATHS, "--out", str(tmp_path / "r")]
+    res = _invoke([*base, "--recipe", "modern", "--mixup-alpha", "0.2"])
+    assert res.exit_code == 0, res.output
+    cfg = fake_train[-1]
+    assert cfg.recipe == "modern" and cfg.augment.mixup_alpha == 0.2
+    assert cfg.augment.mixstyle_p == 0.4 and cfg.optim.optimizer == "adamw"
+    # a modern run's config.yaml as --config keeps its values; --recipe paper resets them
+    file = tmp_path / "modern.yaml"
+    file.write_text(
+        "train:\n  recipe: modern\n  augment: {mixup_alpha: 0.1, mixstyle_p: 0.4}\n"
+        "  optim: {optimizer: adamw, weight_decay: 0.0001}\n"
+    )
+    assert _invoke([*base, "--config", str(file)]).exit_code == 0
+    assert fake_train[-1].augment.mixup_alpha == 0.1 and fake_train[-1].recipe == "modern"
+    assert _invoke([*base, "--config", str(file), "--recipe", "paper"]).exit_code == 0
+    cfg = fake_train[-1]
+    assert cfg.recipe == "paper" and cfg.augment.mixup_alpha == 0.0
+    assert cfg.optim.optimizer == "adam" and cfg.augment == type(cfg.augment)()
+    assert _invoke([*base, "--recipe", "fancy"]).exit_code == 2
+
+
+def test_cli_experiment_takes_the_recipe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict = {}
+
+    def fake_run(name, base, out, seeds, **kw):  # noqa: ANN001, ANN202
+        seen.update(base=base)
+        return Path(out) / "results.md"
+
+    monkeypatch.setattr(rgasc.experiments.sweep, "run_experiment", fake_run)
+    args = ["experiment", "ablation", *PATHS, "--out", str(tmp_path), "--recipe", "modern",
+            "--time-roll", "2", "--seeds", "1"]  # fmt: skip
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    base = seen["base"]
+    assert base.recipe == "modern" and base.augment.time_roll == 2
+    assert base.optim.schedule == "cosine" and base.runtime.progress_bar is False

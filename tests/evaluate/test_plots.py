@@ -117,3 +117,16 @@ def test_no_pyplot_figures_leak(tmp_path: Path) -> None:
     before = plt.get_fignums()
     save_figure(confusion_figure(np.eye(3), NAMES), tmp_path / "x.png")
     assert plt.get_fignums() == before
+
+
+def test_curves_figure_draws_the_learning_rate_on_its_own_panel() -> None:
+    rows = [
+        {"epoch": "0", "step": "2", "train/loss": "1.0", "train/acc": "0.4", "train/lr": "1e-3"},
+        {"epoch": "1", "step": "5", "train/loss": "0.7", "train/acc": "0.6", "train/lr": "5e-4"},
+    ]
+    fig = curves_figure(rows)
+    assert [ax.get_ylabel() for ax in fig.axes] == ["loss", "metric", "learning rate"]
+    (lr,) = fig.axes[2].get_lines()
+    assert lr.get_label() == "train/lr"
+    np.testing.assert_allclose(lr.get_ydata(), [1e-3, 5e-4])
+    assert [ln.get_label() for ln in fig.axes[1].get_lines()] == ["train/acc"]

@@ -30,6 +30,7 @@ _PANELS = {
     "model": "Model",
     "loss": "Loss (eq. 8)",
     "optim": "Optimisation, selection",
+    "augment": "Augmentation (training batches only)",
     "runtime": "Runtime (free to change on --resume)",
 }
 #: Flags of tuple options: ``--lambdas 1,0.01,0.5,0.01`` is read as ``--lambdas 1 0.01 0.5 0.01``.
@@ -76,7 +77,7 @@ def _parameter(opt: Option) -> inspect.Parameter:
     default = opt.default_text()
     info = typer.Option(
         *decls,
-        help=" ".join(filter(None, [opt.help, opt.note])),
+        help=opt.help_text(),
         show_default=default if default is not None else False,
         rich_help_panel=_PANELS[opt.section],
     )
@@ -127,6 +128,7 @@ def train(
     """Train the two-tower model (Lightning); select on val, score the test split once."""
     from rgasc.evaluate.devices import summary_lines
     from rgasc.train.config import config_file_changes, load_run_config, make_config
+    from rgasc.train.recipes import layered
     from rgasc.train.runner import train as run_training
     from rgasc.utils import read_json
 
@@ -142,7 +144,8 @@ def train(
             changes.pop("out")
         cfg = make_config(changes, base)
     else:
-        cfg = make_config({**(config_file_changes(config) if config else {}), **changes})
+        # a --recipe given here overrides the file's values; the options given here win
+        cfg = make_config(layered(config_file_changes(config) if config else {}, changes))
     run = run_training(cfg, resume=resume)
     m = read_json(run / METRICS_FILE)
     typer.echo(f"run: {run}\nselected epoch {m['best_epoch']} ({m['selection']})")
@@ -196,10 +199,11 @@ def experiment(
     """Run one of the paper's experiments over seeds (resumable) and tabulate mean +- std."""
     from rgasc.experiments.sweep import parse_grid, parse_seeds, run_experiment
     from rgasc.train.config import config_file_changes, make_config
+    from rgasc.train.recipes import layered
 
     quiet = {"runtime.progress_bar": False, "runtime.model_summary": False}
     file = config_file_changes(config) if config else {}
-    base = make_config({**file, **quiet, **option_changes(options), "out": out})
+    base = make_config(layered(file, quiet, {**option_changes(options), "out": out}))
     md = run_experiment(
         name,
         base,

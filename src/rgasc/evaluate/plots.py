@@ -176,7 +176,8 @@ def curves_figure(
     history: Mapping[str, Sequence[float]] | Sequence[Mapping[str, Any]] | str | os.PathLike[str],
     title: str = "Training curves",
 ) -> Figure:
-    """Training curves: losses on the left, every other metric (accuracies...) on the right.
+    """Training curves: losses on the left, every other metric (accuracies...) beside them,
+    and the learning rate (``*/lr``, e.g. ``train/lr``) on a third panel when it was logged.
 
     Args:
         history: ``{name: values per epoch}``, the rows of a Lightning CSV log (dicts with
@@ -186,8 +187,11 @@ def curves_figure(
         history = read_csv_log(history)
     x_label, series = _series(history)
     losses = {k: v for k, v in series.items() if "loss" in k.lower()}
-    others = {k: v for k, v in series.items() if k not in losses}
-    panels = [(n, s) for n, s in (("loss", losses), ("metric", others)) if s] or [("value", {})]
+    # the lr has its own scale (1e-3 and below): a panel of its own
+    rates = {k: v for k, v in series.items() if k.rsplit("/", 1)[-1].lower() == "lr"}
+    others = {k: v for k, v in series.items() if k not in losses and k not in rates}
+    groups = (("loss", losses), ("metric", others), ("learning rate", rates))
+    panels = [(n, s) for n, s in groups if s] or [("value", {})]
     fig = new_figure(5.5 * len(panels), 4.0)
     for i, (ylabel, group) in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), i + 1)

@@ -2,10 +2,12 @@
 
     TrainConfig
       out, seed                  the run folder; Lightning's ``seed_everything``
+      recipe                     the preset the run's defaults came from (paper | modern)
       data     DataConfig        inputs (dataset, features, labels, relation) and the split
       model    NetConfig         the network's options (its sizes come from the data)
       loss     LossConfig        eq. 8's lambdas and the relation losses' options
       optim    OptimConfig       Adam, epochs, batches and the model-selection split
+      augment  AugmentConfig     augmentation of the training batches (rgasc.train.recipes)
       runtime  RuntimeConfig     how it is computed: devices, precision, workers, logging
 
 Everything but ``runtime`` decides what a run computes (:meth:`TrainConfig.identity`): a resumed
@@ -26,8 +28,18 @@ from pathlib import Path
 from typing import Any, Self
 
 from rgasc.artefacts import CONFIG_FILE
-from rgasc.config import Config, field_paths, flatten, load_yaml, override
+from rgasc.config import Config, field_default, field_paths, flatten, load_yaml, override
 from rgasc.errors import ArtefactError, ConfigError
+from rgasc.train.recipes import (
+    PAPER,
+    RECIPES,
+    AugmentConfig,
+    Optimizer,
+    Recipe,
+    Schedule,
+    check_optim,
+    layered,
+)
 from rgasc.utils import text_hash
 
 
@@ -164,11 +176,13 @@ class LossConfig(Config):
             best (:data:`PAPER_LAMBDAS`) is the default. A zero weight skips its term entirely.
         relation_space: "prob" (paper) or "log" (authors' code), see :mod:`rgasc.train.losses`.
         relation_grad: "paper" (reference side detached) or "both" (authors' code).
+        label_smoothing: label smoothing of the scene loss (eq. 4); 0 = the paper.
     """
 
     lambdas: tuple[float, float, float, float] = PAPER_LAMBDAS
     relation_space: str = RelationSpace.PROB.value
     relation_grad: str = RelationGrad.PAPER.value
+    label_smoothing: float = 0.0
 
     def __post_init__(self) -> None:
         lam = tuple(float(x) for x in self.lambdas)
@@ -182,6 +196,8 @@ class LossConfig(Config):
             raise ConfigError(f"relation_space={self.relation_space!r}: use one of {SPACES}")
         if self.relation_grad not in GRADS:
             raise ConfigError(f"relation_grad={self.relation_grad!r}: use one of {GRADS}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ConfigError(f"label_smoothing={self.label_smoothing} must be in [0, 1)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -192,12 +208,22 @@ class OptimConfig(Config):
         epochs, batch_size, lr: Adam with the paper's lr 1e-3, batch 64, 100 epochs.
         select_on: "val" (default: model selection on the carved validation split, test used
             once) or "test" (the authors' protocol, labelled as test-set selection everywhere).
+        optimizer: "adam" (the paper) or "adamw"; weight_decay: its weight decay (an L2 term
+            for adam, decoupled for adamw), on every parameter.
+        schedule, warmup, lr_floor: the lr per step (:func:`rgasc.train.schedule.lr_at`):
+            linear warm-up over ``warmup`` (a fraction of all steps), then "constant" (the
+            paper), "cosine" or "linear" decay to ``lr_floor`` x lr at the last step.
     """
 
     epochs: int = 100
     batch_size: int = 64
     lr: float = 1e-3
     select_on: str = SelectOn.VAL.value
+    optimizer: str = Optimizer.ADAM.value
+    weight_decay: float = 0.0
+    schedule: str = Schedule.CONSTANT.value
+    warmup: float = 0.0
+    lr_floor: float = 0.0
 
     def __post_init__(self) -> None:
         if self.select_on not in SELECT_ON:
@@ -206,6 +232,7 @@ class OptimConfig(Config):
             raise ConfigError("epochs, batch_size and eval_batch_size must be >= 1")
         if not self.lr > 0:
             raise ConfigError(f"lr={self.lr} must be > 0")
+        check_optim(self.optimizer, self.weight_decay, self.schedule, self.warmup, self.lr_floor)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -269,6 +296,10 @@ PATH_FIELDS = (
 )
 #: What a new run must be given (CLI flag names in the error message).
 REQUIRED = ("data.dataset", "data.features", "data.labels", "data.relation", "out")
+#: Leaves added after the hashes of older run folders were fixed: the recipe and what it sets.
+#: At their default they are left out of :meth:`TrainConfig.flat_dict`, so the digest and the
+#: sweep identity of a run that does not use them stay what they were.
+ADDED_FIELDS = ("recipe", *PAPER)
 
 
 def nest_flat(d: Mapping[str, Any]) -> dict[str, Any]:
@@ -293,21 +324,29 @@ class TrainConfig(Config):
     """Everything ``rgasc train`` needs; written to ``RUN/config.yaml`` (its ``train`` section).
 
     Attributes:
-        out: the run folder. seed: Lightning ``seed_everything`` (weights, shuffling, dropout).
-        data, model, loss, optim, runtime: the sections (:class:`DataConfig`,
+        out: the run folder. seed: Lightning ``seed_everything`` (weights, shuffling, dropout)
+            and the augmentations' draws.
+        recipe: the preset that filled the defaults (:mod:`rgasc.train.recipes`; recorded, the
+            values themselves are the fields). Set it with :func:`make_config`, which applies
+            the preset; :func:`rgasc.config.override` changes only the name.
+        data, model, loss, optim, augment, runtime: the sections (:class:`DataConfig`,
             :class:`NetConfig`, :class:`LossConfig`, :class:`OptimConfig`,
-            :class:`RuntimeConfig`).
+            :class:`AugmentConfig`, :class:`RuntimeConfig`).
     """
 
     out: str
     seed: int = 0
+    recipe: str = Recipe.PAPER.value
     data: DataConfig
     model: NetConfig = dataclasses.field(default_factory=NetConfig)
     loss: LossConfig = dataclasses.field(default_factory=LossConfig)
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
+    augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
     runtime: RuntimeConfig = dataclasses.field(default_factory=RuntimeConfig)
 
     def __post_init__(self) -> None:
+        if self.recipe not in RECIPES:
+            raise ConfigError(f"recipe={self.recipe!r}: use one of {RECIPES}")
         if self.optim.select_on == SelectOn.VAL and self.data.val_fraction == 0:
             raise ConfigError(
                 "val_fraction=0 leaves no validation split to select the model on: set "
@@ -320,9 +359,20 @@ class TrainConfig(Config):
         return super().from_dict(nest_flat(d))
 
     def flat_dict(self) -> dict[str, Any]:
-        """The flat layout (every section's leaves at the top, ``loss`` nested) of run folders
-        written before the tree; what hashes of older artefacts were computed from."""
+        """The flat layout (every section's leaves at the top, ``loss`` and ``augment``
+        nested) of run folders written before the tree; what hashes of older artefacts were
+        computed from. The leaves added since (:data:`ADDED_FIELDS`) are left out while at
+        their default, so a run that does not use them hashes as before."""
         d = self.to_dict()
+        for key in ADDED_FIELDS:
+            *parents, leaf = key.split(".")
+            node = d
+            for part in parents:
+                node = node[part]
+            if node[leaf] == field_default(TrainConfig, key):
+                del node[leaf]
+        if not d["augment"]:
+            del d["augment"]
         for section in _FLAT_SECTIONS:
             d.update(d.pop(section))
         return d
@@ -367,13 +417,15 @@ def make_config(changes: Mapping[str, Any], base: TrainConfig | None = None) -> 
 
     Args:
         changes: dotted key -> value (``{"data.dataset": "DS", "optim.lr": 1e-4}``); paths
-            may be ``Path``, choices enum members.
+            may be ``Path``, choices enum members. A ``recipe`` fills the defaults of the
+            options it sets; the other changes win (:func:`rgasc.train.recipes.layered`).
         base: start from this config (a run's saved config when resuming) instead of the
             defaults; then ``changes`` holds only what is to change.
 
     Raises:
         ConfigError: unknown key, invalid value, or a required path missing for a new run.
     """
+    changes = layered(changes)
     if base is None:
         missing = [k for k in REQUIRED if changes.get(k) is None]
         if missing:

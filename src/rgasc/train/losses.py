@@ -64,18 +64,34 @@ def _fp32(device: torch.device) -> Iterator[None]:
         yield
 
 
-def scene_loss(scene_logits: Tensor, target: Tensor) -> Tensor:
-    """Eq. 4, cross entropy of the scene prediction.
+def scene_loss(scene_logits: Tensor, target: Tensor, label_smoothing: float = 0.0) -> Tensor:
+    """Eq. 4, cross entropy of the scene prediction, against hard or soft targets.
+
+    Soft targets (mixup's mixed one-hots) give ``-sum_k t_k log softmax(z)_k``, which equals
+    the mixup-weighted sum of the two hard losses; class ids take PyTorch's hard-target path,
+    so the paper's loss is computed exactly as before.
 
     Args:
         scene_logits: (B, K) pre-softmax scores.
-        target: (B,) int64 class ids.
+        target: (B,) int64 class ids, or (B, K) class probabilities (rows sum to 1).
+        label_smoothing: mixes the target with the uniform distribution (0 = none).
 
     Returns:
         Scalar, mean over the batch.
     """
     with _fp32(scene_logits.device):
-        return F.cross_entropy(scene_logits.float(), target.long())
+        if target.dim() == 1:
+            return F.cross_entropy(
+                scene_logits.float(), target.long(), label_smoothing=label_smoothing
+            )
+        if target.shape != scene_logits.shape:
+            raise LabelSpaceError(
+                f"soft scene targets {tuple(target.shape)} do not match the scene output "
+                f"{tuple(scene_logits.shape)}"
+            )
+        return F.cross_entropy(
+            scene_logits.float(), target.float(), label_smoothing=label_smoothing
+        )
 
 
 def event_loss(event_logits: Tensor, target: Tensor) -> Tensor:
@@ -188,10 +204,11 @@ def total_loss(
 
     Args:
         out: the model output (scene_logits (B, K), event_logits/event_probs (B, E)).
-        scene_target: (B,) int64 scene ids.
-        event_target: (B, E) pseudo-labels in [0, 1].
+        scene_target: (B,) int64 scene ids, or (B, K) soft targets (mixup).
+        event_target: (B, E) pseudo-labels in [0, 1] (mixed alike under mixup).
         R: (K, E) relation matrix (``RelationPrior.matrix``).
-        cfg: weights and relation options.
+        cfg: weights, relation options and the scene loss's label smoothing. The relation
+            losses use no targets: they are the same under mixup.
 
     Returns:
         ``{"loss", "scene", "event", "e_by_scene", "s_by_event"}``: the weighted sum and the
@@ -202,7 +219,10 @@ def total_loss(
     space: Space = "log" if cfg.relation_space == "log" else "prob"
     grad: Grad = "both" if cfg.relation_grad == "both" else "paper"
     terms = {
-        "scene": (l1, lambda: scene_loss(out.scene_logits, scene_target)),
+        "scene": (
+            l1,
+            lambda: scene_loss(out.scene_logits, scene_target, cfg.label_smoothing),
+        ),
         "s_by_event": (
             l2,
             lambda: scene_by_event_loss(out.scene_logits, out.event_probs, R, space, grad),

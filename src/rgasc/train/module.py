@@ -1,10 +1,12 @@
-"""The LightningModule: RGASC + the relation prior + eq. 8, trained with Adam.
+"""The LightningModule: RGASC + the relation prior + eq. 8, trained with Adam (the paper) or
+the options of a recipe: augmented training batches, AdamW, a per-step lr schedule.
 
 Lightning lives here and in :mod:`rgasc.train.data` / :mod:`rgasc.train.runner` only; the
 model and the losses are plain PyTorch.
 
 Logged (CSV and TensorBoard, per epoch): ``train/loss`` and every term
-``train/loss_{scene,s_by_event,event,e_by_scene}``, ``train/acc``; for each validation loader
+``train/loss_{scene,s_by_event,event,e_by_scene}``, ``train/acc`` (against the clips' own
+labels, augmented or not), ``train/lr`` (the epoch's mean learning rate); for each validation loader
 (``val``, plus ``test`` when selecting on test) the same loss terms and ``{split}/macro_acc``
 (the paper's Acc), ``{split}/acc`` and ``{split}/log_loss`` of the whole split at epoch end.
 
@@ -27,7 +29,10 @@ from torchmetrics.classification import MulticlassConfusionMatrix
 
 from rgasc.evaluate.metrics import LOG_LOSS_EPS
 from rgasc.models import RGASC, RelationPrior
+from rgasc.train.augment import BatchAugment
+from rgasc.train.config import OptimConfig
 from rgasc.train.losses import TERMS, LossConfig, total_loss
+from rgasc.train.schedule import build_optimizer, needs_scheduler
 
 Batch = tuple[Tensor, Tensor, Tensor]  # x [B, T, F], scene ids [B], event targets [B, E]
 
@@ -39,12 +44,15 @@ class RGASCModule(L.LightningModule):
         model: the two-tower network (already initialised: He-uniform or CNN14).
         prior: R_SE as a :class:`RelationPrior` (a parameter with ``learn_relation``).
         loss_config: lambdas and relation options.
-        lr: Adam learning rate.
+        lr: Adam learning rate (when ``optim`` is not given).
         val_splits: names of the validation loaders, in order (e.g. ``["val"]`` or
             ``["test", "val"]``); metrics are logged under these prefixes.
         compile: wrap the forward in ``torch.compile`` (the state dict keeps plain keys).
         channels_last: convert the network to NHWC when training on CUDA (tensor-core
             friendly convolutions; ignored on CPU, where NHWC is often slower).
+        optim: optimiser and lr schedule (:mod:`rgasc.train.schedule`); default: Adam at ``lr``.
+        augment: applied to the training batches only, on their device, at the start of
+            :meth:`training_step` (None or all off: the batch as loaded).
     """
 
     def __init__(
@@ -56,12 +64,17 @@ class RGASCModule(L.LightningModule):
         val_splits: list[str] | None = None,
         compile: bool = False,
         channels_last: bool = True,
+        optim: OptimConfig | None = None,
+        augment: BatchAugment | None = None,
     ) -> None:
         super().__init__()
         self.model = model
         self.prior = prior
         self.loss_config = loss_config
-        self.lr = lr
+        self.optim_config = optim if optim is not None else OptimConfig(lr=lr)
+        self.lr = self.optim_config.lr
+        self.augment = augment  # no parameters nor buffers: the state dict is unchanged
+        self._lr_sum, self._lr_steps = 0.0, 0
         self.val_splits = list(val_splits or ["val"])
         self.channels_last = channels_last
         self.n_scenes = model.cfg.n_scenes
@@ -69,7 +82,9 @@ class RGASCModule(L.LightningModule):
             {
                 "model": model.cfg.to_dict(),
                 "loss": loss_config.to_dict(),
-                "lr": lr,
+                "lr": self.lr,
+                "optim": self.optim_config.to_dict(),
+                "augment": augment.cfg.to_dict() if augment is not None else None,
                 "learn_relation": prior.learn,
                 "val_splits": self.val_splits,
             }
@@ -95,6 +110,7 @@ class RGASCModule(L.LightningModule):
         return compiled(x) if compiled is not None else self.model(x)
 
     def _losses(self, batch: Batch) -> tuple[dict[str, Tensor], Tensor]:
+        # batch[1]: scene ids [B], or soft targets [B, K] of an augmented training batch
         x, scene, target = batch
         out = self(x)
         return total_loss(out, scene, target, self.prior.matrix, self.loss_config), out.scene_logits
@@ -117,16 +133,38 @@ class RGASCModule(L.LightningModule):
 
     # --- training -------------------------------------------------------------------------
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
-        losses, logits = self._losses(batch)
+        if self.augment is not None:  # training batches only; on the batch's device
+            x, scene, target = batch
+            # seeded by the step: a resumed run draws what the uninterrupted one would have
+            aug = self.augment(x, scene, target, step=self.global_step, rank=self.global_rank)
+            losses, logits = self._losses(aug)
+        else:
+            losses, logits = self._losses(batch)
         b = batch[0].shape[0]
         self._log_losses("train", losses, b)
         acc = (logits.detach().argmax(dim=1) == batch[1]).float().mean()
         self.log("train/acc", acc, on_step=False, on_epoch=True, batch_size=b, sync_dist=True)
         return losses["loss"]
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        # the lr of this step, a host float (no device sync); logged as the epoch's mean
+        self._lr_sum += float(self.optimizers().param_groups[0]["lr"])  # type: ignore[union-attr]
+        self._lr_steps += 1
+
+    def on_train_epoch_end(self) -> None:
+        if self._lr_steps:
+            self.log("train/lr", self._lr_sum / self._lr_steps, on_step=False, on_epoch=True)
+        self._lr_sum, self._lr_steps = 0.0, 0
+
+    def configure_optimizers(self) -> Any:
         # self.parameters() includes a learnable R_SE (RelationPrior.raw) when there is one.
-        return torch.optim.Adam(self.parameters(), lr=self.lr)
+        cfg = self.optim_config
+        # the run's optimiser steps (all epochs): the schedule's length
+        total = int(self.trainer.estimated_stepping_batches) if needs_scheduler(cfg) else None
+        opt, scheduler = build_optimizer(self.parameters(), cfg, total)
+        if scheduler is None:
+            return opt  # the paper: a fixed lr, no scheduler
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     # --- validation -----------------------------------------------------------------------
     def on_validation_epoch_start(self) -> None:

@@ -25,6 +25,7 @@ from rgasc.train.config import (
     SelectOn,
     TrainConfig,
 )
+from rgasc.train.recipes import MODERN, Optimizer, Recipe, Schedule
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +70,14 @@ class Option:
         """The dataclass default (``dataclasses.MISSING`` for required fields)."""
         return field_default(TrainConfig, self.field)
 
+    def help_text(self) -> str:
+        """The help, its note, and the value ``--recipe modern`` gives when it differs."""
+        modern = MODERN.get(self.field)
+        if modern is None or modern == self.default:
+            return " ".join(filter(None, [self.help, self.note]))
+        value = f"{modern:g}" if isinstance(modern, float) else str(modern)
+        return " ".join(filter(None, [self.help, self.note, f"(--recipe modern: {value})"]))
+
     def default_text(self) -> str | None:
         """The default as the help shows it (None when the field has none)."""
         d = self.default
@@ -88,7 +97,14 @@ _LAMBDAS_HELP = (
 )
 OPTIONS: tuple[Option, ...] = (
     Option("out", "Run folder: config.yaml, checkpoints/, logs/, metrics.json.", path=True),
-    Option("seed", "Seed of weights, shuffling and dropout."),
+    Option("seed", "Seed of weights, shuffling, dropout and augmentation."),
+    Option(
+        "recipe",
+        "Preset of the options beyond the paper: paper (none of them) or modern (mixup, "
+        "Freq-MixStyle, frequency mask, roll, AdamW, warm-up + cosine; README). It fills the "
+        "defaults: options given explicitly win.",
+        choices=Recipe,
+    ),
     # data
     Option("data.dataset", "Dataset folder (DCASE layout).", path=True),
     Option("data.features", "Feature cache (`rgasc features`).", path=True),
@@ -123,15 +139,37 @@ OPTIONS: tuple[Option, ...] = (
         "paper (reference side detached) or both (authors' code).",
         choices=RelationGrad,
     ),
+    Option("loss.label_smoothing", "Label smoothing of the scene loss (0 = the paper)."),
     # optim
     Option("optim.epochs", "Epochs.", note="A resumed run keeps its own unless given."),
     Option("optim.batch_size", "Clips per batch."),
-    Option("optim.lr", "Adam learning rate."),
+    Option("optim.lr", "Learning rate (the peak, after the warm-up)."),
     Option(
         "optim.select_on",
         "Model selection split: val, or test (the authors' protocol; labelled as such).",
         choices=SelectOn,
     ),
+    Option(
+        "optim.optimizer", "adam (the paper) or adamw (decoupled weight decay).", choices=Optimizer
+    ),
+    Option("optim.weight_decay", "Weight decay of every parameter (L2 for adam)."),
+    Option(
+        "optim.schedule",
+        "LR after the warm-up, per step: constant (the paper), cosine or linear decay.",
+        choices=Schedule,
+    ),
+    Option("optim.warmup", "Linear LR warm-up, as a fraction of all training steps."),
+    Option("optim.lr_floor", "LR at the last step of a decay, as a fraction of --lr."),
+    # augment (training batches only)
+    Option("augment.mixup_alpha", "Mixup within the batch, weights Beta(a, a); 0 = off."),
+    Option("augment.mixstyle_p", "Freq-MixStyle: probability per batch; 0 = off."),
+    Option("augment.mixstyle_alpha", "Freq-MixStyle: statistics mixed with Beta(a, a) weights."),
+    Option("augment.freq_masks", "Frequency masks per clip (SpecAugment)."),
+    Option("augment.freq_mask_width", "Widest frequency mask, in mel bands."),
+    Option("augment.time_masks", "Time masks per clip (SpecAugment)."),
+    Option("augment.time_mask_width", "Widest time mask, in frames."),
+    Option("augment.time_roll", "Circular time shift of each clip by up to +-N frames; 0 = off."),
+    Option("augment.time_crop", "Random window of N frames of each clip; 0 = the whole clip."),
     # runtime
     Option(
         "runtime.precision",

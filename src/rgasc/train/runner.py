@@ -38,6 +38,7 @@ from rgasc.evaluate.metrics import mean_average_precision, mean_clip_auc, summar
 from rgasc.evaluate.run import EVENT_THRESHOLD, json_safe, predict_arrays
 from rgasc.inference.checkpoint import BEST, save_model
 from rgasc.models import RGASC, ModelConfig, RelationPrior, init_from_cnn14
+from rgasc.train.augment import BatchAugment
 from rgasc.train.config import TrainConfig, load_run_config
 from rgasc.train.data import RGASCDataModule
 from rgasc.train.logs import CSV_DIR, LOG_DIR, next_session, write_merged_log
@@ -152,6 +153,7 @@ def build_module(cfg: TrainConfig, dm: RGASCDataModule, *, load_init: bool = Tru
 
     The one place they are assembled, so benchmarks time exactly what ``train`` runs.
     """
+    augment = BatchAugment(cfg.augment, len(dm.scenes), seed=cfg.seed)
     return RGASCModule(
         build_model(cfg, dm, load_init=load_init),
         RelationPrior(torch.from_numpy(dm.relation.matrix), learn=cfg.model.learn_relation),
@@ -160,6 +162,8 @@ def build_module(cfg: TrainConfig, dm: RGASCDataModule, *, load_init: bool = Tru
         val_splits=dm.val_split_names(),
         compile=cfg.runtime.compile,
         channels_last=cfg.runtime.channels_last,
+        optim=cfg.optim,
+        augment=augment if cfg.augment.enabled else None,
     )
 
 
@@ -282,6 +286,10 @@ def finish(
         "selection_macro_accuracy": best_score,
         "config_digest": cfg.digest(),
         "train_config": cfg.to_dict(),
+        # the training recipe (also inside train_config), at the top for a quick look
+        "recipe": cfg.recipe,
+        "augment": cfg.augment.to_dict(),
+        "optim": cfg.optim.to_dict(),
     }
     if cfg.model.learn_relation:
         extra["relation_prior"] = dm.relation.matrix
