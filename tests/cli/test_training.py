@@ -271,3 +271,17 @@ def test_cli_experiment_takes_the_recipe(tmp_path: Path, monkeypatch: pytest.Mon
     base = seen["base"]
     assert base.recipe == "modern" and base.augment.time_roll == 2
     assert base.optim.schedule == "cosine" and base.runtime.progress_bar is False
+
+
+def test_cli_averaging_and_selection_rule_options(fake_train: list[TrainConfig]) -> None:
+    args = ["train", *PATHS, "--out", "o", "--averaging", "swa", "--swa-epochs", "3",
+            "--select-rule", "smoothed", "--select-window", "3", "--ema-decay", "0.99"]  # fmt: skip
+    result = _invoke(args)
+    assert result.exit_code == 0, result.output
+    cfg = fake_train[-1]
+    assert cfg.average.method == "swa" and cfg.average.swa_epochs == 3
+    assert cfg.average.ema_decay == 0.99
+    assert cfg.select.rule == "smoothed" and cfg.select.window == 3
+    bad = _invoke(["train", *PATHS, "--out", "o", "--select-rule", "averaged"])
+    assert bad.exit_code != 0 and "--averaging ema" in (bad.output + str(bad.exception))
+    assert "averaging" in _invoke(["train", "--help"]).output

@@ -79,6 +79,7 @@ def test_demo_pipeline_with_fake_training_caches_every_stage(tmp_path: Path) -> 
     assert f"**{100 * lookup['macro_accuracy']:.1f} %**" in text
     assert "relation/relation.png" in text and (d / "relation" / "relation.png").is_file()
     assert "flipped with probability 0.05" in text
+    assert "RGASC − puASC = +20.0 points" in text and "One seed cannot separate" in text
     assert read_json(d / "runs" / "puasc" / "metrics.json")["lambdas"] == [1.0, 0, 0, 0]
     assert read_json(d / "runs" / "rgasc" / "metrics.json")["lambdas"] == [1.0, 0.01, 0.5, 0.01]
     info = read_json(d / "demo.json")
@@ -142,3 +143,18 @@ def test_demo_train_configs_differ_only_in_lambdas(tmp_path: Path) -> None:
         "loss.lambdas",
         "out",
     }
+
+
+def test_report_says_what_the_seeds_allow() -> None:
+    from rgasc.demo.report import seed_paragraph
+
+    one = [{"label": "puASC", "test_macro": 0.4}, {"label": "RGASC", "test_macro": 0.6}]
+    text = seed_paragraph(one, seed=0)
+    assert text.startswith("Seed 0: RGASC − puASC = +20.0 points.")
+    assert "One seed cannot separate an effect from noise" in text
+    several = [
+        {"label": "puASC", "test_by_seed": {"1": 0.70, "2": 0.82, "3": 0.70}},
+        {"label": "RGASC", "test_by_seed": {"1": 0.72, "2": 0.80, "3": 0.74}},
+    ]
+    text = seed_paragraph(several)
+    assert "RGASC vs puASC over 3 paired seeds" in text and "no difference can be claimed" in text

@@ -41,6 +41,7 @@ def test_evaluate_run_writes_the_report(run: Path) -> None:
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     assert read_json(out / "metrics.json") == result
     assert result["n"] == 12 and result["split"] == "test" and result["selection_split"] == "val"
+    assert result["selection_rule"] == "best" and "rule: best epoch" in result["selection"]
     assert set(result["per_device"]) == {"a"}
     assert 0.0 <= result["event_vs_teacher"]["mAP"] <= 1.0
     with open(out / "per_class.csv", newline="") as f:

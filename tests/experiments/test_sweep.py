@@ -188,8 +188,8 @@ def test_csv_and_markdown_writers() -> None:
     assert parsed[0]["seeds"] == "1 2" and parsed[0]["paper_acc_pct"] == "71.46"
     assert parsed[1]["test_acc_std_pct"] == "" and parsed[1]["paper_acc_pct"] == ""
     md = results_markdown("T", rows, selection_split="val", settings={"epochs": 3})
-    assert "| 1 | config a | 2 | 65.00 ± 7.07 | 75.00 ± 7.07 | 71.46 (Table I #1) |" in md
-    assert "| 2 | x \\| y | 1 | 40.00 | 50.00 | — | one seed |" in md
+    assert "| 1 | config a | 2 | 65.00 ± 7.07 | 75.00 ± 7.07 |  |  |  | 71.46 (Table I #1) |" in md
+    assert "| 2 | x \\| y | 1 | 40.00 | 50.00 |  |  |  | — | one seed |" in md
     assert "validation split" in md and "- epochs: `3`" in md
     md_test = results_markdown("T", rows, selection_split="test")
     assert "selected on the TEST split" in md_test and "test (selection!)" in md_test

@@ -44,7 +44,7 @@ def test_tree_sections_and_defaults() -> None:
     assert cfg.optim.epochs == 100 and cfg.optim.lr == 1e-3 and cfg.model.width == 1.0
     assert cfg.data.val_fraction == 0.3 and cfg.runtime.precision == "32-true"
     sections = {k.split(".")[0] for k in field_paths(TrainConfig) if "." in k}
-    assert sections == {"data", "model", "loss", "optim", "augment", "runtime"}
+    assert sections == {"data", "model", "loss", "optim", "augment", "runtime", "average", "select"}
     assert {k for k in field_paths(TrainConfig) if "." not in k} == {"out", "seed", "recipe"}
 
 

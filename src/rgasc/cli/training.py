@@ -32,6 +32,8 @@ _PANELS = {
     "optim": "Optimisation, selection",
     "augment": "Augmentation (training batches only)",
     "runtime": "Runtime (free to change on --resume)",
+    "average": "Weight averaging (EMA, SWA)",
+    "select": "Model-selection rule",
 }
 #: Flags of tuple options: ``--lambdas 1,0.01,0.5,0.01`` is read as ``--lambdas 1 0.01 0.5 0.01``.
 _TUPLE_FLAGS = frozenset(o.flag for o in OPTIONS if typing.get_origin(o.type) is tuple)

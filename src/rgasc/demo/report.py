@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rgasc.artefacts import CONFIG_FILE, LOOKUP_FILE, METRICS_FILE, eval_dir
+from rgasc.experiments.stats import ONE_SEED, comparison_sentence, paired_comparison
 from rgasc.experiments.tables import markdown_table
 from rgasc.utils import read_json, write_json, write_text_atomic
 
@@ -56,6 +57,7 @@ def collect(d: Path, models: Sequence[tuple[str, str, tuple[float, ...]]]) -> di
                 "epochs_trained": m.get("epochs_trained"),
                 "train_seconds": m.get("train_seconds"),
                 "selection": m.get("selection", ""),
+                "seed": (cfg.get("train") or {}).get("seed"),
                 "per_class": {r["class"]: r["accuracy"] for r in ev.get("per_class", [])},
                 "event_vs_teacher": ev.get("event_vs_teacher", {}),
                 "split_sizes": (cfg.get("data") or {}).get("clips", {}),
@@ -76,6 +78,35 @@ def collect(d: Path, models: Sequence[tuple[str, str, tuple[float, ...]]]) -> di
     return out
 
 
+def seed_paragraph(models: Sequence[Mapping[str, Any]], seed: Any = None) -> str:
+    """What the seeds allow one to conclude, in words: each model against the first (puASC).
+
+    A model's per-seed test accuracies are ``test_by_seed`` ({seed: fraction}) when the
+    report has several seeds, else its one run (``seed``, default the demo's). With two or
+    more paired seeds: the paired t interval and its verdict
+    (:func:`rgasc.experiments.stats.comparison_sentence`); with one, the observed difference
+    and a plain statement that one seed cannot separate an effect from noise.
+    """
+    if len(models) < 2:
+        return ONE_SEED
+
+    def by_seed(m: Mapping[str, Any]) -> dict[int, float]:
+        own = m.get("seed")
+        d = m.get("test_by_seed") or {seed if own is None else own: m.get("test_macro")}
+        return {int(k): float(v) for k, v in d.items() if k is not None and v is not None}
+
+    base = models[0]
+    pairs = [(m, paired_comparison(by_seed(m), by_seed(base))) for m in models[1:]]
+    if all(p.n >= 2 for _, p in pairs):
+        return " ".join(comparison_sentence(m["label"], base["label"], p) for m, p in pairs)
+    seen = [
+        f"{m['label']} − {base['label']} = {100 * p.mean:+.1f} points"
+        for m, p in pairs
+        if p.n == 1 and math.isfinite(p.mean)
+    ]
+    return (f"Seed {seed}: " + ", ".join(seen) + ". " if seen else "") + ONE_SEED
+
+
 def report_markdown(
     info: Mapping[str, Any],
     settings: Mapping[str, Any],
@@ -92,9 +123,8 @@ def report_markdown(
         f"# rgasc demo: {head} test macro accuracy\n\n",
         f"Test split: {n_test} clips of {k} scenes (chance {_pc(1 / k if k else None)} %); "
         f"both models trained with seed {settings['seed']}, "
-        f"{models[0]['selection'] if models else ''}. One seed on a small synthetic corpus: "
-        "differences of a few points are within seed-to-seed noise (use `rgasc experiment "
-        "per-class --seeds 1 2 3` for mean ± std).\n\n",
+        f"{models[0]['selection'] if models else ''}. "
+        f"{seed_paragraph(models, settings.get('seed'))}\n\n",
         "## Results\n\n",
     ]
     body = [

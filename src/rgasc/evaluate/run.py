@@ -181,6 +181,7 @@ def evaluate_run(
         "split": split,
         "selection_split": cfg.optim.select_on,
         "selection": cfg.selection_label,
+        "selection_rule": cfg.select.rule,
         "best_epoch": info.extra.get("epoch"),
         **summarize(y, probs, info.scenes, devices=[c.device for c in clips]),
     }

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from rgasc.artefacts import METRICS_FILE, eval_dir
+from rgasc.experiments.stats import comparison_sentence
 from rgasc.experiments.tables import Row, RunRecord, pm
 from rgasc.utils import read_json
 
@@ -60,7 +61,9 @@ def _shared_blocks(out: Path, rows: Sequence[Row]) -> str:
     return (
         "\n## Figure (Fig. 2 analogue)\n\n![accuracy vs shared blocks](shared_blocks.png)\n\n"
         f"Best N on validation: {best.config.lstrip('N')} (test {pm(best.test_mean, best.test_std)}"
-        " %); the paper's peak is at N = 2.\n"
+        " %); the paper's peak is at N = 2."
+        + (f" {comparison_sentence(best.label, 'N = 2', best.diff)}" if best.diff else "")
+        + "\n"
     )
 
 

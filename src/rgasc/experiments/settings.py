@@ -40,6 +40,27 @@ PAPER_TABLE_V: dict[str, dict[str, float]] = {
 }  # fmt: skip
 
 
+#: The row of each experiment every other row is compared with, paired by seed
+#: (:mod:`rgasc.experiments.stats`): the scene-loss-only model where there is one, else the
+#: paper's chosen configuration (N = 2; Table II #6, or a custom grid's first row).
+BASELINES: dict[str, str] = {
+    "shared-blocks": "N2",
+    "ablation": "scene_only",
+    "lambdas": "lambdas_1_0.01_0.5_0.01",
+    "baselines": "puasc",
+    "per-class": "puasc",
+}
+
+
+def baseline_of(name: str, settings: Sequence[Setting]) -> str | None:
+    """The baseline config of experiment ``name`` among ``settings`` (the first if absent)."""
+    names = [s.name for s in settings if s.kind != "skipped"]
+    want = BASELINES.get(name)
+    if want in names:
+        return want
+    return names[0] if names else None
+
+
 @dataclasses.dataclass(frozen=True)
 class Setting:
     """One configuration of an experiment: a row of its table.

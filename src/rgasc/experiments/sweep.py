@@ -41,6 +41,7 @@ from rgasc.experiments.settings import (
     PAPER_TABLE_V,
     PUASC_LAMBDAS,
     Setting,
+    baseline_of,
     experiment_settings,
     parse_grid,
     parse_seeds,
@@ -240,6 +241,8 @@ def run_experiment(
         [(s.name, s.label) for s in settings],
         paper={s.name: (s.paper, s.paper_ref) for s in settings},
         notes={s.name: s.note for s in settings},
+        baseline=baseline_of(name, settings),
+        constant={s.name for s in settings if s.deterministic},
     )
     extra = figures_and_extra(name, out, rows, records)
     extra = device_results(out, records, [(s.name, s.label) for s in settings]) + extra
@@ -257,6 +260,8 @@ def run_experiment(
         "shared blocks": base.model.shared_blocks,
         "fold": base.data.fold,
         "relation losses": f"{base.loss.relation_space} space, {base.loss.relation_grad} gradients",
+        "selection rule": base.select.describe(base.average),
+        "weight averaging": base.average.describe(),
     }
     md = results_markdown(
         f"Experiment `{name}`",
@@ -264,6 +269,7 @@ def run_experiment(
         selection_split=base.optim.select_on,
         settings=settings_info,
         extra=extra,
+        selection_rule=base.select.describe(base.average),
     )
     write_results(out, rows, records, md)
     return out / "results.md"

@@ -2,10 +2,11 @@
 
 A sweep yields one :class:`RunRecord` per configuration x seed (macro accuracies of the
 selected model on the validation and test splits). :func:`aggregate` turns them into one
-:class:`Row` per configuration (mean and sample standard deviation over seeds), and the
-writers render rows as ``results.csv`` and a markdown table with the paper's figure beside
-ours. Accuracies are fractions in records and percentages in the written tables (the paper's
-unit).
+:class:`Row` per configuration (mean, sample standard deviation, min and max over seeds, and
+the paired comparison of its test accuracy with the experiment's baseline row,
+:mod:`rgasc.experiments.stats`), and the writers render rows as ``results.csv`` and a
+markdown table with the paper's figure beside ours. Accuracies are fractions in records and
+percentages in the written tables (the paper's unit).
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ import dataclasses
 import io
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from rgasc.experiments.stats import LEVEL, Paired, interval_text, paired_comparison, spread
 from rgasc.utils import write_text_atomic
 
 
@@ -57,6 +59,10 @@ class Row:
     paper: float | None = None  # the paper's accuracy in %, None where it reports none
     paper_ref: str = ""
     note: str = ""
+    test_min: float = math.nan
+    test_max: float = math.nan
+    baseline: str = ""  # the config compared with ("" = none; the baseline row names itself)
+    diff: Paired | None = None  # test accuracy minus the baseline's, paired by seed
 
     @property
     def n(self) -> int:
@@ -81,6 +87,9 @@ def aggregate(
     configs: Sequence[tuple[str, str]],
     paper: Mapping[str, tuple[float | None, str]] | None = None,
     notes: Mapping[str, str] | None = None,
+    *,
+    baseline: str | None = None,
+    constant: Collection[str] = (),
 ) -> list[Row]:
     """One row per configuration, in ``configs`` order.
 
@@ -90,15 +99,28 @@ def aggregate(
             without records still gets a row (n = 0), so a skipped baseline stays visible.
         paper: config -> (the paper's accuracy in % or None, where it is reported).
         notes: config -> free text for the note column.
+        baseline: the config every other row is compared with (paired by seed on the test
+            accuracy); None for no comparison.
+        constant: deterministic configs (run once): their one run pairs with every seed.
     """
     paper = paper or {}
     notes = notes or {}
     rows = []
+    base = {r.seed: r.test_acc for r in records if r.config == baseline}
     for name, label in configs:
         mine = sorted((r for r in records if r.config == name), key=lambda r: r.seed)
         vm, vs = mean_std([r.val_acc for r in mine])
         tm, ts = mean_std([r.test_acc for r in mine])
+        test = spread([r.test_acc for r in mine])
         p, ref = paper.get(name, (None, ""))
+        diff = None
+        if baseline is not None and name != baseline and mine and base:
+            diff = paired_comparison(
+                {r.seed: r.test_acc for r in mine},
+                base,
+                row_constant=name in constant,
+                baseline_constant=baseline in constant,
+            )
         rows.append(
             Row(
                 name,
@@ -111,6 +133,10 @@ def aggregate(
                 p,
                 ref,
                 notes.get(name, ""),
+                test.min,
+                test.max,
+                baseline or "",
+                diff,
             )
         )
     return rows
@@ -163,6 +189,14 @@ CSV_FIELDS = (
     "paper_acc_pct",
     "paper_ref",
     "note",
+    "test_acc_min_pct",
+    "test_acc_max_pct",
+    "baseline",
+    "diff_n_seeds",
+    "diff_test_mean_pp",
+    "diff_test_ci_low_pp",
+    "diff_test_ci_high_pp",
+    "verdict",
 )
 
 
@@ -185,9 +219,28 @@ def results_csv(rows: Sequence[Row]) -> str:
                 "" if r.paper is None else f"{r.paper:g}",
                 r.paper_ref,
                 r.note,
+                pct(r.test_min, 4),
+                pct(r.test_max, 4),
+                r.baseline,
+                *_diff_cells(r),
             ]
         )
     return buf.getvalue()
+
+
+def _diff_cells(r: Row) -> list[str]:
+    """diff_n_seeds, mean, CI low, CI high (percentage points), verdict."""
+    if r.diff is None:
+        return ["", "", "", "", "baseline" if r.baseline and r.config == r.baseline else ""]
+    d = r.diff
+    return [str(d.n), pct(d.mean, 4), pct(d.low, 4), pct(d.high, 4), d.verdict]
+
+
+def min_max(lo: float, hi: float, digits: int = 2) -> str:
+    """``lo–hi`` in %; blank when undefined."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return ""
+    return f"{pct(lo, digits)}–{pct(hi, digits)}"
 
 
 def _md_escape(text: str) -> str:
@@ -206,7 +259,9 @@ def results_table(rows: Sequence[Row], selection_split: str = "val") -> str:
     """The results as a markdown table: ours (mean ± std over seeds) beside the paper's."""
     sel = "val (selection)" if selection_split == "val" else "val"
     test = "test" if selection_split == "val" else "test (selection!)"
-    header = ["#", "configuration", "seeds", f"{sel} acc %", f"{test} acc %", "paper %", "note"]
+    header = ["#", "configuration", "seeds", f"{sel} acc %", f"{test} acc %", "test min–max %",
+              f"Δ test vs baseline, pp [{100 * LEVEL:g} % CI]", "verdict", "paper %",
+              "note"]  # fmt: skip
     body = [
         [
             str(i),
@@ -214,6 +269,9 @@ def results_table(rows: Sequence[Row], selection_split: str = "val") -> str:
             str(r.n),
             pm(r.val_mean, r.val_std),
             pm(r.test_mean, r.test_std),
+            min_max(r.test_min, r.test_max),
+            interval_text(r.diff) if r.diff is not None else "",
+            _diff_cells(r)[-1],
             _paper_cell(r),
             r.note,
         ]
@@ -222,16 +280,35 @@ def results_table(rows: Sequence[Row], selection_split: str = "val") -> str:
     return markdown_table(header, body)
 
 
-def selection_sentence(selection_split: str) -> str:
-    """How the numbers were selected and reported, said plainly."""
+def spread_footnote(rows: Sequence[Row]) -> str:
+    """How to read the spread and comparison columns (names the baseline row)."""
+    base = next((r for r in rows if r.baseline and r.config == r.baseline), None)
+    n = max((r.n for r in rows), default=0)
+    text = (
+        f"Mean ± sample standard deviation (ddof 1) and min–max over seeds (up to {n}). "
+        "Δ test: each row's test macro accuracy minus the baseline's, paired by seed (same "
+        f"seed, same split), in percentage points: mean and {100 * LEVEL:g} % paired t "
+        'interval (mean ± t(0.975, n-1) · sd / √n, scipy.stats.t); verdict "no difference" '
+        'when the interval covers 0, "higher"/"lower" when it excludes it, "n/a" with '
+        "fewer than 2 paired seeds. A deterministic row (run once) is paired with every seed."
+    )
+    if base is not None:
+        text += f" Baseline: {base.label}."
+    return text + "\n"
+
+
+def selection_sentence(selection_split: str, rule: str = "") -> str:
+    """How the numbers were selected and reported, said plainly (``rule``: the selection
+    rule in words, e.g. "best epoch")."""
+    how = f" Selection rule: {rule}." if rule else ""
     if selection_split == "test":
         return (
             "**Models were selected on the TEST split** (the authors' protocol, `--select-on "
-            "test`): the test accuracies below are optimistic (a maximum over training)."
+            "test`): the test accuracies below are optimistic (a maximum over training)." + how
         )
     return (
         "Models were selected on the validation split (locations carved from the training "
-        "fold) and scored once on the test split."
+        "fold) and scored once on the test split." + how
     )
 
 
@@ -242,17 +319,19 @@ def results_markdown(
     selection_split: str = "val",
     settings: Mapping[str, Any] | None = None,
     extra: str = "",
+    selection_rule: str = "",
 ) -> str:
     """The whole ``results.md``: title, protocol, table, settings, extra sections."""
     parts = [
         f"# {title}\n\n",
-        selection_sentence(selection_split),
+        selection_sentence(selection_split, selection_rule),
         " Accuracy = macro (class-wise average) accuracy in %, mean ± sample standard "
         "deviation over seeds (no ± with one seed). The paper's column quotes Hou et al. "
         "(IJCNN 2022), trained on TUT2018 with PANN CNN14 pseudo-labels and full-width models "
         "for 100 epochs; compare trends, not absolute values, when the data or settings "
         "differ.\n\n",
         results_table(rows, selection_split),
+        "\n" + spread_footnote(rows),
     ]
     if settings:
         parts.append("\n## Settings\n\n")

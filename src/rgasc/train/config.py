@@ -9,6 +9,8 @@
       optim    OptimConfig       Adam, epochs, batches and the model-selection split
       augment  AugmentConfig     augmentation of the training batches (rgasc.train.recipes)
       runtime  RuntimeConfig     how it is computed: devices, precision, workers, logging
+      average  AverageConfig     weight averaging (EMA / SWA; off by default, the paper)
+      select   SelectConfig      which weights a run exports (rule over the validation curve)
 
 Everything but ``runtime`` decides what a run computes (:meth:`TrainConfig.identity`): a resumed
 run must keep it, except ``optim.epochs`` (to train longer). Change any leaf with
@@ -40,6 +42,7 @@ from rgasc.train.recipes import (
     check_optim,
     layered,
 )
+from rgasc.train.variance import AverageConfig, SelectConfig
 from rgasc.utils import text_hash
 
 
@@ -332,6 +335,8 @@ class TrainConfig(Config):
         data, model, loss, optim, augment, runtime: the sections (:class:`DataConfig`,
             :class:`NetConfig`, :class:`LossConfig`, :class:`OptimConfig`,
             :class:`AugmentConfig`, :class:`RuntimeConfig`).
+        average, select: weight averaging and the selection rule
+            (:mod:`rgasc.train.variance`; off and "best" by default, the paper's protocol).
     """
 
     out: str
@@ -343,10 +348,17 @@ class TrainConfig(Config):
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
     runtime: RuntimeConfig = dataclasses.field(default_factory=RuntimeConfig)
+    average: AverageConfig = dataclasses.field(default_factory=AverageConfig)
+    select: SelectConfig = dataclasses.field(default_factory=SelectConfig)
 
     def __post_init__(self) -> None:
         if self.recipe not in RECIPES:
             raise ConfigError(f"recipe={self.recipe!r}: use one of {RECIPES}")
+        if self.select.rule == "averaged" and not self.average.on:
+            raise ConfigError(
+                "select.rule='averaged' exports the averaged weights: turn averaging on "
+                "(--averaging ema or swa), or choose another --select-rule"
+            )
         if self.optim.select_on == SelectOn.VAL and self.data.val_fraction == 0:
             raise ConfigError(
                 "val_fraction=0 leaves no validation split to select the model on: set "
@@ -375,6 +387,11 @@ class TrainConfig(Config):
             del d["augment"]
         for section in _FLAT_SECTIONS:
             d.update(d.pop(section))
+        # sections added since then appear only when set: a run with them at their defaults
+        # (averaging off, the best epoch) keeps the digest and sweep identity it had
+        for section, default in (("average", AverageConfig()), ("select", SelectConfig())):
+            if getattr(self, section) == default:
+                d.pop(section)
         return d
 
     def digest(self) -> str:
@@ -405,8 +422,10 @@ class TrainConfig(Config):
     def selection_label(self) -> str:
         """How the model was selected, as written in every report of the run."""
         if self.optim.select_on == SelectOn.TEST:
-            return "test-set selection (authors' protocol: test scores are optimistic)"
-        return "validation-set selection (test split used once, at the end)"
+            split = "test-set selection (authors' protocol: test scores are optimistic)"
+        else:
+            split = "validation-set selection (test split used once, at the end)"
+        return f"{split}; rule: {self.select.describe(self.average)}"
 
 
 TRAIN_KEYS = tuple(field_paths(TrainConfig))

@@ -26,6 +26,7 @@ from rgasc.train.config import (
     TrainConfig,
 )
 from rgasc.train.recipes import MODERN, Optimizer, Recipe, Schedule
+from rgasc.train.variance import Averaging, Rule
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +39,8 @@ class Option:
         choices: the allowed values (the field stores the member's value).
         path: the value is a file or folder (resolved to an absolute path in the run).
         note: text after the default (e.g. how ``--resume`` treats the option).
+        cli_name: the parameter name when the field's last part would be vague as a flag
+            (``select.rule`` is ``--select-rule``).
     """
 
     field: str
@@ -45,11 +48,12 @@ class Option:
     choices: type[enum.StrEnum] | None = None
     path: bool = False
     note: str = ""
+    cli_name: str | None = None
 
     @property
     def name(self) -> str:
         """The Python parameter name (``batch_size``); the flag is ``--batch-size``."""
-        return self.field.rsplit(".", 1)[-1]
+        return self.cli_name or self.field.rsplit(".", 1)[-1]
 
     @property
     def flag(self) -> str:
@@ -189,6 +193,29 @@ OPTIONS: tuple[Option, ...] = (
     Option("runtime.model_summary", "Lightning model summary at the start."),
     Option("runtime.sanity_val_steps", "Validation batches run before training (a check)."),
     Option("runtime.eval_batch_size", "Batch size of the final evaluation."),
+    # average, select (rgasc.train.variance)
+    Option(
+        "average.method",
+        "Weight averaging: none (paper), ema (per step) or swa (last epochs); validated "
+        "every epoch beside the raw model, exported as checkpoints/averaged.pt.",
+        choices=Averaging,
+        cli_name="averaging",
+    ),
+    Option("average.ema_decay", "EMA decay per optimiser step."),
+    Option("average.ema_warmup", "EMA decay min(d, (1+k)/(10+k)) at step k (short runs)."),
+    Option("average.swa_epochs", "SWA averages the weights of the last N epochs."),
+    Option(
+        "select.rule",
+        "Exported weights: best epoch (paper), smoothed (best of a centred moving average "
+        "of the curve), last epoch, or averaged (the EMA/SWA weights).",
+        choices=Rule,
+        cli_name="select_rule",
+    ),
+    Option(
+        "select.window",
+        "Epochs (odd) in the centred window of --select-rule smoothed.",
+        cli_name="select_window",
+    ),
 )
 BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS}
 

@@ -7,6 +7,8 @@ Run folder (``cfg.out``)::
     checkpoints/last.ckpt    Lightning state after the last epoch (what --resume continues)
     checkpoints/best.ckpt    Lightning state of the selected epoch
     checkpoints/best.pt      the selected model, self-describing (rgasc.inference.checkpoint)
+    checkpoints/averaged.pt  with average.method ema/swa: the averaged weights at the end
+    checkpoints/epochs/      with select.rule smoothed: the epochs that may still be picked
     logs/csv/session_<k>/    Lightning CSV log of each training session; logs/metrics.csv merged
     logs/tensorboard/        TensorBoard events
     metrics.json             val and test scores of the selected model, its epoch, the selection
@@ -14,6 +16,7 @@ Run folder (``cfg.out``)::
 The model is selected on the validation split carved from the training fold (macro accuracy,
 evaluated every epoch); the test split is scored once, at the end. ``select_on="test"`` is the
 authors' protocol and is labelled as test-set selection in config.yaml and metrics.json.
+Which weights are exported is ``select.rule`` (best epoch by default; :mod:`rgasc.train.callbacks`).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from rgasc.evaluate.run import EVENT_THRESHOLD, json_safe, predict_arrays
 from rgasc.inference.checkpoint import BEST, save_model
 from rgasc.models import RGASC, ModelConfig, RelationPrior, init_from_cnn14
 from rgasc.train.augment import BatchAugment
+from rgasc.train.callbacks import Variance
 from rgasc.train.config import TrainConfig, load_run_config
 from rgasc.train.data import RGASCDataModule
 from rgasc.train.logs import CSV_DIR, LOG_DIR, next_session, write_merged_log
@@ -115,7 +119,12 @@ def _write_config(
 
     data = {
         "train": cfg.to_dict(),
-        "selection": {"split": cfg.optim.select_on, "note": cfg.selection_label},
+        "selection": {
+            "split": cfg.optim.select_on,
+            "note": cfg.selection_label,
+            "rule": cfg.select.rule,
+            "averaging": cfg.average.describe(),
+        },
         "model": model_cfg.to_dict(),
         "features": dm.cache.config.to_dict(),
         "data": dm.summary(),
@@ -206,6 +215,7 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
         save_last=True,
         auto_insert_metric_name=False,
     )
+    variance = Variance(cfg, run, monitor)  # no callback for the defaults
     loggers = [
         CSVLogger(run / LOG_DIR, name=CSV_DIR, version=next_session(run)),
         TensorBoardLogger(run / LOG_DIR, name="tensorboard", version="", default_hp_metric=False),
@@ -220,7 +230,7 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
         max_epochs=cfg.optim.epochs,
         deterministic=rt.deterministic,
         logger=loggers,
-        callbacks=[ckpt],
+        callbacks=[ckpt, *variance.callbacks],
         log_every_n_steps=rt.log_every_n_steps,
         enable_progress_bar=rt.progress_bar,
         enable_model_summary=rt.model_summary,
@@ -234,7 +244,7 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
     if not trainer.is_global_zero:
         return run
     write_merged_log(run)
-    finish(run, cfg, module, dm, ckpt, trainer.current_epoch, seconds)
+    finish(run, cfg, module, dm, ckpt, trainer.current_epoch, seconds, variance)
     return run
 
 
@@ -267,23 +277,29 @@ def finish(
     ckpt: ModelCheckpoint,
     epochs_trained: int,
     seconds: float,
+    variance: Variance | None = None,
 ) -> dict[str, Any]:
-    """Restore the selected epoch, export best.pt, score val and test once, write metrics.json."""
+    """Restore the selected weights (``select.rule``), export best.pt (and averaged.pt), score
+    val and test once, write metrics.json."""
     best = Path(ckpt.best_model_path) if ckpt.best_model_path else run / CHECKPOINTS / "best.ckpt"
-    if not best.is_file():
-        raise ArtefactError(f"{best}: no best checkpoint was saved; did training run an epoch?")
-    # our own file, just written by Lightning: a full (non weights-only) load is safe here
-    state = torch.load(best, map_location="cpu", weights_only=False)
-    module.load_state_dict(state["state_dict"])
-    best_epoch = int(state["epoch"])
     score = ckpt.best_model_score
-    best_score = float(score) if score is not None else None
+    variance = variance or Variance(cfg, run, f"{cfg.optim.select_on}/macro_acc")
+    trainer = module._trainer  # None when finish is called outside a fit (tests)
+    best_epoch, best_score, rule = variance.restore(
+        module,
+        best,
+        float(score) if score is not None else None,
+        trainer.callback_metrics if trainer is not None else {},
+        epochs_trained,
+    )
+    averaged = variance.averaged_network()
     model = module.model.cpu().eval()
     extra: dict[str, Any] = {
         "epoch": best_epoch,
         "selection_split": cfg.optim.select_on,
         "selection": cfg.selection_label,
         "selection_macro_accuracy": best_score,
+        "selection_rule": rule,
         "config_digest": cfg.digest(),
         "train_config": cfg.to_dict(),
         # the training recipe (also inside train_config), at the top for a quick look
@@ -318,7 +334,33 @@ def finish(
         "config_digest": cfg.digest(),
         "train_seconds": round(seconds, 1),
     }
+    metrics["selection_rule"] = rule
     model.cpu()
+    if averaged is not None:  # the averaged weights beside the selected ones, scored alike
+        net, relation = averaged
+        save_model(
+            run / CHECKPOINTS / "averaged.pt",
+            net,
+            model_config=model.cfg,
+            feature_config=dm.cache.config,
+            scenes=dm.scenes,
+            events=dm.events,
+            relation=relation,
+            norm_mean=dm.mean,
+            norm_std=dm.std,
+            extra={
+                **extra,
+                "epoch": epochs_trained - 1,
+                "selection_rule": {"rule": "averaged", "description": cfg.average.describe()},
+            },
+        )
+        metrics["averaged"] = {
+            "averaging": cfg.average.describe(),
+            "checkpoint": str(run / CHECKPOINTS / "averaged.pt"),
+            "val": _scores(net, dm, "val", device, cfg),
+            "test": _scores(net, dm, "test", device, cfg),
+        }
+        net.cpu()
     write_json(run / METRICS, json_safe(metrics))
     return metrics
 
