@@ -213,6 +213,9 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
         precision=precision,  # type: ignore[arg-type]
         max_epochs=cfg.optim.epochs,
         deterministic=rt.deterministic,
+        # cuDNN autotuning: every batch has the same shape, so the fastest conv kernels are
+        # picked once (Lightning leaves torch's default, off); no effect on CPU
+        benchmark=not rt.deterministic,
         logger=loggers,
         callbacks=[ckpt],
         log_every_n_steps=rt.log_every_n_steps,
