@@ -52,9 +52,12 @@ def make_labels(ds: DcaseDataset, events: list[str], seed: int = 0) -> PseudoLab
     )
 
 
-def make_inputs(root: Path) -> TinyInputs:
-    """Dataset (36 clips: 18 train / 6 val / 12 test), cache, labels and R_SE under root."""
-    ds_root = make_dcase(root / "ds", locations_per_city=3)
+def make_inputs(root: Path, clips_per_location: int = 2) -> TinyInputs:
+    """Dataset (36 clips: 18 train / 6 val / 12 test), cache, labels and R_SE under root.
+
+    ``clips_per_location=3``: 54 clips, 27 train / 9 val / 18 test (an odd validation split).
+    """
+    ds_root = make_dcase(root / "ds", locations_per_city=3, clips_per_location=clips_per_location)
     ds = DcaseDataset(ds_root)
     compute_features(ds, root / "feat", TINY_FEATURES, progress=False)
     labels = root / "labels.h5"

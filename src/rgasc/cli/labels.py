@@ -12,8 +12,9 @@ from rgasc.cli.options import (
     DEVICE_ALIAS,
     AcceleratorOption,
     Alias,
-    OneDeviceOption,
+    NumNodesOption,
     RelationSplit,
+    ShardDevicesOption,
     TeacherName,
     TopKOption,
     torch_device,
@@ -42,7 +43,8 @@ def tag(
         typer.Option(help="The teacher's class list (AudioSet class_labels_indices.csv)."),
     ] = None,
     accelerator: AcceleratorOption = "auto",
-    devices: OneDeviceOption = "auto",
+    devices: ShardDevicesOption = "auto",
+    num_nodes: NumNodesOption = 1,
     batch_size: Annotated[int, typer.Option(help="Clips per model call.")] = 8,
     skip_bad: Annotated[
         bool, typer.Option(help="Leave out undecodable clips; list them in bad_clips.csv.")
@@ -56,10 +58,15 @@ def tag(
 ) -> None:
     """Tag every clip with a pretrained teacher: the pseudo-labels (resumable)."""
     from rgasc.data.datasets import DcaseDataset
+    from rgasc.distributed import is_multi_process, launch
+    from rgasc.labels.sharded import tag_distributed
     from rgasc.labels.tagging import tag_dataset
     from rgasc.teachers import get_teacher
 
-    device = torch_device(accelerator, devices)
+    # several processes: each tags a shard on its own device, rank 0 merges
+    multi = is_multi_process(devices, num_nodes)
+    ranks = launch(accelerator, devices, num_nodes) if multi else None
+    device = ranks.device if ranks is not None else torch_device(accelerator, devices)
     ds = DcaseDataset(dataset)
     t = get_teacher(
         str(teacher),
@@ -69,9 +76,23 @@ def tag(
         dataset=ds.root,
         noise=noise,
     )
-    pl = tag_dataset(
-        ds, t, out, batch_size=batch_size, device=device, skip_bad=skip_bad, embeddings=embeddings
-    )
+    if ranks is None:
+        pl = tag_dataset(
+            ds,
+            t,
+            out,
+            batch_size=batch_size,
+            device=device,
+            skip_bad=skip_bad,
+            embeddings=embeddings,
+        )
+    else:
+        merged = tag_distributed(
+            ds, t, out, ranks, batch_size=batch_size, skip_bad=skip_bad, embeddings=embeddings
+        )
+        if merged is None:  # not rank 0: its shard is written, rank 0 reports
+            return
+        pl = merged
     typer.echo(
         f"{len(pl.filenames)} clips x {len(pl.labels)} events ({t.name}) -> {out}"
         + (f"; {pl.attrs['n_bad_clips']} bad clip(s) skipped" if pl.attrs["n_bad_clips"] else "")

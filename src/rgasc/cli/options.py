@@ -98,6 +98,25 @@ OneDeviceOption = Annotated[
         "or cuda:1.",
     ),
 ]
+#: --devices of the per-clip stages (tag, features): one device, or one process per device,
+#: each computing a shard of the clips (rgasc.distributed).
+ShardDevicesOption = Annotated[
+    str,
+    typer.Option(
+        "--devices",
+        help="One device (auto, 1, an index: 0, '1,' or cuda:1), or several processes, each "
+        "on a shard of the clips: a count (2), -1 (every device) or indices (0,1).",
+    ),
+]
+NumNodesOption = Annotated[
+    int,
+    typer.Option(
+        "--num-nodes",
+        min=1,
+        help="Machines, each running --devices processes (set MASTER_ADDR, MASTER_PORT and "
+        "NODE_RANK on each, as for `rgasc train`).",
+    ),
+]
 TopKOption = Annotated[
     int, typer.Option("--top-k", min=1, help="How many top events to list (per scene or per file).")
 ]

@@ -128,6 +128,7 @@ def train(
     **options: Any,
 ) -> None:
     """Train the two-tower model (Lightning); select on val, score the test split once."""
+    from rgasc.distributed import global_rank
     from rgasc.evaluate.devices import summary_lines
     from rgasc.train.config import config_file_changes, load_run_config, make_config
     from rgasc.train.recipes import layered
@@ -149,6 +150,8 @@ def train(
         # a --recipe given here overrides the file's values; the options given here win
         cfg = make_config(layered(config_file_changes(config) if config else {}, changes))
     run = run_training(cfg, resume=resume)
+    if global_rank() != 0:  # DDP: every rank returns here; one prints
+        return
     m = read_json(run / METRICS_FILE)
     typer.echo(f"run: {run}\nselected epoch {m['best_epoch']} ({m['selection']})")
     for split in ("val", "test"):

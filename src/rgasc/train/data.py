@@ -19,6 +19,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from rgasc.data.datasets import Clip, DcaseDataset
+from rgasc.distributed import unpadded_sampler
 from rgasc.errors import ArtefactError, LabelSpaceError
 from rgasc.features import FeatureCache, open_cache
 from rgasc.features.normalize import EPS
@@ -245,13 +246,18 @@ class RGASCDataModule(L.LightningDataModule):
         )
 
     def loader(
-        self, split: str, shuffle: bool = False, batch_size: int | None = None
+        self,
+        split: str,
+        shuffle: bool = False,
+        batch_size: int | None = None,
+        sampler: Any = None,
     ) -> DataLoader:
         workers = self.cfg.runtime.num_workers
         return DataLoader(
             self.clip_dataset(split),
             batch_size=batch_size or self.cfg.optim.batch_size,
             shuffle=shuffle,
+            sampler=sampler,
             num_workers=workers,
             pin_memory=torch.cuda.is_available(),
             persistent_workers=workers > 0,
@@ -262,8 +268,13 @@ class RGASCDataModule(L.LightningDataModule):
 
     def val_dataloader(self) -> list[DataLoader]:
         """The selection split first; with ``select_on="test"`` also the val split for curves."""
-        splits = ["val"] if self.cfg.optim.select_on == "val" else ["test", "val"]
-        return [self.loader(s) for s in splits if self.splits[s].clips]
+        loaders = []
+        for s in self.val_split_names():
+            # under DDP every clip once over the ranks: Lightning's sampler would repeat some
+            ds = self.clip_dataset(s)
+            sampler = unpadded_sampler(ds, self.trainer) if self.trainer is not None else None
+            loaders.append(self.loader(s, sampler=sampler))
+        return loaders
 
     def val_split_names(self) -> list[str]:
         """Split names of :meth:`val_dataloader`'s loaders, in order."""

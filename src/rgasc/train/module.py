@@ -8,7 +8,8 @@ Logged (CSV and TensorBoard, per epoch): ``train/loss`` and every term
 ``train/loss_{scene,s_by_event,event,e_by_scene}``, ``train/acc`` (against the clips' own
 labels, augmented or not), ``train/lr`` (the epoch's mean learning rate); for each validation loader
 (``val``, plus ``test`` when selecting on test) the same loss terms and ``{split}/macro_acc``
-(the paper's Acc), ``{split}/acc`` and ``{split}/log_loss`` of the whole split at epoch end.
+(the paper's Acc), ``{split}/acc``, ``{split}/log_loss`` and ``{split}/n`` (clips counted) of
+the whole split at epoch end.
 
 Those split metrics accumulate in torchmetrics states (a confusion matrix and a mean of the
 per-clip log loss), which torchmetrics sums across DDP ranks at ``compute()``; the numbers
@@ -187,8 +188,8 @@ class RGASCModule(L.LightningModule):
         for split in self.val_splits:
             if split not in self._updated:
                 continue
-            # compute() sums the states over the DDP ranks (DistributedSampler may repeat a
-            # few clips to even out the shards; the effect on the metric is negligible)
+            # compute() sums the states over the DDP ranks; every clip is counted once, since
+            # the validation loaders do not pad (rgasc.distributed.unpadded_sampler)
             metrics = {f"{split}/{k}": v for k, v in self._metrics(split).compute().items()}
             # values are identical on every rank already; sync_dist keeps Lightning's DDP
             # bookkeeping consistent
@@ -229,7 +230,8 @@ class SplitMetrics(nn.Module):
         self.nll.update(-picked.clamp(LOG_LOSS_EPS, 1.0).log())
 
     def compute(self) -> dict[str, float]:
-        """{"macro_acc", "acc", "log_loss"} over every update since the last reset."""
+        """{"macro_acc", "acc", "log_loss", "n"} over every update since the last reset
+        (``n``: the clips counted, over all ranks)."""
         cm = self.confusion.compute().cpu().numpy().astype(np.int64)
         n = cm.sum(axis=1)
         present = n > 0
@@ -241,6 +243,7 @@ class SplitMetrics(nn.Module):
             else float("nan"),
             "acc": float(np.trace(cm) / total) if total else float("nan"),
             "log_loss": float(self.nll.compute()),
+            "n": float(total),
         }
 
     def reset(self) -> None:

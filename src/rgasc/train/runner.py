@@ -31,10 +31,11 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
-from lightning.pytorch.utilities import rank_zero_only
 
 from rgasc.artefacts import CHECKPOINTS_DIR, CONFIG_FILE, LAST_CKPT, METRICS_FILE
 from rgasc.config import load_yaml, override, save_yaml
+from rgasc.distributed import is_multi_process
+from rgasc.distributed import lightning_devices as lightning_devices  # re-exported
 from rgasc.errors import ArtefactError
 from rgasc.evaluate.devices import device_report
 from rgasc.evaluate.metrics import mean_average_precision, mean_clip_auc, summarize
@@ -61,19 +62,6 @@ def _on_gpu(cfg: TrainConfig) -> bool:
     return cfg.runtime.accelerator == "auto" and torch.cuda.is_available()
 
 
-def lightning_devices(devices: str) -> int | str | list[int]:
-    """Lightning's ``devices`` from the CLI string: "auto", "2", "-1" or "0,1"."""
-    d = devices.strip()
-    if d == "auto":
-        return d
-    if "," in d:
-        return [int(x) for x in d.split(",") if x.strip()]
-    try:
-        return int(d)
-    except ValueError:
-        return d
-
-
 def resolve_precision(cfg: TrainConfig) -> str:
     """``runtime.precision``, or 32-true (with a warning) when a GPU-only one meets a CPU."""
     precision = cfg.runtime.precision
@@ -84,6 +72,20 @@ def resolve_precision(cfg: TrainConfig) -> str:
         )
         return "32-true"
     return precision
+
+
+def lightning_strategy(cfg: TrainConfig) -> str:
+    """``runtime.strategy``, with DDP's search for unused parameters when a loss term is off.
+
+    A zero lambda skips its term, so some parameters get no gradient (the event tower's head
+    in puASC, a learned R_SE without relation losses); plain DDP then stops at the second
+    step waiting for their gradients.
+    """
+    rt = cfg.runtime
+    multi = is_multi_process(rt.devices, rt.num_nodes)
+    if rt.strategy in ("ddp", "auto") and multi and 0.0 in cfg.loss.lambdas:
+        return "ddp_find_unused_parameters_true"
+    return rt.strategy
 
 
 def _check_run_folder(cfg: TrainConfig, resume: bool) -> Path:
@@ -201,9 +203,6 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
     # On resume every weight comes from last.ckpt: no need to read the CNN14 file again.
     module = build_module(cfg, dm, load_init=not resume)
     precision = resolve_precision(cfg)
-    if getattr(rank_zero_only, "rank", 0) == 0:  # DDP: one writer
-        run.mkdir(parents=True, exist_ok=True)
-        _write_config(run, cfg, module.model.cfg, dm, precision)
 
     monitor = f"{cfg.optim.select_on}/macro_acc"
     ckpt = ModelCheckpoint(
@@ -225,10 +224,13 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
         accelerator=rt.accelerator,
         devices=lightning_devices(rt.devices),
         num_nodes=rt.num_nodes,
-        strategy=rt.strategy,
+        strategy=lightning_strategy(cfg),
         precision=precision,  # type: ignore[arg-type]
         max_epochs=cfg.optim.epochs,
         deterministic=rt.deterministic,
+        # cuDNN autotuning: every batch has the same shape, so the fastest conv kernels are
+        # picked once (Lightning leaves torch's default, off); no effect on CPU
+        benchmark=not rt.deterministic,
         logger=loggers,
         callbacks=[ckpt, *variance.callbacks],
         log_every_n_steps=rt.log_every_n_steps,
@@ -237,14 +239,24 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
         num_sanity_val_steps=rt.sanity_val_steps,
         default_root_dir=run,
     )
+    # DDP: one writer, global rank 0 (known once the Trainer exists: on a second node the
+    # first process's LOCAL_RANK is 0 too)
+    if trainer.is_global_zero:
+        run.mkdir(parents=True, exist_ok=True)
+        _write_config(run, cfg, module.model.cfg, dm, precision)
     started = time.time()
     last = run / LAST_CKPT
     trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resume else None)
     seconds = time.time() - started
-    if not trainer.is_global_zero:
-        return run
-    write_merged_log(run)
-    finish(run, cfg, module, dm, ckpt, trainer.current_epoch, seconds, variance)
+    try:
+        if trainer.is_global_zero:  # the scoring runs once, in one process
+            write_merged_log(run)
+            finish(run, cfg, module, dm, ckpt, trainer.current_epoch, seconds, variance)
+    finally:
+        # the other ranks return only once metrics.json is there (or rank 0 has failed)
+        trainer.strategy.barrier("rgasc-finish")
+    if not (run / METRICS).is_file():
+        raise ArtefactError(f"{run / METRICS}: not written; rank 0 failed (see its error above)")
     return run
 
 
