@@ -133,7 +133,11 @@ def features(
     out: Annotated[Path, typer.Option("--out", help="Cache folder (one subfolder per key).")],
     workers: Annotated[int, typer.Option(help="Decoding processes; 0 = this process.")] = 0,
     skip_bad: Annotated[
-        bool, typer.Option("--skip-bad", help="Record undecodable clips in bad_clips.csv, go on.")
+        bool,
+        typer.Option(
+            "--skip-bad/--no-skip-bad",
+            help="Record undecodable, truncated or too short clips in bad_clips.csv, go on.",
+        ),
     ] = False,
     export_npz: Annotated[
         Path | None, typer.Option("--export-npz", help="Also write names + features to this .npz.")
@@ -172,8 +176,8 @@ def features(
         DcaseDataset(dataset), out, cfg, workers=workers, skip_bad=skip_bad, progress=progress
     )
     typer.echo(
-        f"{len(cache)} clips -> {cache.path} {tuple(cache.features.shape)}, "
-        f"{len(cache.bad_clips)} bad"
+        f"{len(cache)} clips -> {cache.path} {tuple(cache.features.shape)}: {cache.reused} "
+        f"reused, {cache.computed} computed, {len(cache.bad_clips)} bad"
     )
     if export_npz is not None:
         typer.echo(f"wrote {write_npz(cache, export_npz)}")

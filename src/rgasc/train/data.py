@@ -19,13 +19,14 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from rgasc.data.datasets import Clip, DcaseDataset
-from rgasc.errors import ArtefactError, LabelSpaceError
+from rgasc.errors import ArtefactError, LabelSpaceError, RgascWarning
 from rgasc.features import FeatureCache, open_cache
 from rgasc.features.normalize import EPS
 from rgasc.labels.files import PseudoLabels, read_labels
 from rgasc.models.two_tower import MIN_FRAMES
 from rgasc.relation import Relation, load_relation
 from rgasc.train.config import DataConfig, TrainConfig
+from rgasc.train.reproducible import EpochClock, EpochRandomSampler, loader_generator
 
 #: Frames and mel bands the model needs: five 2x2 poolings.
 SPLITS = ("train", "val", "test")
@@ -189,6 +190,7 @@ class RGASCDataModule(L.LightningDataModule):
             warnings.warn(
                 f"{d.relation}: R_SE was built on all clips, test clips included (the authors' "
                 "code); for a clean protocol rebuild it with `rgasc relation --split train`",
+                RgascWarning,
                 stacklevel=2,
             )
         self.scenes: list[str] = list(self.dataset.scenes)
@@ -201,6 +203,8 @@ class RGASCDataModule(L.LightningDataModule):
                 "a longer --clip-seconds or more --n-mels)"
             )
         self.excluded: list[str] = []
+        #: the epoch the training order is drawn for (rgasc.train.reproducible)
+        self.epoch_clock = EpochClock()
         self.splits: dict[str, SplitData] = {s: self._split(s) for s in SPLITS}
         if not self.splits["train"].clips:
             raise ArtefactError(f"{d.dataset}: the training split of fold {d.fold} is empty")
@@ -227,6 +231,7 @@ class RGASCDataModule(L.LightningDataModule):
             warnings.warn(
                 f"{self.cache.path}: leaving out {len(bad)} {name} clip(s) that failed to decode "
                 f"(e.g. {bad[:3]})",
+                RgascWarning,
                 stacklevel=2,
             )
             self.excluded.extend(bad)
@@ -248,10 +253,16 @@ class RGASCDataModule(L.LightningDataModule):
         self, split: str, shuffle: bool = False, batch_size: int | None = None
     ) -> DataLoader:
         workers = self.cfg.runtime.num_workers
+        data = self.clip_dataset(split)
+        # the order of epoch e depends on (seed, e) only, so a resumed run shuffles alike
+        sampler = EpochRandomSampler(data, self.cfg.seed, self.epoch_clock) if shuffle else None
         return DataLoader(
-            self.clip_dataset(split),
+            data,
             batch_size=batch_size or self.cfg.optim.batch_size,
-            shuffle=shuffle,
+            sampler=sampler,
+            # its own generator: creating an iterator draws a worker base seed from it, which
+            # would otherwise shift the global stream (dropout) on some epochs but not others
+            generator=loader_generator(self.cfg.seed),
             num_workers=workers,
             pin_memory=torch.cuda.is_available(),
             persistent_workers=workers > 0,
