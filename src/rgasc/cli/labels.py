@@ -45,7 +45,11 @@ def tag(
     devices: OneDeviceOption = "auto",
     batch_size: Annotated[int, typer.Option(help="Clips per model call.")] = 8,
     skip_bad: Annotated[
-        bool, typer.Option(help="Leave out undecodable clips; list them in bad_clips.csv.")
+        bool,
+        typer.Option(
+            help="Leave out undecodable, truncated or too short clips; list them in "
+            "OUT.bad_clips.csv."
+        ),
     ] = False,
     embeddings: Annotated[
         bool, typer.Option(help="Also store clip embeddings in the .h5 (PANNs only).")
@@ -56,7 +60,7 @@ def tag(
 ) -> None:
     """Tag every clip with a pretrained teacher: the pseudo-labels (resumable)."""
     from rgasc.data.datasets import DcaseDataset
-    from rgasc.labels.tagging import tag_dataset
+    from rgasc.labels.tagging import bad_clips_path, tag_dataset
     from rgasc.teachers import get_teacher
 
     device = torch_device(accelerator, devices)
@@ -74,7 +78,11 @@ def tag(
     )
     typer.echo(
         f"{len(pl.filenames)} clips x {len(pl.labels)} events ({t.name}) -> {out}"
-        + (f"; {pl.attrs['n_bad_clips']} bad clip(s) skipped" if pl.attrs["n_bad_clips"] else "")
+        + (
+            f"; {pl.attrs['n_bad_clips']} bad clip(s) left out, listed in {bad_clips_path(out)}"
+            if pl.attrs["n_bad_clips"]
+            else ""
+        )
     )
 
 

@@ -84,8 +84,6 @@ def hash_digest(hashes: Mapping[str, str]) -> str:
     return text_hash("content", *(f"{k}\t{v}" for k, v in sorted(hashes.items())))
 
 
-def differing(
-    a: Mapping[str, str], b: Mapping[str, str], names: Iterable[str]
-) -> list[str]:
+def differing(a: Mapping[str, str], b: Mapping[str, str], names: Iterable[str]) -> list[str]:
     """Names whose hash is known in both ``a`` and ``b`` and differs."""
     return [n for n in names if n in a and n in b and a[n] != b[n]]

@@ -141,6 +141,7 @@ def evaluate_run(
     from rgasc.features import open_cache
     from rgasc.inference.checkpoint import load_model
     from rgasc.labels.files import read_labels
+    from rgasc.train.checks import check_inputs
     from rgasc.train.config import load_run_config
     from rgasc.train.logs import read_training_log
 
@@ -168,6 +169,10 @@ def evaluate_run(
     usable = set(cache.usable([c.filename for c in clips]))
     clips = [c for c in clips if c.filename in usable]
     names = [c.filename for c in clips]
+    labels = read_labels(cfg.data.labels)
+    # the features (and the teacher's labels the event tower is scored against) must still be
+    # those of this dataset's audio
+    check_inputs(dataset, cache, labels, cfg.data.labels, clips)
     y = dataset.labels(clips)
     probs, event_probs, emb = predict_arrays(
         model, cache, cache.index(names), info.norm_mean, info.norm_std, batch_size, dev
@@ -181,7 +186,6 @@ def evaluate_run(
         "best_epoch": info.extra.get("epoch"),
         **summarize(y, probs, info.scenes, devices=[c.device for c in clips]),
     }
-    labels = read_labels(cfg.data.labels)
     if list(labels.labels) == info.events:
         targets = labels.select(names, source=str(cfg.data.labels))
         result["event_vs_teacher"] = {

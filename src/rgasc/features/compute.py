@@ -186,7 +186,9 @@ def _reusable(
 
     def decide(i: int) -> tuple[_Source, str] | None:
         name, path = names[i], paths[i]
-        candidates = [(s, "row", s.clips[name]) for s in sources if name in s.clips]
+        candidates: list[tuple[_Source, str, dict[str, Any] | None]] = [
+            (s, "row", s.clips[name]) for s in sources if name in s.clips
+        ]
         candidates += [(s, "bad", s.bad[name].get("identity")) for s in sources if name in s.bad]
         candidates = [c for c in candidates if c[2] and same_stat(c[2], path)]
         if not candidates:
@@ -195,7 +197,7 @@ def _reusable(
             h = content_hash(path)
         except OSError:
             return None
-        return next(((s, how) for s, how, rec in candidates if rec["sha256"] == h), None)
+        return next(((s, how) for s, how, rec in candidates if rec and rec["sha256"] == h), None)
 
     if threads <= 1 or len(names) < 2:
         return [decide(i) for i in range(len(names))]
@@ -266,8 +268,10 @@ def compute_features(
     plan = _reusable(names, paths, sources, max(4, workers))
     reused = sum(p is not None for p in plan)
 
-    if finished is not None and finished.names == names and all(
-        p is not None and p[0] is finished for p in plan
+    if (
+        finished is not None
+        and finished.names == names
+        and all(p is not None and p[0] is finished for p in plan)
     ):  # the finished cache is this dataset's: nothing to do
         (kdir / PROGRESS).unlink(missing_ok=True)
         _remove_superseded(out, kdir, cfg, keep=finished.file.name)
@@ -325,8 +329,8 @@ def compute_features(
                 name = names[int(row)]
                 if j in failed:
                     bad[name] = {"error": failed[j], "identity": idents[j]}
-                elif idents[j] is not None:
-                    clips[name] = idents[j]
+                elif (ident := idents[j]) is not None:
+                    clips[name] = ident
             feats[rows[0] : rows[-1] + 1] = arr
             feats.flush()
             record()

@@ -25,6 +25,8 @@ from rgasc.features.normalize import EPS
 from rgasc.labels.files import PseudoLabels, read_labels
 from rgasc.models.two_tower import MIN_FRAMES
 from rgasc.relation import Relation, load_relation
+from rgasc.relation.build import relation_command
+from rgasc.train.checks import check_inputs
 from rgasc.train.config import DataConfig, TrainConfig
 from rgasc.train.reproducible import EpochClock, EpochRandomSampler, loader_generator
 
@@ -137,11 +139,13 @@ def check_label_spaces(
     Raises:
         LabelSpaceError naming both files and the fix.
     """
+    fix = relation_command(cfg.labels, cfg.dataset, cfg.relation,
+                           split=str(relation.meta.get("split", "train")), fold=cfg.fold,
+                           binarize=relation.meta.get("binarize"))  # fmt: skip
     if list(relation.scenes) != list(dataset.scenes):
         raise LabelSpaceError(
             f"{cfg.relation}: R_SE rows are scenes {relation.scenes}, but {cfg.dataset} has "
-            f"{dataset.scenes}; rebuild it with `rgasc relation {cfg.labels} --dataset "
-            f"{cfg.dataset} --out {cfg.relation}`"
+            f"{dataset.scenes}; rebuild it with `{fix}`"
         )
     if list(labels.labels) != list(relation.events):
         only_l = sorted(set(labels.labels) - set(relation.events))[:3]
@@ -154,7 +158,7 @@ def check_label_spaces(
         raise LabelSpaceError(
             f"{cfg.labels} has {len(labels.labels)} event labels, {cfg.relation} has "
             f"{len(relation.events)} ({detail}); the relation must be built from this label "
-            f"file: `rgasc relation {cfg.labels} --dataset {cfg.dataset} --out {cfg.relation}`"
+            f"file: `{fix}`"
         )
 
 
@@ -186,10 +190,14 @@ class RGASCDataModule(L.LightningDataModule):
         self.labels = read_labels(d.labels)
         self.relation = load_relation(d.relation)
         check_label_spaces(self.dataset, self.labels, self.relation, cfg.data)
+        # features of this audio, labels of these features, R_SE of these labels
+        check_inputs(self.dataset, self.cache, self.labels, d.labels, self.dataset.clips,
+                     self.relation, d.relation, d.fold)  # fmt: skip
         if self.relation.meta.get("split") == "all":
             warnings.warn(
                 f"{d.relation}: R_SE was built on all clips, test clips included (the authors' "
-                "code); for a clean protocol rebuild it with `rgasc relation --split train`",
+                "code); for a clean protocol rebuild it with "
+                f"`{relation_command(d.labels, d.dataset, d.relation, fold=d.fold)}`",
                 RgascWarning,
                 stacklevel=2,
             )

@@ -100,8 +100,13 @@ def rng_states() -> dict[str, Any]:
     kind, keys, pos, has_gauss, gauss = np.random.get_state(legacy=True)  # type: ignore[misc]
     states: dict[str, Any] = {
         "torch": torch.get_rng_state(),
-        "numpy": (str(kind), torch.from_numpy(np.asarray(keys, np.int64)), int(pos),
-                  int(has_gauss), float(gauss)),  # fmt: skip
+        "numpy": (
+            str(kind),
+            torch.from_numpy(np.asarray(keys, np.int64)),
+            int(pos),
+            int(has_gauss),
+            float(gauss),
+        ),  # fmt: skip
         "python": random.getstate(),
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
@@ -172,7 +177,7 @@ def last_checkpoint(dirpath: str | os.PathLike[str]) -> ModelCheckpoint:
     the state it saves holds that epoch's best-so-far.
     """
     return ModelCheckpoint(
-        dirpath=dirpath,
+        dirpath=Path(dirpath),
         filename="last",
         monitor=None,
         save_top_k=1,  # without a monitor: the latest one, overwritten in place
