@@ -210,3 +210,15 @@ def test_cli_start_up_loads_neither_torch_nor_lightning() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_resume_of_a_folder_without_a_run_says_to_start_one(tmp_path: Path, capsys) -> None:
+    import pytest
+
+    from rgasc.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--resume", "--out", str(tmp_path / "none")])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "holds no run to resume" in err
+    assert "without --resume" in err and "use --resume" not in err

@@ -128,24 +128,31 @@ def test_ctrl_c_in_the_first_epoch_says_to_start_again(
 _CHILD = """
 import sys
 sys.path[:0] = [{tests!r}]
+from pathlib import Path
 from helpers.training import TinyInputs, tiny_config
 from rgasc.train.runner import train
-inputs = TinyInputs(*map(__import__("pathlib").Path, {paths!r}))
-train(tiny_config(inputs, __import__("pathlib").Path({run!r}), {changes!r}))
+inputs = TinyInputs(*map(Path, {paths!r}))
+train(tiny_config(inputs, Path({run!r}), {changes!r}), resume={resume!r})
 """
+
+
+def _child(inputs: TinyInputs, run: Path, resume: bool = False) -> subprocess.Popen[bytes]:
+    """A fresh process training ``run``: every session of this test starts alike (a process
+    that ran other tests may differ in thread count or library state)."""
+    paths = [str(p) for p in (inputs.dataset, inputs.features, inputs.labels, inputs.relation)]
+    code = _CHILD.format(tests=str(Path(__file__).parents[1]), paths=paths, run=str(run),
+                         changes=EPOCHS, resume=resume)  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src")}
+    return subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.DEVNULL)
 
 
 @pytest.mark.slow
 def test_sigkill_during_training_then_resume_equals_the_uninterrupted_run(
-    tiny_inputs: TinyInputs, reference: Path, tmp_path: Path
+    tiny_inputs: TinyInputs, tmp_path: Path
 ) -> None:
-    run = tmp_path / "run"
-    paths = [str(p) for p in (tiny_inputs.dataset, tiny_inputs.features, tiny_inputs.labels,
-                              tiny_inputs.relation)]  # fmt: skip
-    code = _CHILD.format(tests=str(Path(__file__).parents[1]), paths=paths, run=str(run),
-                         changes=EPOCHS)  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src")}
-    child = subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.DEVNULL)
+    reference, run = tmp_path / "reference", tmp_path / "run"
+    assert _child(tiny_inputs, reference).wait() == 0
+    child = _child(tiny_inputs, run)
     last = run / "checkpoints" / "last.ckpt"
     deadline = time.monotonic() + 240
     while not last.is_file() and child.poll() is None and time.monotonic() < deadline:
@@ -153,4 +160,5 @@ def test_sigkill_during_training_then_resume_equals_the_uninterrupted_run(
     child.send_signal(signal.SIGKILL)  # no handler, no teardown: as `kill -9`
     child.wait()
     assert last.is_file() and not (run / "metrics.json").exists()
-    assert_same_run(reference, train(tiny_config(tiny_inputs, run, EPOCHS), resume=True))
+    assert _child(tiny_inputs, run, resume=True).wait() == 0
+    assert_same_run(reference, run)

@@ -20,7 +20,7 @@ from typer.core import TyperCommand
 
 from rgasc.artefacts import CONFIG_FILE, METRICS_FILE
 from rgasc.cli._app import app
-from rgasc.errors import ArtefactError, ConfigError
+from rgasc.errors import ArtefactError, ConfigError, Interrupted
 from rgasc.train.options import OPTIONS, Option, option_changes
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -208,15 +208,22 @@ def experiment(
     quiet = {"runtime.progress_bar": False, "runtime.model_summary": False}
     file = config_file_changes(config) if config else {}
     base = make_config({**file, **quiet, **option_changes(options), "out": out})
-    md = run_experiment(
-        name,
-        base,
-        out,
-        parse_seeds([*(seeds or ["1 2 3"]), *ctx.args]),
-        grid=parse_grid(grid) if grid else None,
-        init_checkpoint=init_checkpoint,
-        log=typer.echo,
-    )
+    try:
+        md = run_experiment(
+            name,
+            base,
+            out,
+            parse_seeds([*(seeds or ["1 2 3"]), *ctx.args]),
+            grid=parse_grid(grid) if grid else None,
+            init_checkpoint=init_checkpoint,
+            log=typer.echo,
+        )
+    except Interrupted as e:  # a sweep reruns its unfinished run: the same command continues
+        raise Interrupted(
+            f"{out}: experiment interrupted; its finished runs are kept and the interrupted "
+            "one is redone",
+            same_command=True,
+        ) from e
     typer.echo(f"results: {md} and {md.with_suffix('.csv')}")
 
 
