@@ -25,8 +25,7 @@ from rgasc.distributed import (
     unpadded_sampler,
 )
 from rgasc.errors import RgascError
-from rgasc.features import FeatureConfig, compute_features
-from rgasc.features.sharded import compute_shard, merge_feature_shards
+from rgasc.features import FeatureConfig
 from rgasc.labels.files import read_labels
 from rgasc.labels.sharded import merge_label_shards, tag_shard
 from rgasc.labels.tagging import read_embeddings, tag_dataset
@@ -95,26 +94,4 @@ def test_tag_shards_merge_into_the_single_process_file(
     assert back.attrs == want.attrs and merged.attrs["n_bad_clips"] == 1
     np.testing.assert_allclose(read_embeddings(out)[1], read_embeddings(one)[1], rtol=1e-6)
     assert (out.parent / "bad_clips.csv").read_text() == (one.parent / "bad_clips.csv").read_text()
-    assert not shards_dir(out).exists()
-
-
-def test_feature_shards_merge_into_the_single_process_cache(
-    ds: DcaseDataset, tmp_path: Path
-) -> None:
-    one = compute_features(ds, tmp_path / "one", CFG, skip_bad=True, progress=False)
-    out = tmp_path / "many"
-    for rank in (1, 0):
-        compute_shard(ds, out, CFG, rank, 2, skip_bad=True, progress=False, chunk_size=4)
-    merged = merge_feature_shards(ds, out, CFG, 2)
-    assert merged.key == one.key and merged.names == one.names
-    assert merged.bad_clips == one.bad_clips == [ds.clips[10].filename]
-    assert (merged.path / "features.npy").read_bytes() == (one.path / "features.npy").read_bytes()
-    assert (merged.path / "bad_clips.csv").read_text() == (one.path / "bad_clips.csv").read_text()
-    keep = ("created",)
-    assert {k: v for k, v in merged.manifest.items() if k not in keep and k != "dataset"} == {
-        k: v for k, v in one.manifest.items() if k not in keep and k != "dataset"
-    }
-    assert sorted(p.name for p in out.iterdir()) == sorted(
-        p.name for p in (tmp_path / "one").iterdir()
-    )
     assert not shards_dir(out).exists()

@@ -1,13 +1,25 @@
-"""The one way rgasc reads audio: decode, downmix, resample, pad/crop.
+"""The one way rgasc reads audio: decode, downmix, resample, pad/crop, degenerate clips.
 
 Every stage (features, tagging, prediction) goes through :func:`load_audio`, so the
 same file always yields the same waveform, and every failure is a typed error that
 names the file.
+
+Degenerate audio, decided here once for every stage:
+
+- *truncated*: the file holds less than :data:`MIN_COMPLETE_FRACTION` of the audio its
+  header promises (a wav cut short in a copy: libsndfile returns the frames it has, so it
+  would otherwise pass). :func:`load_audio` raises :class:`AudioTruncatedError`.
+- *too short*: fewer samples than :data:`MIN_CLIP_FRACTION` (25 %) of the analysis window
+  (the features' clip length, the dataset's clip length when tagging, predict's window):
+  almost all of what the model sees would be zero padding. Batch stages treat such a clip as
+  bad (:func:`check_duration` raises :class:`AudioTooShortError`; ``--skip-bad`` records and
+  skips it); ``predict`` classifies it but marks the result (:func:`short_warning`).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +32,16 @@ from rgasc.errors import (
     AudioFormatError,
     AudioMissingError,
     AudioNonFiniteError,
+    AudioTooShortError,
+    AudioTruncatedError,
 )
+
+#: A clip with fewer samples than this share of the analysis window is degenerate.
+MIN_CLIP_FRACTION = 0.25
+#: A file that decodes to less than this share of its header's promise is truncated.
+MIN_COMPLETE_FRACTION = 0.99
+# libsndfile's log of a WAV/AIFF whose data chunk is cut short: "data : 192000 (should be 95978)"
+_SHORT_CHUNK = re.compile(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
 
 # What libsndfile decodes. mp3 only where the installed libsndfile is >= 1.1.
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au")
@@ -95,7 +116,10 @@ def load_audio(
     if not path.is_file():
         raise AudioMissingError(f"{path}: no such audio file")
     try:
-        x, file_sr = sf.read(path, dtype="float32", always_2d=False)
+        with sf.SoundFile(path) as f:
+            file_sr = f.samplerate
+            x = f.read(dtype="float32", always_2d=False)
+            log = f.extra_info
     except sf.LibsndfileError as e:
         msg = str(e)
         if path.stat().st_size == 0:
@@ -115,6 +139,7 @@ def load_audio(
         raise AudioCorruptError(f"{path}: cannot decode ({e}); the file may be corrupt") from e
     if x.size == 0:
         raise AudioEmptyError(f"{path}: the file holds no samples")
+    _check_complete(path, log)
     x = to_mono(np.asarray(x, dtype=np.float32))
     if not np.isfinite(x).all():
         raise AudioNonFiniteError(f"{path}: the audio contains NaN or infinite samples")
@@ -125,3 +150,37 @@ def load_audio(
     if duration is not None:
         x = fix_length(x, int(round(duration * out_sr)))
     return np.ascontiguousarray(x, dtype=np.float32), out_sr
+
+
+def _check_complete(path: Path, log: str) -> None:
+    """Raise AudioTruncatedError when libsndfile reports a data chunk cut short."""
+    m = _SHORT_CHUNK.search(log)
+    if m is None:
+        return
+    promised, present = int(m.group(1)), int(m.group(2))
+    # streaming writers put 0 or 0xFFFFFFFF there ("unknown length"): not a promise
+    if 0 < promised < 0xFFFFFFF0 and present < MIN_COMPLETE_FRACTION * promised:
+        raise AudioTruncatedError(
+            f"{path}: truncated, it holds {present / promised:.0%} of the audio its header "
+            "promises; re-copy or re-export it"
+        )
+
+
+def short_warning(n_samples: int, sr: int, window_seconds: float) -> str | None:
+    """Why a clip of ``n_samples`` at ``sr`` is too short for a ``window_seconds`` window
+    (under :data:`MIN_CLIP_FRACTION` of it), or None when it is long enough."""
+    if n_samples >= MIN_CLIP_FRACTION * window_seconds * sr:
+        return None
+    return (
+        f"only {n_samples / sr:.2f} s of audio, under {MIN_CLIP_FRACTION:.0%} of the "
+        f"{window_seconds:g}-s analysis window (the rest would be zero padding)"
+    )
+
+
+def check_duration(
+    path: str | os.PathLike[str], x: np.ndarray, sr: int, window_seconds: float
+) -> None:
+    """Raise AudioTooShortError when the decoded ``x`` is too short for the window."""
+    why = short_warning(int(x.shape[-1]), sr, window_seconds)
+    if why is not None:
+        raise AudioTooShortError(f"{path}: too short, {why}; drop it or re-export it")

@@ -36,6 +36,14 @@ class AudioFormatError(AudioError):
     pass
 
 
+class AudioTruncatedError(AudioCorruptError):
+    """The file holds much less audio than its header promises (cut short in a copy)."""
+
+
+class AudioTooShortError(AudioError):
+    """The clip is far shorter than the analysis window (see rgasc.audio.MIN_CLIP_FRACTION)."""
+
+
 # --- datasets and downloads -------------------------------------------------------------
 class DatasetError(RgascError):
     """A dataset folder does not follow the DCASE layout, or names clips/labels it lacks."""
@@ -61,3 +69,21 @@ class TeacherError(RgascError):
 # --- configs -------------------------------------------------------------------------------
 class ConfigError(RgascError):
     """A config key is unknown or a config value is invalid (the message names the option)."""
+
+
+# --- interrupts ----------------------------------------------------------------------------
+class Interrupted(RgascError):
+    """A stage stopped by Ctrl-C (or SIGTERM); the message says what was kept and the exact
+    command that continues. The CLI prints it and exits with 130, as a shell does for SIGINT."""
+
+    exit_code = 130
+
+    def __init__(self, message: str, *, same_command: bool = False) -> None:
+        super().__init__(message)
+        #: the same command continues (the CLI then names it, as the user typed it)
+        self.same_command = same_command
+
+
+class RgascWarning(UserWarning):
+    """Something a user should know that does not stop the stage (clips left out, a protocol
+    caveat). The CLI prints it as one ``warning: ...`` line, without a source line."""

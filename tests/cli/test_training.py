@@ -285,3 +285,15 @@ def test_cli_averaging_and_selection_rule_options(fake_train: list[TrainConfig])
     bad = _invoke(["train", *PATHS, "--out", "o", "--select-rule", "averaged"])
     assert bad.exit_code != 0 and "--averaging ema" in (bad.output + str(bad.exception))
     assert "averaging" in _invoke(["train", "--help"]).output
+
+
+def test_resume_of_a_folder_without_a_run_says_to_start_one(tmp_path: Path, capsys) -> None:
+    import pytest
+
+    from rgasc.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--resume", "--out", str(tmp_path / "none")])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "holds no run to resume" in err
+    assert "without --resume" in err and "use --resume" not in err

@@ -102,7 +102,7 @@ def test_resume_after_interruption_is_identical(
     assert resumed.key == full.key
     assert not (resumed.path / PROGRESS).exists()
     np.testing.assert_array_equal(np.asarray(resumed.features), np.asarray(full.features))
-    assert (resumed.path / "features.npy").read_bytes() == (full.path / "features.npy").read_bytes()
+    assert (resumed.path / resumed.file).read_bytes() == (full.path / full.file).read_bytes()
 
 
 def test_bad_clip_stops_by_default_and_is_skipped_on_request(

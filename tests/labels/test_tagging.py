@@ -12,7 +12,7 @@ from helpers.dcase import make_dcase
 from helpers.teachers import ToyTeacher
 from rgasc.audio import load_audio
 from rgasc.data.datasets import DcaseDataset
-from rgasc.errors import ArtefactError, AudioError
+from rgasc.errors import ArtefactError, AudioError, Interrupted
 from rgasc.labels.files import read_labels
 from rgasc.labels.tagging import partial_path, read_embeddings, tag_dataset
 
@@ -68,7 +68,7 @@ def test_resume_after_interruption(
 ) -> None:
     monkeypatch.setattr(tagmod, "FLUSH_EVERY", 1)
     out = tmp_path / "labels.h5"
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(Interrupted):  # Ctrl-C: the typed error, the work kept
         tag_dataset(ds, ToyTeacher(fail_after=3), out, batch_size=4, progress=False)
     assert partial_path(out).is_file() and not out.exists()
     second = ToyTeacher()
@@ -77,7 +77,7 @@ def test_resume_after_interruption(
     np.testing.assert_allclose(pl.probs, _expected(ds), atol=1e-6)
     assert not partial_path(out).exists()
     # a partial file of another run (other clips) is not resumed
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(Interrupted):  # Ctrl-C: the typed error, the work kept
         tag_dataset(ds, ToyTeacher(fail_after=2), out, batch_size=4, progress=False)
     third = ToyTeacher()
     tag_dataset(ds, third, out, batch_size=4, progress=False, clips=ds.clips[:10])
@@ -91,7 +91,7 @@ def test_bad_clips_skipped_or_raised(ds: DcaseDataset, tmp_path: Path) -> None:
         tag_dataset(ds, ToyTeacher(), tmp_path / "x.h5", progress=False)
     pl = tag_dataset(ds, ToyTeacher(), tmp_path / "x.h5", skip_bad=True, progress=False)
     assert bad.filename not in pl.filenames and len(pl.filenames) == len(ds.clips) - 1
-    listed = (tmp_path / "bad_clips.csv").read_text()
+    listed = (tmp_path / "x.h5.bad_clips.csv").read_text()
     assert bad.filename in listed and pl.attrs["n_bad_clips"] == 1
 
 
@@ -131,3 +131,31 @@ def test_h5_strings_read_as_str_whatever_their_string_type(tmp_path: Path) -> No
         f["labels"] = np.arange(2)
     with pytest.raises(ArtefactError, match="'/labels' does not hold strings"):
         read_labels(other)
+
+
+def test_truncated_and_very_short_clips_are_bad_and_listed_per_label_file(
+    ds: DcaseDataset, tmp_path: Path
+) -> None:
+    import soundfile as sf
+
+    from rgasc.errors import AudioTooShortError, AudioTruncatedError
+
+    cut, short = ds.clips[1], ds.clips[6]
+    blob = ds.audio_path(cut).read_bytes()
+    ds.audio_path(cut).write_bytes(blob[: len(blob) // 2])
+    x, sr = sf.read(ds.audio_path(short))
+    sf.write(ds.audio_path(short), x[: int(0.03 * sr)], sr)  # 0.03 s of 0.25-s clips
+    with pytest.raises(AudioTruncatedError, match="--skip-bad"):
+        tag_dataset(ds, ToyTeacher(), tmp_path / "a.h5", progress=False)
+    with pytest.raises(AudioTooShortError, match="too short"):
+        tag_dataset(ds, ToyTeacher(), tmp_path / "b.h5", progress=False, clips=[short])
+    a = tag_dataset(ds, ToyTeacher(), tmp_path / "a.h5", skip_bad=True, progress=False)
+    assert a.attrs["n_bad_clips"] == 2 and cut.filename not in a.filenames
+    b = tag_dataset(ds, ToyTeacher(), tmp_path / "b.h5", skip_bad=True, progress=False,
+                    clips=ds.clips[5:8])  # fmt: skip
+    assert b.attrs["n_bad_clips"] == 1
+    # one list per label file: the second run did not overwrite the first's
+    assert cut.filename in (tmp_path / "a.h5.bad_clips.csv").read_text()
+    assert cut.filename not in (tmp_path / "b.h5.bad_clips.csv").read_text()
+    assert a.hashes is not None and len(a.hashes) == len(a.filenames)
+    assert read_labels(tmp_path / "a.h5").hashes == a.hashes

@@ -95,10 +95,13 @@ def test_label_space_mismatches_are_clear(inputs: TinyInputs, tmp_path: Path) ->
     keep = [i for i, n in enumerate(pl.filenames) if "park-lyon-0" not in n]  # drop test clips
     pl.filenames, pl.probs = [pl.filenames[i] for i in keep], pl.probs[keep]
     write_labels(tmp_path / "partial.h5", pl)
+    from rgasc.data.datasets import DcaseDataset
+    from rgasc.relation import compute_relation
+
+    save_relation(tmp_path / "rel_c", compute_relation(DcaseDataset(inputs.dataset), pl))
+    changes = {"data.labels": tmp_path / "partial.h5", "data.relation": tmp_path / "rel_c"}
     with pytest.raises(LabelSpaceError, match="partial.h5"):
-        RGASCDataModule(
-            tiny_config(inputs, tmp_path / "c", {"data.labels": tmp_path / "partial.h5"})
-        )
+        RGASCDataModule(tiny_config(inputs, tmp_path / "c", changes))
 
 
 # --- runs -----------------------------------------------------------------------------------

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
+from typing import TextIO
 
 import typer
 
 from rgasc.cli._app import app
-from rgasc.errors import RgascError
+from rgasc.errors import Interrupted, RgascError, RgascWarning
 
 __all__ = ["app", "main"]
 
@@ -35,9 +37,39 @@ def version() -> None:
         typer.echo(f"{name} {v}")
 
 
-def main() -> None:
+_show_warning = warnings.showwarning
+
+
+def _one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """rgasc's own warnings as one ``warning: ...`` line; any other warning as Python shows it."""
+    if issubclass(category, RgascWarning):
+        typer.secho(f"warning: {message}", err=True, fg=typer.colors.YELLOW)
+    else:
+        _show_warning(message, category, filename, lineno, file, line)
+
+
+def _command(args: list[str] | None) -> str:
+    """The command line being run, as the user would type it again."""
+    import shlex
+
+    return shlex.join(["rgasc", *(sys.argv[1:] if args is None else args)])
+
+
+def main(args: list[str] | None = None) -> None:
+    warnings.showwarning = _one_line_warning
     try:
-        app()
+        app(args)
+    except Interrupted as e:
+        again = f"; continue with `{_command(args)}`" if e.same_command else ""
+        typer.secho(f"interrupted: {e}{again}", err=True, fg=typer.colors.YELLOW)
+        sys.exit(e.exit_code)
     except RgascError as e:
         typer.secho(f"error: {e}", err=True, fg=typer.colors.RED)
         sys.exit(2)

@@ -12,7 +12,6 @@ from rgasc.cli.options import (
     Alias,
     ArchiveSelection,
     DatasetName,
-    NumNodesOption,
     with_aliases,
 )
 
@@ -139,7 +138,11 @@ def features(
     out: Annotated[Path, typer.Option("--out", help="Cache folder (one subfolder per key).")],
     workers: Annotated[int, typer.Option(help="Decoding processes; 0 = this process.")] = 0,
     skip_bad: Annotated[
-        bool, typer.Option("--skip-bad", help="Record undecodable clips in bad_clips.csv, go on.")
+        bool,
+        typer.Option(
+            "--skip-bad/--no-skip-bad",
+            help="Record undecodable, truncated or too short clips in bad_clips.csv, go on.",
+        ),
     ] = False,
     export_npz: Annotated[
         Path | None, typer.Option("--export-npz", help="Also write names + features to this .npz.")
@@ -155,11 +158,6 @@ def features(
     power: Annotated[float, typer.Option(help="1 = magnitude (paper's code), 2 = power.")] = 1.0,
     clip_seconds: Annotated[float, typer.Option(help="Crop/zero-pad clips to this length.")] = 10.0,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
-    devices: Annotated[
-        int,
-        typer.Option(min=1, help="Processes on this machine, each computing a shard of the clips."),
-    ] = 1,
-    num_nodes: NumNodesOption = 1,
 ) -> None:
     """Compute log-mel features of every clip into a cache keyed by config and file list."""
     from rgasc.data import DcaseDataset
@@ -180,24 +178,10 @@ def features(
     except ValueError as e:
         raise typer.BadParameter(str(e)) from e
     ds = DcaseDataset(dataset)
-    if devices > 1 or num_nodes > 1:  # log-mel runs on CPUs: one process per shard
-        from rgasc.distributed import launch
-        from rgasc.features.sharded import compute_features_distributed
-
-        ranks = launch("cpu", str(devices), num_nodes)
-        merged = compute_features_distributed(
-            ds, out, cfg, ranks, workers=workers, skip_bad=skip_bad, progress=progress
-        )
-        if merged is None:  # not rank 0: its shard is written, rank 0 reports
-            return
-        cache = merged
-    else:
-        cache = compute_features(
-            ds, out, cfg, workers=workers, skip_bad=skip_bad, progress=progress
-        )
+    cache = compute_features(ds, out, cfg, workers=workers, skip_bad=skip_bad, progress=progress)
     typer.echo(
-        f"{len(cache)} clips -> {cache.path} {tuple(cache.features.shape)}, "
-        f"{len(cache.bad_clips)} bad"
+        f"{len(cache)} clips -> {cache.path} {tuple(cache.features.shape)}: {cache.reused} "
+        f"reused, {cache.computed} computed, {len(cache.bad_clips)} bad"
     )
     if export_npz is not None:
         typer.echo(f"wrote {write_npz(cache, export_npz)}")

@@ -58,7 +58,12 @@ def evaluate(
         typer.echo(f"  {line}")
     ev = r.get("event_vs_teacher", {})
     if "mAP" in ev:
+
+        def num(v: object) -> str:  # None (json's nan) when no event is present
+            return f"{v:.4f}" if isinstance(v, int | float) else "n/a"
+
         typer.echo(
-            f"  event tower vs teacher: mAP {ev['mAP']}  mean clip AUC {ev['mean_clip_auc']}"
+            f"  event tower vs teacher: mAP {num(ev['mAP'])}  "
+            f"mean clip AUC {num(ev['mean_clip_auc'])}"
         )
     typer.echo(f"  report: {out or model / f'eval_{split}'}")

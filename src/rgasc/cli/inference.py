@@ -77,7 +77,9 @@ def predict(
                     progress=progress)  # fmt: skip
     typer.echo(f"{r.predicted} file(s) predicted" + (f" -> {r.out}" if r.out else "")
                + (f", {r.existing} already in {r.out}" if r.existing else "")
-               + (f", {len(r.bad)} unreadable skipped" if r.bad else ""), err=True)  # fmt: skip
+               + (f", {len(r.bad)} unreadable skipped" if r.bad else "")
+               + (f", {len(r.warned)} marked short (unreliable)" if r.warned else ""),
+               err=True)  # fmt: skip
 
 
 @app.command(cls=with_aliases(MODEL_ALIAS))

@@ -47,7 +47,11 @@ def tag(
     num_nodes: NumNodesOption = 1,
     batch_size: Annotated[int, typer.Option(help="Clips per model call.")] = 8,
     skip_bad: Annotated[
-        bool, typer.Option(help="Leave out undecodable clips; list them in bad_clips.csv.")
+        bool,
+        typer.Option(
+            help="Leave out undecodable, truncated or too short clips; list them in "
+            "OUT.bad_clips.csv."
+        ),
     ] = False,
     embeddings: Annotated[
         bool, typer.Option(help="Also store clip embeddings in the .h5 (PANNs only).")
@@ -60,7 +64,7 @@ def tag(
     from rgasc.data.datasets import DcaseDataset
     from rgasc.distributed import is_multi_process, launch
     from rgasc.labels.sharded import tag_distributed
-    from rgasc.labels.tagging import tag_dataset
+    from rgasc.labels.tagging import bad_clips_path, tag_dataset
     from rgasc.teachers import get_teacher
 
     # several processes: each tags a shard on its own device, rank 0 merges
@@ -95,7 +99,11 @@ def tag(
         pl = merged
     typer.echo(
         f"{len(pl.filenames)} clips x {len(pl.labels)} events ({t.name}) -> {out}"
-        + (f"; {pl.attrs['n_bad_clips']} bad clip(s) skipped" if pl.attrs["n_bad_clips"] else "")
+        + (
+            f"; {pl.attrs['n_bad_clips']} bad clip(s) left out, listed in {bad_clips_path(out)}"
+            if pl.attrs["n_bad_clips"]
+            else ""
+        )
     )
 
 

@@ -20,7 +20,7 @@ from typer.core import TyperCommand
 
 from rgasc.artefacts import CONFIG_FILE, METRICS_FILE
 from rgasc.cli._app import app
-from rgasc.errors import ConfigError
+from rgasc.errors import ArtefactError, ConfigError, Interrupted
 from rgasc.train.options import OPTIONS, Option, option_changes
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -107,6 +107,7 @@ def with_options(exclude: Sequence[str] = ()) -> Callable[[F], F]:
     return decorate
 
 
+_VERBOSE_HELP = "Show Lightning's own banners, tips and warnings (quiet by default)."
 _CONFIG_HELP = (
     "YAML settings: a run's config.yaml (reproduce that run) or a file in its 'train' layout. "
     "Options given here override it."
@@ -125,16 +126,19 @@ def train(
             "options; only --epochs and runtime options may change)."
         ),
     ] = False,
+    verbose: Annotated[bool, typer.Option(help=_VERBOSE_HELP)] = False,
     **options: Any,
 ) -> None:
     """Train the two-tower model (Lightning); select on val, score the test split once."""
     from rgasc.distributed import global_rank
     from rgasc.evaluate.devices import summary_lines
     from rgasc.train.config import config_file_changes, load_run_config, make_config
+    from rgasc.train.quiet import set_verbose
     from rgasc.train.recipes import layered
     from rgasc.train.runner import train as run_training
     from rgasc.utils import read_json
 
+    set_verbose(verbose)
     changes = option_changes(options)
     if resume:
         out = options.get("out")
@@ -142,10 +146,14 @@ def train(
             raise ConfigError("--resume reads --out's own config.yaml: leave out --config")
         if out is None:
             raise ConfigError("--resume needs --out RUN, the run folder to continue")
-        base = load_run_config(out) if (Path(out) / CONFIG_FILE).is_file() else None
-        if base is not None:  # keep the run's options unless given
-            changes.pop("out")
-        cfg = make_config(changes, base)
+        if not (Path(out) / CONFIG_FILE).is_file():
+            raise ArtefactError(
+                f"{Path(out) / CONFIG_FILE}: missing, so {out} holds no run to resume; start "
+                "one without --resume (`rgasc train --dataset DS --features FEAT --labels "
+                f"LABELS --relation REL --out {out}`)"
+            )
+        changes.pop("out")  # keep the run's options unless given
+        cfg = make_config(changes, load_run_config(out))
     else:
         # a --recipe given here overrides the file's values; the options given here win
         cfg = make_config(layered(config_file_changes(config) if config else {}, changes))
@@ -199,25 +207,35 @@ def experiment(
         Path | None, typer.Option(help="baselines: CNN14 .pth for the PANN fine-tuning row.")
     ] = None,
     config: Annotated[Path | None, typer.Option(help=_CONFIG_HELP)] = None,
+    verbose: Annotated[bool, typer.Option(help=_VERBOSE_HELP)] = False,
     **options: Any,
 ) -> None:
     """Run one of the paper's experiments over seeds (resumable) and tabulate mean +- std."""
     from rgasc.experiments.sweep import parse_grid, parse_seeds, run_experiment
     from rgasc.train.config import config_file_changes, make_config
+    from rgasc.train.quiet import set_verbose
     from rgasc.train.recipes import layered
 
+    set_verbose(verbose)
     quiet = {"runtime.progress_bar": False, "runtime.model_summary": False}
     file = config_file_changes(config) if config else {}
     base = make_config(layered(file, quiet, {**option_changes(options), "out": out}))
-    md = run_experiment(
-        name,
-        base,
-        out,
-        parse_seeds([*(seeds or ["1 2 3"]), *ctx.args]),
-        grid=parse_grid(grid) if grid else None,
-        init_checkpoint=init_checkpoint,
-        log=typer.echo,
-    )
+    try:
+        md = run_experiment(
+            name,
+            base,
+            out,
+            parse_seeds([*(seeds or ["1 2 3"]), *ctx.args]),
+            grid=parse_grid(grid) if grid else None,
+            init_checkpoint=init_checkpoint,
+            log=typer.echo,
+        )
+    except Interrupted as e:  # a sweep reruns its unfinished run: the same command continues
+        raise Interrupted(
+            f"{out}: experiment interrupted; its finished runs are kept and the interrupted "
+            "one is redone",
+            same_command=True,
+        ) from e
     typer.echo(f"results: {md} and {md.with_suffix('.csv')}")
 
 

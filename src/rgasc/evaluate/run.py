@@ -144,6 +144,7 @@ def evaluate_run(
     from rgasc.features import open_cache
     from rgasc.inference.checkpoint import load_model
     from rgasc.labels.files import read_labels
+    from rgasc.train.checks import check_inputs
     from rgasc.train.config import load_run_config
     from rgasc.train.logs import read_training_log
 
@@ -171,6 +172,10 @@ def evaluate_run(
     usable = set(cache.usable([c.filename for c in clips]))
     clips = [c for c in clips if c.filename in usable]
     names = [c.filename for c in clips]
+    labels = read_labels(cfg.data.labels)
+    # the features (and the teacher's labels the event tower is scored against) must still be
+    # those of this dataset's audio
+    check_inputs(dataset, cache, labels, cfg.data.labels, clips)
     y = dataset.labels(clips)
     probs, event_probs, emb = predict_arrays(
         model, cache, cache.index(names), info.norm_mean, info.norm_std, batch_size, dev
@@ -188,7 +193,6 @@ def evaluate_run(
     # unseen = devices the training fold lacks (registry list, else derived from the folds)
     unseen = dataset.unseen_devices(cfg.data.fold)
     result["devices"] = device_report(y, probs, [c.device for c in clips], unseen)
-    labels = read_labels(cfg.data.labels)
     if list(labels.labels) == info.events:
         targets = labels.select(names, source=str(cfg.data.labels))
         result["event_vs_teacher"] = {

@@ -3,19 +3,24 @@
 On-disk layout (written by :func:`rgasc.features.compute_features`)::
 
     DIR/                       the folder given to `rgasc features --out`
-      latest.json              {"key": KEY}: the cache completed last; open_cache(DIR) opens it
-      KEY/                     KEY = hash(FeatureConfig, dataset file names + sizes + mtimes)
-        features.npy           float32 (clips, frames, n_mels), rows in meta.csv order,
-                               read as a numpy memmap (nothing loaded until indexed)
-        manifest.json          config, key, names, meta, bad clips, versions; written LAST, so
-                               a folder without it is an unfinished run (resumed, never served)
-        progress.json          rows done so far (only while a run is unfinished)
+      latest.json              {"key": SUB}: the subfolder completed last; open_cache(DIR)
+      SUB/                     SUB = hash(format, FeatureConfig): one folder per front-end
+        features-*.npy         float32 (clips, frames, n_mels), rows in meta.csv order, read as
+                               a numpy memmap (nothing loaded until indexed)
+        manifest.json          config, state key, names, meta, the file above, each clip's
+                               identity (size, mtime, sha256 of its audio), bad clips, the
+                               dataset's fingerprint, versions; written LAST: the commit point
+        progress.json          the next state while an update is unfinished (resumed, never
+                               served): its own features file, the rows known so far
         bad_clips.csv          filename,error of clips skipped with --skip-bad (if any)
-        norm/HASH.json         per-band mean/std keyed by a hash of the clips they came from
+        norm/HASH.json         per-band mean/std keyed by the clips (and their contents)
 
-A changed config or file list gives a new KEY, hence a new subfolder: stale features are never
-served. Rows of bad clips stay in ``features.npy`` (zeros) to keep rows aligned with
-``names``; :meth:`FeatureCache.index` refuses them and :meth:`FeatureCache.norm_stats` skips them.
+Rows are kept per clip: when the dataset changes, a clip whose audio still has the recorded
+identity (content hash checked whenever a row is reused) is copied into the new state, the
+others are computed, and the superseded file is deleted once the new manifest is written. A
+changed clip is therefore never served, and unchanged work is never redone. Rows of bad clips
+stay in the array (zeros) to keep rows aligned with ``names``; :meth:`FeatureCache.index`
+refuses them and :meth:`FeatureCache.norm_stats` skips them.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +41,31 @@ from rgasc.features.logmel import FeatureConfig
 from rgasc.features.normalize import band_stats
 from rgasc.utils import read_json, text_hash, write_json
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Formats this version reads (1: one folder per config *and* file list, no clip identities).
+READABLE_FORMATS = (1, 2)
 MANIFEST = "manifest.json"
 LATEST = "latest.json"
-FEATURES = "features.npy"
+FEATURES = "features.npy"  # the array's name in format 1 (format 2 records its file)
 PROGRESS = "progress.json"
 BAD_CLIPS = BAD_CLIPS_FILE
+
+
+def features_command(
+    dataset: str | os.PathLike[str], out: str | os.PathLike[str], cfg: FeatureConfig
+) -> str:
+    """The ``rgasc features`` command that (re)computes ``cfg``'s features of ``dataset``."""
+    import shlex
+
+    default = FeatureConfig()
+    words = ["rgasc", "features", str(dataset), "--out", str(out)]
+    for field in ("sample_rate", "n_mels", "n_fft", "hop_length", "fmin", "power", "clip_seconds"):
+        value = getattr(cfg, field)
+        if value != getattr(default, field):
+            words += ["--" + field.replace("_", "-"), f"{value:g}"]
+    if cfg.fmax != cfg.sample_rate / 2:
+        words += ["--fmax", f"{cfg.fmax:g}"]
+    return shlex.join(words)
 
 
 class FeatureCache:
@@ -67,10 +91,10 @@ class FeatureCache:
                 "(run `rgasc features DATASET --out DIR` again to finish it)"
             )
         m = read_json(manifest_path)
-        if m.get("format") != FORMAT_VERSION:
+        if m.get("format") not in READABLE_FORMATS:
             raise ArtefactError(
-                f"{manifest_path}: cache format {m.get('format')} is not {FORMAT_VERSION}; "
-                "recompute it with `rgasc features`"
+                f"{manifest_path}: cache format {m.get('format')} is not one of "
+                f"{READABLE_FORMATS}; recompute it with `rgasc features`"
             )
         self.manifest: dict[str, Any] = m
         self.key: str = m["key"]
@@ -78,13 +102,27 @@ class FeatureCache:
         self.meta: list[Clip] = [Clip(**c) for c in m["meta"]]
         self.names: list[str] = [c.filename for c in self.meta]
         self.bad_clips: list[str] = [b["filename"] for b in m.get("bad_clips", [])]
-        self.features: np.ndarray = np.load(self.path / FEATURES, mmap_mode="r")
+        self.file: str = m.get("file", FEATURES)
+        try:
+            self.features: np.ndarray = np.load(self.path / self.file, mmap_mode="r")
+        except (OSError, ValueError) as e:
+            raise ArtefactError(
+                f"{self.path / self.file}: unreadable ({e}); the cache is damaged, delete "
+                f"{self.path} and recompute it with `rgasc features`"
+            ) from e
         expected = (len(self.names), self.config.n_frames, self.config.n_mels)
         if self.features.shape != expected:
             raise ArtefactError(
-                f"{self.path / FEATURES}: shape {self.features.shape}, manifest says {expected}; "
-                "the cache is damaged, delete the folder and recompute"
+                f"{self.path / self.file}: shape {self.features.shape}, manifest says "
+                f"{expected}; the cache is damaged, delete the folder and recompute"
             )
+        #: name -> {"size", "mtime_ns", "sha256"} of the audio each row was computed from
+        self.identities: dict[str, dict[str, Any]] = dict(m.get("clips", {}))
+        #: the dataset the cache was made from (root, clips, clip list hash)
+        self.provenance: dict[str, Any] = dict(m.get("provenance", {}))
+        #: set by compute_features: clips whose rows were reused / computed by that call
+        self.reused: int | None = None
+        self.computed: int | None = None
         self._row = {clip_key(n): i for i, n in enumerate(self.names)}
         self._bad = {clip_key(n) for n in self.bad_clips}
 
@@ -101,6 +139,30 @@ class FeatureCache:
     def files_digest(self) -> str:
         """Hash of the dataset file list (names, sizes, mtimes) the cache was computed from."""
         return str(self.manifest["files_digest"])
+
+    def hashes(self) -> dict[str, str]:
+        """clip key -> content hash of the audio each row was computed from (where recorded)."""
+        return {clip_key(n): str(i["sha256"]) for n, i in self.identities.items() if i}
+
+    def stale(self, paths: Mapping[str, str | os.PathLike[str]]) -> list[str]:
+        """Names (of ``paths``: name -> audio file) whose audio changed since its row was made.
+
+        Cheap: size and mtime only. A file that is absent is not stale (training may run
+        without the audio); a clip without a recorded identity (format 1) is not checked.
+        """
+        from rgasc.data.provenance import file_stat, same_stat
+
+        out = []
+        for name, path in paths.items():
+            rec = self.identities.get(name)
+            if rec and file_stat(path) is not None and not same_stat(rec, path):
+                out.append(name)
+        return out
+
+    def command(self, dataset: str | os.PathLike[str] | None = None) -> str:
+        """The command that brings this cache up to date with ``dataset`` (default: its own)."""
+        root = dataset if dataset is not None else self.manifest.get("dataset", "DATASET")
+        return features_command(root, self.path.parent, self.config)
 
     def usable(self, names: Iterable[str]) -> list[str]:
         """``names`` without the bad clips (the ones a training split may use)."""
@@ -128,7 +190,7 @@ class FeatureCache:
         if missing:
             raise LabelSpaceError(
                 f"{self.path}: {len(missing)} clip(s) are not in the feature cache, e.g. "
-                f"{missing[:3]}; recompute features for this dataset (`rgasc features`)"
+                f"{missing[:3]}; update the cache for this dataset: `{self.command()}`"
             )
         if bad:
             raise LabelSpaceError(
@@ -148,7 +210,9 @@ class FeatureCache:
         keys = sorted({clip_key(n) for n in self.usable(train_names)})
         if not keys:
             raise ArtefactError(f"{self.path}: no usable clips to compute normalisation on")
-        h = text_hash(self.key, *keys)
+        # rows are updated per clip: the key names the contents too, never just the names
+        hashes = self.hashes()
+        h = text_hash(self.config.digest(), *(f"{k}:{hashes.get(k, self.key)}" for k in keys))
         path = self.path / "norm" / f"{h}.json"
         if path.is_file():
             d = read_json(path)

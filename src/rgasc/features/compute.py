@@ -1,23 +1,28 @@
-"""Computing a feature cache: resumable chunks, parallel decoding, bad-clip policy.
+"""Computing a feature cache: per-clip reuse, resumable chunks, parallel decoding, bad clips.
 
-See :mod:`rgasc.features.cache` for the on-disk layout. The run is split into chunks of
-consecutive clips; each chunk is written into ``features.npy`` (a memmap), flushed, and only
-then recorded in ``progress.json``. An interrupted run therefore redoes at most the chunk it
-was in, and, since every clip's features depend on that clip alone, yields the same bytes as
-an uninterrupted run.
+See :mod:`rgasc.features.cache` for the on-disk layout. A run first decides, clip by clip,
+what it can reuse: a row of the last finished state (or of an unfinished update) whose clip
+still has the recorded size, mtime *and* content hash. The new state gets its own array
+file; reused rows are copied into it, the rest are computed in chunks of consecutive clips,
+each written into the memmap, flushed, and only then recorded in ``progress.json``. An
+interrupted run therefore redoes at most the chunk it was in, and, since every clip's
+features depend on that clip alone, yields the same bytes as an uninterrupted run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import io
 import multiprocessing as mp
 import os
+import shutil
 import time
+import uuid
 from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +30,10 @@ import numpy as np
 
 from rgasc.audio import load_audio
 from rgasc.data.datasets import DcaseDataset
-from rgasc.errors import RgascError
+from rgasc.data.provenance import content_hash, fingerprint, identity, same_stat
+from rgasc.errors import Interrupted, RgascError
 from rgasc.features.cache import (
     BAD_CLIPS,
-    FEATURES,
     FORMAT_VERSION,
     LATEST,
     MANIFEST,
@@ -37,14 +42,7 @@ from rgasc.features.cache import (
     clip_to_dict,
 )
 from rgasc.features.logmel import FeatureConfig, logmel
-from rgasc.utils import (
-    package_versions,
-    stage_done,
-    stage_record,
-    text_hash,
-    write_json,
-    write_text_atomic,
-)
+from rgasc.utils import package_versions, read_stamp, text_hash, write_json, write_text_atomic
 
 DEFAULT_CHUNK = 16  # clips per recorded unit of work: 16 x 320 x 64 x 4 B = 1.3 MB in flight
 
@@ -65,32 +63,46 @@ def files_digest(dataset: DcaseDataset) -> str:
     return text_hash("\n".join(lines))
 
 
-def cache_key(dataset: DcaseDataset, cfg: FeatureConfig, digest: str | None = None) -> str:
-    """The KEY subfolder name: hash of the FeatureConfig and the dataset's file list.
-
-    ``digest``: a :func:`files_digest` of the dataset already taken (else taken now).
-    """
-    digest = files_digest(dataset) if digest is None else digest
-    return text_hash("features", str(FORMAT_VERSION), cfg.digest(), digest)
+def cache_key(cfg: FeatureConfig) -> str:
+    """The subfolder name: hash of the cache format and the FeatureConfig (not the files:
+    rows are reused or recomputed per clip inside it)."""
+    return text_hash("features", str(FORMAT_VERSION), cfg.digest())
 
 
-def extract_chunk(paths: Sequence[str], cfg: FeatureConfig) -> tuple[np.ndarray, ChunkErrors]:
-    """Decode and featurise files one after another (runs in a worker process).
+def state_key(cfg: FeatureConfig, names: Sequence[str], idents: dict[str, Any]) -> str:
+    """The key of one state of the cache: the config plus every clip's content."""
+    return text_hash(
+        cache_key(cfg), *(f"{n}\t{(idents.get(n) or {}).get('sha256', '-')}" for n in names)
+    )
+
+
+def extract_chunk(
+    paths: Sequence[str], cfg: FeatureConfig
+) -> tuple[np.ndarray, ChunkErrors, list[dict[str, Any] | None]]:
+    """Decode, featurise and identify files one after another (runs in a worker process).
 
     Returns:
         (features (len(paths), n_frames, n_mels) float32 with zero rows for failures,
-        the failures as (row, exception class, message)).
+        the failures as (row, exception class, message), each file's identity).
     """
+    from rgasc.audio import check_duration
+
     out = np.zeros((len(paths), cfg.n_frames, cfg.n_mels), np.float32)
     errors: ChunkErrors = []
+    idents: list[dict[str, Any] | None] = []
     with _one_blas_thread():
         for i, p in enumerate(paths):
             try:
+                idents.append(identity(p))
+            except OSError:
+                idents.append(None)
+            try:
                 x, _ = load_audio(p, sr=cfg.sample_rate)
+                check_duration(p, x, cfg.sample_rate, cfg.clip_seconds)
                 out[i] = logmel(x, cfg)
             except RgascError as e:
                 errors.append((i, type(e), str(e)))
-    return out, errors
+    return out, errors, idents
 
 
 def _one_blas_thread() -> contextlib.AbstractContextManager[Any]:
@@ -105,7 +117,7 @@ def _one_blas_thread() -> contextlib.AbstractContextManager[Any]:
 
 def _run_chunks(
     chunks: list[np.ndarray], paths: list[str], cfg: FeatureConfig, workers: int
-) -> Iterator[tuple[np.ndarray, tuple[np.ndarray, ChunkErrors]]]:
+) -> Iterator[tuple[np.ndarray, tuple[np.ndarray, ChunkErrors, list[dict[str, Any] | None]]]]:
     """Yield (rows, extract_chunk result) in chunk order; at most 2 * workers chunks in flight."""
     if workers <= 0:
         for rows in chunks:
@@ -137,24 +149,76 @@ def _run_chunks(
         ex.shutdown(wait=True, cancel_futures=True)
 
 
-def _ranges(done: np.ndarray) -> list[list[int]]:
-    """Boolean row mask -> [[start, stop), ...] runs of True (compact progress record)."""
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], done.astype(np.int8), [0]])))
-    return [[int(a), int(b)] for a, b in zip(edges[::2], edges[1::2], strict=True)]
+@dataclasses.dataclass
+class _Source:
+    """A state of the cache whose rows may be copied: the finished one or an unfinished one."""
+
+    file: Path
+    rows: dict[str, int]  # name -> row
+    clips: dict[str, dict[str, Any]]  # name -> identity, for rows that hold valid features
+    bad: dict[str, dict[str, Any]]  # name -> {"error", "identity"}
+    names: list[str]
 
 
-def _load_progress(kdir: Path, key: str, shape: tuple[int, int, int]) -> dict[str, Any] | None:
-    """The recorded progress of an unfinished run, or None if there is none usable."""
-    state = stage_record(kdir / PROGRESS, key)  # None also for a torn write
-    if state is None or not (kdir / FEATURES).is_file():
+def _source(kdir: Path, rec: dict[str, Any] | None, cfg: FeatureConfig) -> _Source | None:
+    """The reusable rows a manifest or progress record describes (None if unusable)."""
+    if rec is None or rec.get("format") != FORMAT_VERSION or rec.get("config") != cfg.to_dict():
         return None
+    file = kdir / str(rec.get("file", ""))
+    names = [str(n) for n in rec.get("names", [])]
     try:
-        arr = np.load(kdir / FEATURES, mmap_mode="r")
+        arr = np.load(file, mmap_mode="r")
     except (OSError, ValueError):
-        return None  # a torn write: start this key afresh
-    if list(arr.shape) != list(shape) or arr.dtype != np.float32:
+        return None  # missing or torn: nothing to reuse from it
+    if arr.shape != (len(names), cfg.n_frames, cfg.n_mels) or arr.dtype != np.float32:
         return None
-    return dict(state)
+    bad = {str(k): dict(v) for k, v in rec.get("bad", {}).items()}
+    clips = {str(k): dict(v) for k, v in rec.get("clips", {}).items() if v and k not in bad}
+    return _Source(file, {n: i for i, n in enumerate(names)}, clips, bad, names)
+
+
+def _reusable(
+    names: list[str], paths: list[str], sources: list[_Source], threads: int
+) -> list[tuple[_Source, str] | None]:
+    """Per clip, the source whose row (or bad record) still matches its audio, and how
+    ("row" or "bad"); None: compute it. Size and mtime first, then the content hash
+    decides: a clip restored to the same size and mtime with other bytes is recomputed."""
+
+    def decide(i: int) -> tuple[_Source, str] | None:
+        name, path = names[i], paths[i]
+        candidates: list[tuple[_Source, str, dict[str, Any] | None]] = [
+            (s, "row", s.clips[name]) for s in sources if name in s.clips
+        ]
+        candidates += [(s, "bad", s.bad[name].get("identity")) for s in sources if name in s.bad]
+        candidates = [c for c in candidates if c[2] and same_stat(c[2], path)]
+        if not candidates:
+            return None
+        try:
+            h = content_hash(path)
+        except OSError:
+            return None
+        return next(((s, how) for s, how, rec in candidates if rec and rec["sha256"] == h), None)
+
+    if threads <= 1 or len(names) < 2:
+        return [decide(i) for i in range(len(names))]
+    with ThreadPoolExecutor(max_workers=threads) as pool:  # hashing is I/O: threads suffice
+        return list(pool.map(decide, range(len(names))))
+
+
+def _remove_superseded(out: Path, kdir: Path, cfg: FeatureConfig, keep: str) -> None:
+    """Delete what no finished cache needs any more: the old array files of ``kdir`` and
+    format-1 folders of this config (or unfinished format-1 runs, which cannot resume)."""
+    for f in kdir.glob("features*.npy"):
+        if f.name != keep:
+            f.unlink(missing_ok=True)
+    for sub in out.iterdir() if out.is_dir() else ():
+        if not sub.is_dir() or sub == kdir:
+            continue
+        man, prog = read_stamp(sub / MANIFEST), read_stamp(sub / PROGRESS)
+        old_done = man is not None and man.get("format") == 1 and man.get("config") == cfg.to_dict()
+        old_partial = man is None and prog is not None and "format" not in prog and "done" in prog
+        if old_done or old_partial:
+            shutil.rmtree(sub, ignore_errors=True)
 
 
 def compute_features(
@@ -167,103 +231,157 @@ def compute_features(
     progress: bool = True,
     chunk_size: int = DEFAULT_CHUNK,
 ) -> FeatureCache:
-    """Compute log-mel features of every clip of ``dataset`` into ``out/KEY/``.
+    """Bring the features of every clip of ``dataset`` in ``out/SUB/`` up to date.
 
-    Returns the finished cache at once if one exists for this config and file list; resumes
-    an unfinished one. Rows are in meta.csv order.
+    Clips whose audio is unchanged (same size, mtime and content hash as when their row was
+    made) are reused, from the finished cache or from an interrupted run; the others are
+    computed. Rows are in meta.csv order. The returned cache's ``reused`` and ``computed``
+    say how many clips were reused and computed by this call.
 
     Args:
         dataset: the clips to featurise (decoded with :func:`rgasc.audio.load_audio`).
         out: the cache folder (``open_cache(out)`` opens the result).
-        cfg: front-end parameters; part of the cache key.
+        cfg: front-end parameters; they key the subfolder.
         workers: decoding processes; 0 decodes in this process.
-        skip_bad: record undecodable clips in ``bad_clips.csv`` and go on (their rows stay
-            zeros and are refused by :meth:`FeatureCache.index`) instead of stopping.
+        skip_bad: record undecodable, truncated or too short clips in ``bad_clips.csv`` and
+            go on (their rows stay zeros and are refused by :meth:`FeatureCache.index`)
+            instead of stopping.
         progress: show a tqdm progress bar.
         chunk_size: clips per recorded unit of work.
 
     Raises:
         AudioError (an RgascError) naming the first bad clip when ``skip_bad`` is False;
-        the chunks finished before it are kept, so a rerun resumes there.
+        Interrupted on Ctrl-C. The chunks finished before either are kept, so a rerun
+        resumes there.
     """
     from tqdm import tqdm
 
     out = Path(out)
-    digest = files_digest(dataset)  # once: the manifest must record what the key hashed
-    key = cache_key(dataset, cfg, digest)
-    kdir = out / key
-    # the manifest is the cache's stamp: written last, it records the key
-    if stage_done(kdir / MANIFEST, key):
-        write_json(out / LATEST, {"key": key})
-        return FeatureCache(kdir)
-
-    n = len(dataset.clips)
+    kdir = out / cache_key(cfg)
+    names = [c.filename for c in dataset.clips]
+    paths = [str(dataset.audio_path(c)) for c in dataset.clips]
+    n = len(names)
     shape = (n, cfg.n_frames, cfg.n_mels)
-    state = _load_progress(kdir, key, shape)
-    if state is None:
-        kdir.mkdir(parents=True, exist_ok=True)
-        np.lib.format.open_memmap(kdir / FEATURES, mode="w+", dtype=np.float32, shape=shape).flush()
-        state = {"key": key, "done": [], "bad": {}}
-        write_json(kdir / PROGRESS, state)
-    done = np.zeros(n, bool)
-    for a, b in state["done"]:
-        done[a:b] = True
-    bad: dict[str, str] = dict(state["bad"])
+    finished = _source(kdir, read_stamp(kdir / MANIFEST), cfg)
+    partial = _source(kdir, read_stamp(kdir / PROGRESS), cfg)
+    sources = [s for s in (partial, finished) if s is not None]
+    plan = _reusable(names, paths, sources, max(4, workers))
+    reused = sum(p is not None for p in plan)
 
-    todo = np.flatnonzero(~done)
+    if (
+        finished is not None
+        and finished.names == names
+        and all(p is not None and p[0] is finished for p in plan)
+    ):  # the finished cache is this dataset's: nothing to do
+        (kdir / PROGRESS).unlink(missing_ok=True)
+        _remove_superseded(out, kdir, cfg, keep=finished.file.name)
+        write_json(out / LATEST, {"key": kdir.name})
+        return _opened(kdir, reused, 0)
+
+    # The new state's rows go to their own file (never the finished one: it stays servable,
+    # and open memmaps of it stay valid); an unfinished run for the same clips continues.
+    if partial is not None and partial.names == names:
+        target = partial.file
+        feats = np.load(target, mmap_mode="r+")
+    else:
+        kdir.mkdir(parents=True, exist_ok=True)
+        target = kdir / f"features-{uuid.uuid4().hex[:12]}.npy"
+        feats = np.lib.format.open_memmap(target, mode="w+", dtype=np.float32, shape=shape)
+    clips: dict[str, dict[str, Any]] = {}
+    bad: dict[str, dict[str, Any]] = {}
+    arrays = {s.file: np.load(s.file, mmap_mode="r") for s in sources if s.file != target}
+    for i, p in enumerate(plan):
+        if p is None:
+            continue
+        src, how = p
+        if how == "bad":
+            bad[names[i]] = src.bad[names[i]]
+            feats[i] = 0.0
+            continue
+        if src.file != target or src.rows[names[i]] != i:
+            feats[i] = arrays[src.file][src.rows[names[i]]]
+        clips[names[i]] = src.clips[names[i]]
+    feats.flush()  # data on disk before the progress record says so
+    del arrays
+
+    def record() -> None:
+        write_json(kdir / PROGRESS, {"format": FORMAT_VERSION, "config": cfg.to_dict(),
+                                     "file": target.name, "names": names, "clips": clips,
+                                     "bad": bad})  # fmt: skip
+
+    record()
+    todo = np.asarray([i for i, p in enumerate(plan) if p is None], dtype=np.int64)
     # with workers, at least ~4 chunks each so the last ones do not leave a core idle
     step = max(1, min(chunk_size, -(-todo.size // (4 * workers)) if workers > 0 else chunk_size))
     # split the remaining rows into runs of consecutive rows of at most `step` clips
     breaks = np.flatnonzero(np.diff(todo) != 1) + 1
     runs = [r for r in np.split(todo, breaks) if r.size]
     chunks = [r[i : i + step] for r in runs for i in range(0, r.size, step)]
-    paths = [str(dataset.audio_path(c)) for c in dataset.clips]
 
-    feats = np.load(kdir / FEATURES, mmap_mode="r+")
-    bar = tqdm(total=n, initial=int(done.sum()), disable=not progress, unit="clip", desc="features")
+    bar = tqdm(total=n, initial=reused, disable=not progress, unit="clip", desc="features")
     try:
-        for rows, (arr, errors) in _run_chunks(chunks, paths, cfg, workers):
+        for rows, (arr, errors, idents) in _run_chunks(chunks, paths, cfg, workers):
             if errors and not skip_bad:
                 _, cls, msg = errors[0]
                 raise cls(f"{msg} (rerun with --skip-bad to record it in {BAD_CLIPS} and go on)")
-            for i, _cls, msg in errors:
-                bad[dataset.clips[int(rows[i])].filename] = msg
+            failed = {int(i): msg for i, _cls, msg in errors}
+            for j, row in enumerate(rows):
+                name = names[int(row)]
+                if j in failed:
+                    bad[name] = {"error": failed[j], "identity": idents[j]}
+                elif (ident := idents[j]) is not None:
+                    clips[name] = ident
             feats[rows[0] : rows[-1] + 1] = arr
-            feats.flush()  # data on disk before the progress record says so
-            done[rows] = True
-            write_json(kdir / PROGRESS, {"key": key, "done": _ranges(done), "bad": bad})
+            feats.flush()
+            record()
             bar.update(len(rows))
+    except KeyboardInterrupt as e:
+        kept = len(clips) + len(bad)
+        raise Interrupted(
+            f"{kdir}: stopped with {kept} of {n} clips done; they are kept ({PROGRESS})",
+            same_command=True,
+        ) from e
     finally:
         bar.close()
         del feats
 
-    bad_rows = [
-        {"filename": c.filename, "error": bad[c.filename]}
-        for c in dataset.clips
-        if c.filename in bad
-    ]
+    bad_rows = [{"filename": nm, "error": bad[nm]["error"]} for nm in names if nm in bad]
     if bad_rows:
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=["filename", "error"])
         w.writeheader()
         w.writerows(bad_rows)
         write_text_atomic(kdir / BAD_CLIPS, buf.getvalue())
+    else:
+        (kdir / BAD_CLIPS).unlink(missing_ok=True)
+    idents_all = {nm: clips.get(nm) or bad[nm].get("identity") for nm in names}
     manifest = {
         "format": FORMAT_VERSION,
-        "key": key,
+        "key": state_key(cfg, names, idents_all),
         "config": cfg.to_dict(),
         "config_digest": cfg.digest(),
-        "files_digest": digest,
+        "files_digest": files_digest(dataset),
         "dataset": str(dataset.root),
+        "provenance": fingerprint(dataset.root, names),
+        "file": target.name,
         "shape": list(shape),
         "dtype": "float32",
-        "names": [c.filename for c in dataset.clips],
+        "names": names,
         "meta": [clip_to_dict(c) for c in dataset.clips],
+        "clips": idents_all,
+        "bad": bad,
         "bad_clips": bad_rows,
         "versions": package_versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    write_json(kdir / MANIFEST, manifest)  # last: its presence marks the cache complete
+    write_json(kdir / MANIFEST, manifest)  # last: the commit point of the new state
     (kdir / PROGRESS).unlink(missing_ok=True)
-    write_json(out / LATEST, {"key": key})
-    return FeatureCache(kdir)
+    _remove_superseded(out, kdir, cfg, keep=target.name)
+    write_json(out / LATEST, {"key": kdir.name})
+    return _opened(kdir, reused, len(todo))
+
+
+def _opened(kdir: Path, reused: int, computed: int) -> FeatureCache:
+    cache = FeatureCache(kdir)
+    cache.reused, cache.computed = reused, computed
+    return cache

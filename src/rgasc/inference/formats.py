@@ -5,13 +5,20 @@ values), renders a list of records as text, and parses that text back into the s
 Appending (``rgasc predict --skip-existing --out FILE``) is parse + render of old and new
 records, so the file stays well-formed in every format.
 
-- ``table``: aligned columns for people: file, scene, prob, evidence (top events x R).
-- ``json``: a list with one object per file: all probabilities, top events, evidence, timeline.
+- ``table``: aligned columns for people: file, scene, prob, note, evidence (top events x R).
+- ``json``: a list with one object per file: all probabilities, top events, evidence, timeline,
+  warning.
 - ``csv``: file, scene, prob, duration, windows, one column per scene, then top_events and
-  evidence as JSON lists of ``[event, value]`` (event names contain commas).
+  evidence as JSON lists of ``[event, value]`` (event names contain commas), then warning.
 - ``dcase2018``: ``audio/<name><TAB><scene>`` per line, no header (DCASE 2018 submission).
 - ``dcase2020``: header ``filename<TAB>scene_label<TAB><scene 1>...``, one probability
   column per class in the model's class order (DCASE 2020+ submission).
+
+Marked results: a recording far shorter than the window is predicted but flagged (``note``
+``short`` in the table, ``warning`` in json and csv); a file skipped with ``--skip-bad`` gets
+a row without a scene (note ``unreadable``, the reason in ``warning``), so skipped and
+missing files differ. The DCASE formats have no room for either: :func:`warnings_path` lists
+them beside the file instead.
 """
 
 from __future__ import annotations
@@ -39,7 +46,33 @@ def dcase_name(file: str | os.PathLike[str] | None) -> str:
     return "audio/" + Path(str(file)).name
 
 
+def warnings_path(out: str | os.PathLike[str]) -> Path:
+    """Where the warnings of a DCASE-format output are listed: ``<out>.warnings.csv``."""
+    p = Path(out)
+    return p.with_name(p.name + ".warnings.csv")
+
+
 # --- records ---------------------------------------------------------------------------------
+def bad_record(file: str | os.PathLike[str], reason: str, fmt: str) -> Record | None:
+    """The row of a file that could not be read (None for the DCASE formats)."""
+    check_format(fmt)
+    if fmt.startswith("dcase"):
+        return None
+    if fmt == "json":
+        return {"file": str(file), "scene": None, "warning": f"unreadable: {reason}"}
+    if fmt == "table":
+        return {"file": str(file), "scene": "-", "prob": None, "note": "unreadable",
+                "evidence": ""}  # fmt: skip
+    return {"file": str(file), "scene": "", "prob": None, "duration": None, "windows": None,
+            "probs": {}, "top_events": [], "evidence": [],
+            "warning": f"unreadable: {reason}"}  # fmt: skip
+
+
+def is_bad(rec: Record) -> bool:
+    """True for the row of an unreadable file (:func:`bad_record`)."""
+    return rec.get("scene") in (None, "", "-") and "file" in rec
+
+
 def to_record(pred: Prediction, fmt: str) -> Record:
     """The fields of ``pred`` that format ``fmt`` writes, rounded as written."""
     check_format(fmt)
@@ -52,6 +85,7 @@ def to_record(pred: Prediction, fmt: str) -> Record:
         return {"filename": dcase_name(pred.file), "scene_label": pred.scene, "probs": probs}
     rec: Record = {"file": str(pred.file), "scene": pred.scene, "prob": round(pred.scene_prob, 4)}
     if fmt == "table":
+        rec["note"] = "short" if pred.warning else ""
         rec["evidence"] = "; ".join(f"{e} {s:.3f}" for e, s in pred.evidence)  # names hold commas
         return rec
     rec["duration"] = round(pred.duration, 6)
@@ -59,6 +93,7 @@ def to_record(pred: Prediction, fmt: str) -> Record:
     rec["probs"] = {s: float(f"{p:.6f}") for s, p in pred.scene_dict().items()}
     rec["top_events"] = [[e, round(p, 6)] for e, p in pred.top_events]
     rec["evidence"] = [[e, round(s, 6)] for e, s in pred.evidence]
+    rec["warning"] = pred.warning or ""
     return rec
 
 
@@ -78,7 +113,7 @@ def check_format(fmt: str) -> None:
 
 
 # --- render ----------------------------------------------------------------------------------
-_TABLE_COLUMNS = ("file", "scene", "prob", "evidence")
+_TABLE_COLUMNS = ("file", "scene", "prob", "note", "evidence")
 _CSV_FIXED = ("file", "scene", "prob", "duration", "windows")
 
 
@@ -100,15 +135,18 @@ def render(records: list[Record], fmt: str) -> str:
             w.writerow([r["filename"], r["scene_label"], *(f"{r['probs'][s]:.6f}" for s in scenes)])
         return buf.getvalue()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow([*_CSV_FIXED, *scenes, "top_events", "evidence"])
+    w.writerow([*_CSV_FIXED, *scenes, "top_events", "evidence", "warning"])
     for r in records:
-        w.writerow([*(r[c] for c in _CSV_FIXED), *(f"{r['probs'][s]:.6f}" for s in scenes),
-                    json.dumps(r["top_events"]), json.dumps(r["evidence"])])  # fmt: skip
+        probs = [f"{r['probs'][s]:.6f}" if s in r["probs"] else "" for s in scenes]
+        w.writerow([*("" if r[c] is None else r[c] for c in _CSV_FIXED), *probs,
+                    json.dumps(r["top_events"]), json.dumps(r["evidence"]),
+                    r.get("warning", "")])  # fmt: skip
     return buf.getvalue()
 
 
 def _scene_columns(records: list[Record]) -> list[str]:
     """The class columns; every record must have the same classes in the same order."""
+    records = [r for r in records if r.get("probs")]  # unreadable files have none
     if not records:
         return []
     scenes = list(records[0]["probs"])
@@ -123,8 +161,8 @@ def _scene_columns(records: list[Record]) -> list[str]:
 
 
 def _render_table(records: list[Record]) -> str:
-    rows = [[str(r["file"]), str(r["scene"]), f"{r['prob']:.4f}", str(r["evidence"])]
-            for r in records]  # fmt: skip
+    rows = [[str(r["file"]), str(r["scene"]), "-" if r["prob"] is None else f"{r['prob']:.4f}",
+             str(r.get("note", "")), str(r["evidence"])] for r in records]  # fmt: skip
     widths = [max([len(c)] + [len(row[i]) for row in rows]) for i, c in enumerate(_TABLE_COLUMNS)]
     lines = []
     for row in [list(_TABLE_COLUMNS), *rows]:
@@ -174,16 +212,22 @@ def _parse(text: str, fmt: str) -> list[Record]:
                 for r in rows[1:]]  # fmt: skip
     rows = list(csv.reader(lines))
     head = rows[0]
-    if tuple(head[:5]) != _CSV_FIXED or head[-2:] != ["top_events", "evidence"]:
+    tail = 3 if head[-1:] == ["warning"] else 2  # files written before the warning column
+    if tuple(head[:5]) != _CSV_FIXED or head[-tail:][:2] != ["top_events", "evidence"]:
         raise ValueError(f"unexpected csv header {head}")
-    scenes = head[5:-2]
+    scenes = head[5:-tail]
+
+    def num(v: str, kind: type) -> Any:
+        return None if v == "" else kind(v)
+
     out = []
     for r in rows[1:]:
-        rec: Record = {"file": r[0], "scene": r[1], "prob": float(r[2]),
-                       "duration": float(r[3]), "windows": int(r[4])}  # fmt: skip
-        rec["probs"] = {s: float(v) for s, v in zip(scenes, r[5:-2], strict=True)}
-        rec["top_events"] = json.loads(r[-2])
-        rec["evidence"] = json.loads(r[-1])
+        rec: Record = {"file": r[0], "scene": r[1], "prob": num(r[2], float),
+                       "duration": num(r[3], float), "windows": num(r[4], int)}  # fmt: skip
+        rec["probs"] = {s: float(v) for s, v in zip(scenes, r[5:-tail], strict=True) if v}
+        rec["top_events"] = json.loads(r[len(r) - tail])
+        rec["evidence"] = json.loads(r[len(r) - tail + 1])
+        rec["warning"] = r[-1] if tail == 3 else ""
         out.append(rec)
     return out
 
@@ -192,8 +236,10 @@ def _parse_table(lines: list[str]) -> list[Record]:
     if not lines:
         return []
     head = lines[0]
-    # column starts are where the header names start: the file column may contain spaces
-    starts = [head.index(c) for c in _TABLE_COLUMNS]
+    # column starts are where the header names start: the file column may contain spaces;
+    # tables written before the note column have none
+    columns = _TABLE_COLUMNS if " note " in f" {head} " else ("file", "scene", "prob", "evidence")
+    starts = [head.index(c) for c in columns]
     if starts != sorted(starts) or starts[0] != 0:
         raise ValueError(f"unexpected table header {head!r}")
     out = []
@@ -201,8 +247,10 @@ def _parse_table(lines: list[str]) -> list[Record]:
         if not line.strip():
             continue
         cells = [line[a:b].strip() for a, b in zip(starts, [*starts[1:], None], strict=True)]
-        out.append({"file": cells[0], "scene": cells[1], "prob": float(cells[2]),
-                    "evidence": cells[3]})  # fmt: skip
+        note = cells[3] if len(columns) == 5 else ""
+        out.append({"file": cells[0], "scene": cells[1],
+                    "prob": None if cells[2] == "-" else float(cells[2]), "note": note,
+                    "evidence": cells[-1]})  # fmt: skip
     return out
 
 

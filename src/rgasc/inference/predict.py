@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rgasc.audio import fix_length, load_audio, resample
+from rgasc.audio import fix_length, load_audio, resample, short_warning
 from rgasc.errors import AudioError, RgascError
 from rgasc.features import FeatureConfig
 from rgasc.features.normalize import EPS
@@ -66,6 +66,8 @@ class Prediction:
         top_events: the k most probable events ``(event, p_e)``.
         evidence: the events that most support the top scene ``(event, p_e * R[scene, e])``.
         timeline: one :class:`Segment` per window (a single one for a short recording).
+        warning: why the result is unreliable (a recording far shorter than the window, see
+            :func:`rgasc.audio.short_warning`), or None.
     """
 
     file: str | None
@@ -77,6 +79,7 @@ class Prediction:
     top_events: list[tuple[str, float]]
     evidence: list[tuple[str, float]]
     timeline: list[Segment]
+    warning: str | None = None
 
     @property
     def scene_index(self) -> int:
@@ -104,6 +107,7 @@ class Prediction:
             "scene_probs": self.scene_dict(),
             "top_events": [{"event": e, "prob": p} for e, p in self.top_events],
             "evidence": [{"event": e, "score": s} for e, s in self.evidence],
+            "warning": self.warning,
             "timeline": [
                 {
                     "start": round(g.start, 6),
@@ -202,6 +206,7 @@ def make_prediction(
         top_events=[(info.events[int(e)], float(events[e])) for e in order],
         evidence=event_evidence(events, info.relation, k, info.events, top_k),
         timeline=timeline,
+        warning=short_warning(n_samples, sample_rate, window / sample_rate),
     )
 
 

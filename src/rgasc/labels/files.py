@@ -34,13 +34,17 @@ class PseudoLabels:
         filenames: clip names, length N.
         probs: float32 array [N, E] in [0, 1].
         labels: event label names, length E.
-        attrs: provenance (teacher, checkpoint_sha256, sample_rate, rgasc_version...).
+        attrs: provenance (teacher, checkpoint_sha256, sample_rate, rgasc_version,
+            dataset_root, dataset_clips (hash of the dataset's clip list), bad_clips...).
+        hashes: content hash of each clip's audio when tagged (``clip_sha256`` in the .h5;
+            None when unknown: CSV files, name-based teachers), for provenance checks.
     """
 
     filenames: list[str]
     probs: np.ndarray
     labels: list[str]
     attrs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    hashes: list[str] | None = None
 
     def __post_init__(self) -> None:
         self.probs = np.asarray(self.probs, dtype=np.float32)
@@ -52,6 +56,24 @@ class PseudoLabels:
 
     def keys(self) -> list[str]:
         return [clip_key(f) for f in self.filenames]
+
+    def digest(self) -> str:
+        """Hash of the content (clip keys, event names, probabilities), not of the file's bytes:
+        the same labels written again, or as CSV instead of .h5, keep it."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for part in ("\n".join(self.keys()), "\n".join(self.labels)):
+            h.update(part.encode())
+            h.update(b"\0")
+        h.update(np.ascontiguousarray(self.probs, dtype=np.float32).tobytes())
+        return h.hexdigest()[:32]
+
+    def hash_map(self) -> dict[str, str]:
+        """clip key -> content hash of the audio it was tagged from ({} when unknown)."""
+        if not self.hashes:
+            return {}
+        return {k: h for k, h in zip(self.keys(), self.hashes, strict=True) if h}
 
     def select(self, names: Sequence[str], source: str = "label file") -> np.ndarray:
         """Rows for ``names`` (any form of clip name), in that order.
@@ -84,6 +106,10 @@ def write_labels(path: str | os.PathLike[str], pl: PseudoLabels) -> None:
                 )
                 f.create_dataset("probs", data=pl.probs, dtype="float32")
                 f.create_dataset("labels", data=np.array(pl.labels, dtype=object), dtype=str_dt)
+                if pl.hashes is not None:
+                    f.create_dataset(
+                        "clip_sha256", data=np.array(pl.hashes, dtype=object), dtype=str_dt
+                    )
                 for k, v in pl.attrs.items():
                     f.attrs[k] = v if isinstance(v, int | float | str) else str(v)
         elif suffix == ".csv":
@@ -113,7 +139,8 @@ def read_labels(path: str | os.PathLike[str]) -> PseudoLabels:
             labels = read_strings(f["labels"], path)
             probs = np.asarray(f["probs"][()], dtype=np.float32)
             attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()}
-        return PseudoLabels(names, probs, labels, attrs)
+            hashes = read_strings(f["clip_sha256"], path) if "clip_sha256" in f else None
+        return PseudoLabels(names, probs, labels, attrs, hashes)
     if suffix == ".csv":
         with open(path, newline="") as f:
             rows = list(csv.reader(f))

@@ -13,6 +13,7 @@ continues where the interrupted one stopped; any other run starts afresh.
 from __future__ import annotations
 
 import csv
+import json
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,9 +24,10 @@ import numpy as np
 
 from rgasc import __version__
 from rgasc.artefacts import BAD_CLIPS_FILE
-from rgasc.audio import load_audio
+from rgasc.audio import check_duration, load_audio
 from rgasc.data.datasets import Clip, DcaseDataset
-from rgasc.errors import ArtefactError, AudioError, TeacherError
+from rgasc.data.provenance import clip_list_hash, content_hash
+from rgasc.errors import ArtefactError, AudioError, AudioMissingError, Interrupted, TeacherError
 from rgasc.labels.files import PseudoLabels, read_strings, write_labels
 from rgasc.teachers.base import NameTeacher, Teacher
 from rgasc.utils import atomic_path, text_hash
@@ -37,6 +39,19 @@ PREFETCH = 16  # clips decoded ahead of the model, bounding memory to a few clip
 def partial_path(out: Path) -> Path:
     """Where the partial results of ``out`` are kept while tagging."""
     return out.with_name(out.name + ".partial.npz")
+
+
+def bad_clips_path(out: Path) -> Path:
+    """Where the clips left out of ``out`` are listed: ``<out>.bad_clips.csv``, one list per
+    label file (a fixed name beside it would be overwritten by the next run)."""
+    return out.with_name(f"{out.name}.{BAD_CLIPS_FILE}")
+
+
+def tag_command(dataset: str | os.PathLike[str], teacher: str, out: str | os.PathLike[str]) -> str:
+    """The ``rgasc tag`` command that (re)makes the label file ``out``."""
+    import shlex
+
+    return shlex.join(["rgasc", "tag", str(dataset), "--teacher", teacher, "--out", str(out)])
 
 
 def _run_key(teacher: Teacher, dataset: DcaseDataset, clips: Sequence[Clip], emb: bool) -> str:
@@ -60,12 +75,14 @@ class _Progress:
         self.probs: dict[str, np.ndarray] = {}
         self.emb: dict[str, np.ndarray] = {}
         self.bad: dict[str, str] = {}
+        self.hashes: dict[str, str] = {}  # content hash of each tagged clip's audio
 
     def save(self, path: Path, key: str) -> None:
         names = list(self.probs)
         arrays: dict[str, Any] = {
             "key": np.array(key),
             "names": np.array(names, dtype=str),
+            "hashes": np.array([self.hashes.get(n, "") for n in names], dtype=str),
             "probs": np.stack([self.probs[n] for n in names]) if names else np.zeros((0, 0)),
             "bad_names": np.array(list(self.bad), dtype=str),
             "bad_errors": np.array(list(self.bad.values()), dtype=str),
@@ -85,6 +102,8 @@ class _Progress:
                 p = cls()
                 names = [str(n) for n in z["names"]]
                 p.probs = dict(zip(names, z["probs"], strict=True))
+                if "hashes" in z:
+                    p.hashes = {n: str(h) for n, h in zip(names, z["hashes"], strict=True) if h}
                 if "emb" in z:
                     p.emb = dict(zip(names, z["emb"], strict=True))
                 p.bad = dict(zip(map(str, z["bad_names"]), map(str, z["bad_errors"]), strict=True))
@@ -93,19 +112,46 @@ class _Progress:
             return None  # unreadable (e.g. killed mid-write): redo the work
 
 
-def _prefetch(
-    dataset: DcaseDataset, clips: Sequence[Clip], sr: int
-) -> Iterator[tuple[Clip, np.ndarray | AudioError]]:
-    """Yield (clip, waveform or the AudioError it raised), decoding PREFETCH clips ahead."""
+Loaded = tuple[np.ndarray, str] | AudioError  # (waveform, content hash) or why not
 
-    def load(c: Clip) -> np.ndarray | AudioError:
+
+def typical_seconds(dataset: DcaseDataset, clips: Sequence[Clip]) -> float | None:
+    """The median duration the clips' headers declare (the dataset's clip length), or None."""
+    import soundfile as sf
+
+    seconds = []
+    for c in clips:
         try:
-            return load_audio(dataset.audio_path(c), sr=sr)[0]
+            info = sf.info(str(dataset.audio_path(c)))
+        except (RuntimeError, OSError):  # unreadable: its decode will say why
+            continue
+        if info.samplerate > 0 and info.frames > 0:
+            seconds.append(info.frames / info.samplerate)
+    return float(np.median(seconds)) if seconds else None
+
+
+def _prefetch(
+    dataset: DcaseDataset, clips: Sequence[Clip], sr: int, window: float | None
+) -> Iterator[tuple[Clip, Loaded]]:
+    """Yield (clip, (waveform, hash) or the AudioError it raised), PREFETCH clips ahead.
+
+    ``window``: the clip length of the dataset; a clip far shorter is an AudioTooShortError.
+    """
+
+    def load(c: Clip) -> Loaded:
+        path = dataset.audio_path(c)
+        try:
+            x = load_audio(path, sr=sr)[0]
+            if window is not None:
+                check_duration(path, x, sr, window)
+            return x, content_hash(path)
         except AudioError as e:
             return e
+        except OSError as e:  # vanished between decode and hash
+            return AudioMissingError(f"{path}: cannot be read ({e})")
 
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending: list[tuple[Clip, Future[np.ndarray | AudioError]]] = []
+        pending: list[tuple[Clip, Future[Loaded]]] = []
         it = iter(clips)
         for c in it:
             pending.append((c, pool.submit(load, c)))
@@ -147,6 +193,7 @@ def tag_dataset(
     progress: bool = True,
     clips: Sequence[Clip] | None = None,
     embeddings: bool = False,
+    clip_seconds: float | None = None,
 ) -> PseudoLabels:
     """Tag clips with ``teacher`` and write the pseudo-label file ``out`` (.h5 or .csv).
 
@@ -157,12 +204,19 @@ def tag_dataset(
         out: output path; the format follows the suffix.
         batch_size: clips per model call.
         device: where the model runs ("cpu", "cuda").
-        skip_bad: leave out clips that cannot be decoded and list them in ``bad_clips.csv``
-            beside ``out``; otherwise the first bad clip raises its :class:`AudioError`.
+        skip_bad: leave out clips that cannot be decoded, are truncated or too short, and
+            list them in ``<out>.bad_clips.csv`` (and the file's ``bad_clips`` attribute);
+            otherwise the first bad clip raises its :class:`AudioError`.
         progress: show a tqdm bar.
         clips: the clips to tag; default every clip of meta.csv.
         embeddings: also store the model's clip embeddings ([clips, D] dataset ``embedding``,
             .h5 only; read back with :func:`read_embeddings`).
+        clip_seconds: the dataset's clip length, for the too-short rule of
+            :mod:`rgasc.audio` (default: the median duration the clips' headers declare).
+
+    Raises:
+        AudioError for a bad clip (without ``skip_bad``); Interrupted on Ctrl-C (the clips
+        done so far are kept in ``<out>.partial.npz``: the same command continues).
 
     Returns:
         the pseudo-labels written (rows in ``clips`` order, bad clips left out).
@@ -220,13 +274,17 @@ def tag_dataset(
             # buckets of equal-length waveforms; a bucket runs when full, or (if many
             # lengths are pending) the largest one runs early to bound memory
             buckets: dict[int, list[tuple[Clip, np.ndarray]]] = {}
-            for c, wav in _prefetch(dataset, todo, teacher.sample_rate):
-                if isinstance(wav, AudioError):
+            window = clip_seconds or typical_seconds(dataset, dataset.clips)
+            for c, loaded in _prefetch(dataset, todo, teacher.sample_rate, window):
+                if isinstance(loaded, AudioError):
                     if not skip_bad:
-                        raise wav
-                    state.bad[c.filename] = str(wav)
+                        raise type(loaded)(
+                            f"{loaded} (rerun with --skip-bad to leave it out and go on)"
+                        ) from loaded
+                    state.bad[c.filename] = str(loaded)
                     bar.update(1)
                     continue
+                wav, state.hashes[c.filename] = loaded
                 bucket = buckets.setdefault(wav.shape[-1], [])
                 bucket.append((c, wav))
                 if len(bucket) >= batch_size:
@@ -235,6 +293,14 @@ def tag_dataset(
                     run(buckets.pop(max(buckets, key=lambda n: len(buckets[n]))))
             for n in list(buckets):
                 run(buckets.pop(n))
+    except KeyboardInterrupt as e:
+        state.save(part, key)  # keep what is done, so a rerun resumes here
+        bar.close()
+        raise Interrupted(
+            f"{out}: stopped with {len(state.probs) + len(state.bad)} of {len(clips)} clips "
+            f"tagged; they are kept in {part}",
+            same_command=True,
+        ) from e
     except BaseException:
         state.save(part, key)  # keep what is done, so a rerun resumes here
         bar.close()
@@ -243,7 +309,7 @@ def tag_dataset(
 
     done = [c for c in clips if c.filename in state.probs]
     if not done:
-        raise ArtefactError(f"{dataset.root}: no clip could be tagged (see {BAD_CLIPS_FILE})")
+        raise ArtefactError(f"{dataset.root}: no clip could be tagged (see {bad_clips_path(out)})")
     pl = PseudoLabels(
         filenames=[c.filename for c in done],
         probs=np.stack([state.probs[c.filename] for c in done]),
@@ -254,13 +320,19 @@ def tag_dataset(
             "sample_rate": int(teacher.sample_rate),
             "rgasc_version": __version__,
             "dataset_root": str(dataset.root.resolve()),
+            "dataset_clips": clip_list_hash(c.filename for c in clips),
             "n_bad_clips": len(state.bad),
+            "bad_clips": json.dumps(sorted(state.bad)),
         },
+        hashes=[state.hashes.get(c.filename, "") for c in done] if state.hashes else None,
     )
     emb_rows = np.stack([state.emb[c.filename] for c in done]) if embeddings else None
     _write(out, pl, emb_rows)
+    bad_file = bad_clips_path(out)
     if state.bad:
-        _write_bad(out.parent / BAD_CLIPS_FILE, state.bad)
+        _write_bad(bad_file, state.bad)
+    else:
+        bad_file.unlink(missing_ok=True)  # no stale list of an earlier run
     part.unlink(missing_ok=True)
     return pl
 

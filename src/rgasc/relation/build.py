@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rgasc.artefacts import LOOKUP_FILE
+from rgasc.data.provenance import fingerprint
 from rgasc.errors import RgascError
 from rgasc.labels.files import PseudoLabels, as_labels, read_labels
 from rgasc.relation.io import Relation, save_relation
@@ -27,6 +28,42 @@ if TYPE_CHECKING:
     from rgasc.data.datasets import DcaseDataset
 
 RELATION_SPLITS = ("train", "trainval", "all")
+
+
+def relation_command(
+    labels: str | os.PathLike[str],
+    dataset: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    split: str = "train",
+    fold: int = 1,
+    binarize: float | None = None,
+) -> str:
+    """The ``rgasc relation`` command that (re)builds R_SE in ``out`` from ``labels``."""
+    import shlex
+
+    words = ["rgasc", "relation", str(labels), "--dataset", str(dataset), "--out", str(out)]
+    if split != "train":
+        words += ["--split", split]
+    if fold != 1:
+        words += ["--fold", str(fold)]
+    if binarize is not None:
+        words += ["--binarize", f"{binarize:g}"]
+    return shlex.join(words)
+
+
+def bad_clips_of(labels: PseudoLabels) -> set[str]:
+    """Clip keys the label file records as left out by ``rgasc tag --skip-bad``."""
+    import json
+
+    from rgasc.data.datasets import clip_key
+
+    raw = labels.attrs.get("bad_clips")
+    try:
+        names = json.loads(raw) if isinstance(raw, str) else []
+    except ValueError:
+        names = []
+    return {clip_key(str(n)) for n in names}
 
 
 def compute_relation(
@@ -62,6 +99,11 @@ def compute_relation(
     pl, source = as_labels(labels)
     # R needs only labels and scenes, not audio: do not require the waveforms to be present.
     clips = dataset.split(split, fold=fold, val_fraction=val_fraction, seed=seed, check_audio=False)
+    # clips `rgasc tag --skip-bad` left out have no labels: R is built without them, as the
+    # model is trained without them
+    bad = bad_clips_of(pl)
+    left_out = [c.filename for c in clips if c.key in bad]
+    clips = [c for c in clips if c.key not in bad]
     probs = pl.select(
         [c.filename for c in clips], source=f"{source} ({split} split of {dataset.root})"
     )
@@ -85,6 +127,9 @@ def compute_relation(
         "labels_file": source,
         "teacher": {k: v for k, v in pl.attrs.items()},
         "n_clips": int(len(clips)),
+        "left_out_bad_clips": left_out,
+        "labels_digest": pl.digest(),
+        "provenance": fingerprint(dataset.root, [c.filename for c in dataset.clips]),
         "clips_per_scene": {s: int(n) for s, n in zip(dataset.scenes, counts, strict=True)},
         "dataset": str(dataset.root),
     }

@@ -265,7 +265,7 @@ class RuntimeConfig(Config):
     channels_last: bool = True
     log_every_n_steps: int = 50
     progress_bar: bool = True
-    model_summary: bool = True
+    model_summary: bool = False  # a 15-line table; --model-summary shows it
     sanity_val_steps: int = 2
     eval_batch_size: int = 64
 

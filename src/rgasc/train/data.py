@@ -20,13 +20,16 @@ from torch.utils.data import DataLoader, Dataset
 
 from rgasc.data.datasets import Clip, DcaseDataset
 from rgasc.distributed import unpadded_sampler
-from rgasc.errors import ArtefactError, LabelSpaceError
+from rgasc.errors import ArtefactError, LabelSpaceError, RgascWarning
 from rgasc.features import FeatureCache, open_cache
 from rgasc.features.normalize import EPS
 from rgasc.labels.files import PseudoLabels, read_labels
 from rgasc.models.two_tower import MIN_FRAMES
 from rgasc.relation import Relation, load_relation
+from rgasc.relation.build import relation_command
+from rgasc.train.checks import check_inputs
 from rgasc.train.config import DataConfig, TrainConfig
+from rgasc.train.reproducible import EpochClock, EpochRandomSampler, loader_generator
 
 #: Frames and mel bands the model needs: five 2x2 poolings.
 SPLITS = ("train", "val", "test")
@@ -137,11 +140,13 @@ def check_label_spaces(
     Raises:
         LabelSpaceError naming both files and the fix.
     """
+    fix = relation_command(cfg.labels, cfg.dataset, cfg.relation,
+                           split=str(relation.meta.get("split", "train")), fold=cfg.fold,
+                           binarize=relation.meta.get("binarize"))  # fmt: skip
     if list(relation.scenes) != list(dataset.scenes):
         raise LabelSpaceError(
             f"{cfg.relation}: R_SE rows are scenes {relation.scenes}, but {cfg.dataset} has "
-            f"{dataset.scenes}; rebuild it with `rgasc relation {cfg.labels} --dataset "
-            f"{cfg.dataset} --out {cfg.relation}`"
+            f"{dataset.scenes}; rebuild it with `{fix}`"
         )
     if list(labels.labels) != list(relation.events):
         only_l = sorted(set(labels.labels) - set(relation.events))[:3]
@@ -154,7 +159,7 @@ def check_label_spaces(
         raise LabelSpaceError(
             f"{cfg.labels} has {len(labels.labels)} event labels, {cfg.relation} has "
             f"{len(relation.events)} ({detail}); the relation must be built from this label "
-            f"file: `rgasc relation {cfg.labels} --dataset {cfg.dataset} --out {cfg.relation}`"
+            f"file: `{fix}`"
         )
 
 
@@ -186,10 +191,15 @@ class RGASCDataModule(L.LightningDataModule):
         self.labels = read_labels(d.labels)
         self.relation = load_relation(d.relation)
         check_label_spaces(self.dataset, self.labels, self.relation, cfg.data)
+        # features of this audio, labels of these features, R_SE of these labels
+        check_inputs(self.dataset, self.cache, self.labels, d.labels, self.dataset.clips,
+                     self.relation, d.relation, d.fold)  # fmt: skip
         if self.relation.meta.get("split") == "all":
             warnings.warn(
                 f"{d.relation}: R_SE was built on all clips, test clips included (the authors' "
-                "code); for a clean protocol rebuild it with `rgasc relation --split train`",
+                "code); for a clean protocol rebuild it with "
+                f"`{relation_command(d.labels, d.dataset, d.relation, fold=d.fold)}`",
+                RgascWarning,
                 stacklevel=2,
             )
         self.scenes: list[str] = list(self.dataset.scenes)
@@ -202,6 +212,8 @@ class RGASCDataModule(L.LightningDataModule):
                 "a longer --clip-seconds or more --n-mels)"
             )
         self.excluded: list[str] = []
+        #: the epoch the training order is drawn for (rgasc.train.reproducible)
+        self.epoch_clock = EpochClock()
         self.splits: dict[str, SplitData] = {s: self._split(s) for s in SPLITS}
         if not self.splits["train"].clips:
             raise ArtefactError(f"{d.dataset}: the training split of fold {d.fold} is empty")
@@ -228,6 +240,7 @@ class RGASCDataModule(L.LightningDataModule):
             warnings.warn(
                 f"{self.cache.path}: leaving out {len(bad)} {name} clip(s) that failed to decode "
                 f"(e.g. {bad[:3]})",
+                RgascWarning,
                 stacklevel=2,
             )
             self.excluded.extend(bad)
@@ -253,11 +266,17 @@ class RGASCDataModule(L.LightningDataModule):
         sampler: Any = None,
     ) -> DataLoader:
         workers = self.cfg.runtime.num_workers
+        data = self.clip_dataset(split)
+        # the order of epoch e depends on (seed, e) only, so a resumed run shuffles alike
+        if shuffle:
+            sampler = EpochRandomSampler(data, self.cfg.seed, self.epoch_clock)
         return DataLoader(
-            self.clip_dataset(split),
+            data,
             batch_size=batch_size or self.cfg.optim.batch_size,
-            shuffle=shuffle,
             sampler=sampler,
+            # its own generator: creating an iterator draws a worker base seed from it, which
+            # would otherwise shift the global stream (dropout) on some epochs but not others
+            generator=loader_generator(self.cfg.seed),
             num_workers=workers,
             pin_memory=torch.cuda.is_available(),
             persistent_workers=workers > 0,

@@ -36,7 +36,7 @@ from rgasc.artefacts import CHECKPOINTS_DIR, CONFIG_FILE, LAST_CKPT, METRICS_FIL
 from rgasc.config import load_yaml, override, save_yaml
 from rgasc.distributed import is_multi_process
 from rgasc.distributed import lightning_devices as lightning_devices  # re-exported
-from rgasc.errors import ArtefactError
+from rgasc.errors import ArtefactError, RgascWarning
 from rgasc.evaluate.devices import device_report
 from rgasc.evaluate.metrics import mean_average_precision, mean_clip_auc, summarize
 from rgasc.evaluate.run import EVENT_THRESHOLD, json_safe, predict_arrays
@@ -48,6 +48,8 @@ from rgasc.train.config import TrainConfig, load_run_config
 from rgasc.train.data import RGASCDataModule
 from rgasc.train.logs import CSV_DIR, LOG_DIR, next_session, write_merged_log
 from rgasc.train.module import RGASCModule
+from rgasc.train.reproducible import AtomicCheckpointIO, ReproducibleEpochs, last_checkpoint
+from rgasc.train.session import fit, make_trainer
 from rgasc.utils import package_versions, write_json
 
 CHECKPOINTS = CHECKPOINTS_DIR
@@ -68,6 +70,7 @@ def resolve_precision(cfg: TrainConfig) -> str:
     if precision in GPU_PRECISIONS and not _on_gpu(cfg):
         warnings.warn(
             f"precision {precision!r} needs a GPU; training on the CPU in 32-true instead",
+            RgascWarning,
             stacklevel=2,
         )
         return "32-true"
@@ -211,7 +214,7 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
         monitor=monitor,
         mode="max",
         save_top_k=1,
-        save_last=True,
+        save_last=False,  # last_checkpoint below: Lightning's skips epochs that did not improve
         auto_insert_metric_name=False,
     )
     variance = Variance(cfg, run, monitor)  # no callback for the defaults
@@ -220,7 +223,7 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
         TensorBoardLogger(run / LOG_DIR, name="tensorboard", version="", default_hp_metric=False),
     ]
     rt = cfg.runtime
-    trainer = L.Trainer(
+    trainer = make_trainer(
         accelerator=rt.accelerator,
         devices=lightning_devices(rt.devices),
         num_nodes=rt.num_nodes,
@@ -232,7 +235,13 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
         # picked once (Lightning leaves torch's default, off); no effect on CPU
         benchmark=not rt.deterministic,
         logger=loggers,
-        callbacks=[ckpt, *variance.callbacks],
+        callbacks=[
+            ckpt,
+            last_checkpoint(run / CHECKPOINTS),
+            ReproducibleEpochs(cfg.seed, dm.epoch_clock),
+            *variance.callbacks,
+        ],
+        plugins=[AtomicCheckpointIO()],
         log_every_n_steps=rt.log_every_n_steps,
         enable_progress_bar=rt.progress_bar,
         enable_model_summary=rt.model_summary,
@@ -246,7 +255,8 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
         _write_config(run, cfg, module.model.cfg, dm, precision)
     started = time.time()
     last = run / LAST_CKPT
-    trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resume else None)
+    fit(trainer, module, dm, run=run, epochs=cfg.optim.epochs,
+        ckpt_path=str(last) if resume else None)  # fmt: skip
     seconds = time.time() - started
     try:
         if trainer.is_global_zero:  # the scoring runs once, in one process
