@@ -28,7 +28,7 @@ from rgasc.errors import RgascError
 from rgasc.features import FeatureConfig
 from rgasc.labels.files import read_labels
 from rgasc.labels.sharded import merge_label_shards, tag_shard
-from rgasc.labels.tagging import read_embeddings, tag_dataset
+from rgasc.labels.tagging import bad_clips_path, read_embeddings, tag_dataset
 
 CFG = FeatureConfig(sample_rate=16000, n_fft=512, hop_length=256, n_mels=32, fmax=8000.0,
                     clip_seconds=0.25)  # fmt: skip
@@ -86,12 +86,12 @@ def test_tag_shards_merge_into_the_single_process_file(
 
     monkeypatch.setattr(tagmod, "_predict", recomputed)
     tag_shard(ds, ToyTeacher(), out, 1, world, skip_bad=True, progress=False, embeddings=True)
-    merged = merge_label_shards(out, world, embeddings=True)
+    merged = merge_label_shards(out, world, embeddings=True, clips=[c.filename for c in ds.clips])
 
     back, want = read_labels(out), read_labels(one)
     assert back.filenames == want.filenames == ref.filenames and len(back.filenames) == 23
     np.testing.assert_allclose(back.probs, want.probs, rtol=1e-6, atol=1e-7)
     assert back.attrs == want.attrs and merged.attrs["n_bad_clips"] == 1
     np.testing.assert_allclose(read_embeddings(out)[1], read_embeddings(one)[1], rtol=1e-6)
-    assert (out.parent / "bad_clips.csv").read_text() == (one.parent / "bad_clips.csv").read_text()
+    assert bad_clips_path(out).read_text() == bad_clips_path(one).read_text()
     assert not shards_dir(out).exists()

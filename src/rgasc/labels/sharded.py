@@ -18,6 +18,7 @@ unfinished ones where they stopped.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 from collections.abc import Sequence
@@ -27,12 +28,20 @@ import numpy as np
 
 from rgasc.artefacts import BAD_CLIPS_FILE
 from rgasc.data.datasets import Clip, DcaseDataset
+
+# the single-process tagger's own writers and run key: a merged file must be written as it is
+from rgasc.data.provenance import clip_list_hash
 from rgasc.distributed import Ranks, shard_dir, shard_range, shards_dir, sync_or_raise
 from rgasc.errors import ArtefactError
 from rgasc.labels.files import PseudoLabels, read_labels
-
-# the single-process tagger's own writers and run key: a merged file must be written as it is
-from rgasc.labels.tagging import _run_key, _write, _write_bad, read_embeddings, tag_dataset
+from rgasc.labels.tagging import (
+    _run_key,
+    _write,
+    _write_bad,
+    bad_clips_path,
+    read_embeddings,
+    tag_dataset,
+)
 from rgasc.teachers.base import Teacher
 from rgasc.utils import stage_done, write_json
 
@@ -104,7 +113,11 @@ def _read_bad(path: Path) -> dict[str, str]:
 
 
 def merge_label_shards(
-    out: str | os.PathLike[str], world: int, *, embeddings: bool = False
+    out: str | os.PathLike[str],
+    world: int,
+    *,
+    embeddings: bool = False,
+    clips: Sequence[str],
 ) -> PseudoLabels:
     """Concatenate the ``world`` shards of ``out`` in rank order into ``out`` itself.
 
@@ -113,6 +126,10 @@ def merge_label_shards(
 
     Raises:
         ArtefactError: a shard is missing or the shards disagree on the label space.
+
+    ``clips``: the file names of the whole clip list in order (the list every shard was cut
+    from), whose hash the merged file records as ``dataset_clips`` exactly as one process
+    would.
     """
     out = Path(out)
     parts: list[PseudoLabels] = []
@@ -122,7 +139,8 @@ def merge_label_shards(
         path = shard_label_path(out, r, world)
         if not (path.parent / DONE).is_file():
             raise ArtefactError(f"{path.parent}: shard {r} of {world} is unfinished")
-        bad.update(_read_bad(path.parent / BAD_CLIPS_FILE))
+        shard_bad = {**_read_bad(path.parent / BAD_CLIPS_FILE), **_read_bad(bad_clips_path(path))}
+        bad.update(shard_bad)
         if not path.is_file():
             continue  # an empty shard
         pl = read_labels(path)
@@ -134,17 +152,22 @@ def merge_label_shards(
     if not parts:
         raise ArtefactError(f"{out}: no shard holds a tagged clip (see {BAD_CLIPS_FILE})")
     attrs = dict(parts[0].attrs)
-    if "n_bad_clips" in attrs:
-        attrs["n_bad_clips"] = len(bad)
+    attrs["n_bad_clips"] = len(bad)
+    attrs["bad_clips"] = json.dumps(sorted(bad))
+    attrs["dataset_clips"] = clip_list_hash(clips)
+    hashed = all(p.hashes for p in parts)
     merged = PseudoLabels(
         filenames=[n for p in parts for n in p.filenames],
         probs=np.concatenate([p.probs for p in parts]),
         labels=list(parts[0].labels),
         attrs=attrs,
+        hashes=[h for p in parts for h in (p.hashes or [])] if hashed else None,
     )
     _write(out, merged, np.concatenate(embs) if embeddings else None)
     if bad:
-        _write_bad(out.parent / BAD_CLIPS_FILE, bad)
+        _write_bad(bad_clips_path(out), bad)
+    else:
+        bad_clips_path(out).unlink(missing_ok=True)
     shutil.rmtree(shards_dir(out), ignore_errors=True)
     return merged
 
@@ -189,4 +212,5 @@ def tag_distributed(
     sync_or_raise(ranks, error, "tagging")
     if not ranks.is_zero:
         return None
-    return merge_label_shards(out, ranks.world, embeddings=embeddings)
+    names = [c.filename for c in (dataset.clips if clips is None else clips)]
+    return merge_label_shards(out, ranks.world, embeddings=embeddings, clips=names)
