@@ -162,13 +162,7 @@ def evaluate_run(
         )
     # the cache made with the model's own front-end, even if a newer one is "latest"
     cache = open_cache(cfg.data.features, cfg=info.feature_config)
-    clips = dataset.split(
-        split,
-        fold=cfg.data.fold,
-        val_fraction=cfg.data.val_fraction,
-        seed=cfg.data.split_seed,
-        check_audio=False,
-    )
+    clips = cfg.data.clips(dataset, split)
     usable = set(cache.usable([c.filename for c in clips]))
     clips = [c for c in clips if c.filename in usable]
     names = [c.filename for c in clips]

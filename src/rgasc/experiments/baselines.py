@@ -105,13 +105,7 @@ def event_lookup(cfg: Any) -> dict[str, Any]:
         "relation": str(cfg.data.relation),
     }
     for split in ("val", "test"):
-        clips = ds.split(
-            split,
-            fold=cfg.data.fold,
-            val_fraction=cfg.data.val_fraction,
-            seed=cfg.data.split_seed,
-            check_audio=False,
-        )
+        clips = cfg.data.clips(ds, split)
         if not clips:
             out[split] = None
             continue
@@ -168,16 +162,7 @@ def pann_fixed(cfg: Any, cs: Sequence[float] = DEFAULT_CS) -> dict[str, Any]:
     from rgasc.evaluate.metrics import macro_accuracy
 
     ds = DcaseDataset(cfg.data.dataset)
-    splits = {
-        s: ds.split(
-            s,
-            fold=cfg.data.fold,
-            val_fraction=cfg.data.val_fraction,
-            seed=cfg.data.split_seed,
-            check_audio=False,
-        )
-        for s in ("train", "val", "test")
-    }
+    splits = {s: cfg.data.clips(ds, s) for s in ("train", "val", "test")}
     if not splits["train"] or not splits[cfg.optim.select_on]:
         raise ArtefactError(f"{cfg.data.dataset}: empty train or {cfg.optim.select_on} split")
     x: dict[str, np.ndarray] = {}

@@ -22,16 +22,27 @@ builds its options from it at start-up).
 from __future__ import annotations
 
 import dataclasses
-import enum
 import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from rgasc.artefacts import CONFIG_FILE
 from rgasc.config import Config, field_default, field_paths, flatten, load_yaml, override
 from rgasc.errors import ArtefactError, ConfigError
+from rgasc.train.choices import (  # re-exported: the config's choices live beside it
+    GRADS,
+    INITS,
+    SELECT_ON,
+    SPACES,
+    Accelerator,
+    Init,
+    Precision,
+    RelationGrad,
+    RelationSpace,
+    SelectOn,
+)
 from rgasc.train.recipes import (
     PAPER,
     RECIPES,
@@ -45,67 +56,10 @@ from rgasc.train.recipes import (
 from rgasc.train.variance import AverageConfig, SelectConfig
 from rgasc.utils import text_hash
 
-
-# --- choices --------------------------------------------------------------------------------
-class SelectOn(enum.StrEnum):
-    """Split the model is selected on."""
-
-    VAL = "val"
-    TEST = "test"  # the authors' protocol, labelled as test-set selection everywhere
+if TYPE_CHECKING:
+    from rgasc.data.datasets import Clip, DcaseDataset
 
 
-class Init(enum.StrEnum):
-    """Initial weights of the network."""
-
-    HE = "he"  # PANNs' He-uniform
-    PANNS = "panns"  # CNN14's blocks from model.init_checkpoint (width 1 only)
-
-
-class RelationSpace(enum.StrEnum):
-    """Scene side of the relation losses (see :mod:`rgasc.train.losses`)."""
-
-    PROB = "prob"  # the paper
-    LOG = "log"  # the authors' code
-
-
-class RelationGrad(enum.StrEnum):
-    """Which side of the relation losses gets gradients (see :mod:`rgasc.train.losses`)."""
-
-    PAPER = "paper"  # reference side detached
-    BOTH = "both"  # the authors' code
-
-
-class Accelerator(enum.StrEnum):
-    """Lightning accelerators the CLI offers."""
-
-    AUTO = "auto"
-    CPU = "cpu"
-    GPU = "gpu"
-    CUDA = "cuda"
-    MPS = "mps"
-
-
-class Precision(enum.StrEnum):
-    """Lightning's precision strings (its aliases 64, 32, 16 and bf16 included)."""
-
-    P32_TRUE = "32-true"
-    P64_TRUE = "64-true"
-    P16_MIXED = "16-mixed"
-    BF16_MIXED = "bf16-mixed"
-    P16_TRUE = "16-true"
-    BF16_TRUE = "bf16-true"
-    TRANSFORMER_ENGINE = "transformer-engine"
-    TRANSFORMER_ENGINE_FLOAT16 = "transformer-engine-float16"
-    P64 = "64"
-    P32 = "32"
-    P16 = "16"
-    BF16 = "bf16"
-
-
-SELECT_ON = tuple(m.value for m in SelectOn)
-INITS = tuple(m.value for m in Init)
-SPACES = tuple(m.value for m in RelationSpace)
-GRADS = tuple(m.value for m in RelationGrad)
 #: Eq. 8's weights (l1 scene, l2 s_by_event, l3 event, l4 e_by_scene): Table II #6, the
 #: paper's best, the default of every run.
 PAPER_LAMBDAS: tuple[float, float, float, float] = (1.0, 0.01, 0.5, 0.01)
@@ -134,6 +88,11 @@ class DataConfig(Config):
     fold: int = 1
     val_fraction: float = 0.3
     split_seed: int = 0
+
+    def clips(self, dataset: DcaseDataset, split: str) -> list[Clip]:
+        """``split``'s clips under this fold/carve/seed (readers use features, not audio)."""
+        f, v, s = self.fold, self.val_fraction, self.split_seed
+        return dataset.split(split, fold=f, val_fraction=v, seed=s, check_audio=False)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.val_fraction < 1.0:

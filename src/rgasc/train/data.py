@@ -227,13 +227,7 @@ class RGASCDataModule(L.LightningDataModule):
 
     def _split(self, name: str) -> SplitData:
         cfg = self.cfg.data
-        clips = self.dataset.split(
-            name,
-            fold=cfg.fold,
-            val_fraction=cfg.val_fraction,
-            seed=cfg.split_seed,
-            check_audio=False,  # training reads features, not audio
-        )
+        clips = cfg.clips(self.dataset, name)
         usable = set(self.cache.usable([c.filename for c in clips]))
         bad = [c.filename for c in clips if c.filename not in usable]
         if bad:
