@@ -37,7 +37,7 @@ SHARED = {
     ("shared-blocks", "N2"): "rgasc",
     ("lambdas", "lambdas_1_0.01_0.5_0.01"): "rgasc",
 }
-TABLES = ("baselines", "ablation", "shared-blocks", "lambdas", "per-class")
+TABLES = ("baselines", "ablation", "shared-blocks", "lambdas", "per-class", "recipe", "variance")
 
 
 def _command(
@@ -50,6 +50,7 @@ def _command(
         "--seeds", ",".join(str(s) for s in seeds),
         "--width", str(a.width), "--epochs", str(a.epochs), "--batch-size", str(a.batch_size),
         "--accelerator", "cpu", "--no-progress-bar", "--no-model-summary",
+        *(["--recipe", a.recipe] if a.recipe else []),
     ]  # fmt: skip
 
 
@@ -79,6 +80,7 @@ def main() -> None:
     p.add_argument("--tables", nargs="+", default=list(TABLES), choices=TABLES)
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--rgasc", default=shutil.which("rgasc") or "rgasc")
+    p.add_argument("--recipe", default=None, help="--recipe of every run (default: the paper's)")
     a = p.parse_args()
     out = Path(a.out)
     (out / "logs").mkdir(parents=True, exist_ok=True)

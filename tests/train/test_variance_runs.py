@@ -139,3 +139,32 @@ def test_last_and_smoothed_rules(tiny_inputs: TinyInputs, tmp_path: Path) -> Non
     for k, v in best.items():
         torch.testing.assert_close(v, raw["model." + k])
     assert not (last / "checkpoints" / "epochs").exists()
+
+
+def test_score_all_rules_scores_each_rule_like_a_run_that_selects_it(
+    tiny_inputs: TinyInputs, tmp_path: Path
+) -> None:
+    """One run with ``select.score_all`` reports what runs selecting with each rule report."""
+    same = {"optim.epochs": 3, "runtime.deterministic": True, "seed": 2,
+            "average.method": "ema", "average.ema_decay": 0.9}  # fmt: skip
+    study = train(tiny_config(tiny_inputs, tmp_path / "all", {**same, "select.score_all": True,
+                                                              "select.window": 3}))  # fmt: skip
+    m = read_json(study / "metrics.json")
+    assert set(m["rules"]) == {"best", "smoothed", "last", "averaged"}
+    assert m["train"]["n"] > 0 and 0.0 <= m["train"]["macro_accuracy"] <= 1.0
+    # the headline stays the run's own rule (best): equal to rules.best
+    assert (
+        m["rules"]["best"]["test"] == m["test"] and m["rules"]["best"]["epoch"] == m["best_epoch"]
+    )
+    assert m["rules"]["averaged"]["test"] == m["averaged"]["test"]
+    assert m["rules"]["last"]["epoch"] == 2
+    for rule in ("last", "smoothed"):
+        other = train(tiny_config(tiny_inputs, tmp_path / rule, {**same, "select.rule": rule,
+                                                                 "select.window": 3}))  # fmt: skip
+        o = read_json(other / "metrics.json")
+        assert m["rules"][rule]["epoch"] == o["best_epoch"], rule
+        assert m["rules"][rule]["test"]["macro_accuracy"] == o["test"]["macro_accuracy"], rule
+        assert m["rules"][rule]["test"]["log_loss"] == pytest.approx(o["test"]["log_loss"]), rule
+    # exported weights are the selected (best) ones, not the last rule scored
+    best = torch.load(study / "checkpoints" / "best.pt", weights_only=True)
+    assert best["extra"]["selection_rule"]["rule"] == "best"

@@ -186,8 +186,10 @@ def experiment(
         str,
         typer.Argument(
             help="shared-blocks (Fig. 2), ablation (Table I), "
-            "lambdas (Table II), baselines (Table III) or "
-            "per-class (Table V, Fig. 3)."
+            "lambdas (Table II), baselines (Table III), "
+            "per-class (Table V, Fig. 3), recipe (paper vs modern recipe and the modern "
+            "recipe's ablation) or variance (spread over seeds under each selection rule "
+            "and EMA)."
         ),
     ],
     out: Annotated[

@@ -15,9 +15,13 @@ from typing import Any
 
 from rgasc.errors import RgascError
 from rgasc.train.config import PAPER_LAMBDAS, PUASC_LAMBDAS
+from rgasc.train.recipes import preset
+from rgasc.train.variance import Averaging, Rule
 
-EXPERIMENTS = ("shared-blocks", "ablation", "lambdas", "baselines", "per-class")
-KINDS = ("train", "lookup", "pann_fixed", "skipped")
+EXPERIMENTS = (
+    "shared-blocks", "ablation", "lambdas", "baselines", "per-class", "recipe", "variance",
+)  # fmt: skip
+KINDS = ("train", "lookup", "pann_fixed", "skipped", "derived")
 #: Table II, rows #1-#8: (l1 scene, l2 s_by_event, l3 event, l4 e_by_scene) and Acc %.
 PAPER_TABLE_II: tuple[tuple[tuple[float, float, float, float], float], ...] = (
     ((1, 0, 1, 0.01), 75.92),
@@ -49,6 +53,8 @@ BASELINES: dict[str, str] = {
     "lambdas": "lambdas_1_0.01_0.5_0.01",
     "baselines": "puasc",
     "per-class": "puasc",
+    "recipe": "puasc_paper",
+    "variance": "puasc",
 }
 
 
@@ -68,12 +74,17 @@ class Setting:
     Attributes:
         name: folder name (``OUT/<name>/seed<k>``). label: the row's text.
         kind: "train" (a network, via ``rgasc.train``), "lookup" (event-only lookup),
-            "pann_fixed" (linear classifier on the frozen teacher) or "skipped" (not run,
-            ``note`` says why).
+            "pann_fixed" (linear classifier on the frozen teacher), "skipped" (not run,
+            ``note`` says why) or "derived" (not run: another number of ``source``'s runs).
         changes: dotted TrainConfig keys to change from the base
             (:func:`rgasc.config.override`, e.g. ``{"loss.lambdas": ...}``).
         paper: the paper's accuracy in % (None where it has none); paper_ref: where.
         deterministic: same result for any seed, so run once (first seed).
+        versus: the row this one is compared with (paired by seed); "" = the experiment's
+            baseline (:data:`BASELINES`).
+        source: kind "derived": the configuration whose runs hold this row's numbers.
+        metric: where in each run's metrics.json the row's val/test results are, dotted
+            (``"rules.last"``); "" = the top level (the run's selected weights).
     """
 
     name: str
@@ -84,6 +95,9 @@ class Setting:
     paper_ref: str = ""
     note: str = ""
     deterministic: bool = False
+    versus: str = ""
+    source: str = ""
+    metric: str = ""
 
 
 def parse_grid(text: str) -> list[tuple[float, float, float, float]]:
@@ -203,4 +217,84 @@ def experiment_settings(
                 dataclasses.replace(rgasc, paper=77.4, paper_ref="Table III")]  # fmt: skip
     if name == "per-class":
         return [PUASC, rgasc]
+    if name == "recipe":
+        return recipe_settings()
+    if name == "variance":
+        return variance_settings()
     raise RgascError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}")
+
+
+#: The pieces of the modern recipe (:data:`rgasc.train.recipes.MODERN`), each removed in turn
+#: by the recipe experiment: (name, what is removed, the changes that turn it off).
+MODERN_PIECES: tuple[tuple[str, str, Mapping[str, Any]], ...] = (
+    ("mixup", "mixup", {"augment.mixup_alpha": 0.0}),
+    ("mixstyle", "Freq-MixStyle", {"augment.mixstyle_p": 0.0}),
+    ("freq_mask", "frequency mask", {"augment.freq_masks": 0, "augment.freq_mask_width": 0}),
+    ("roll", "time roll", {"augment.time_roll": 0}),
+    ("adamw", "AdamW + weight decay (Adam, no decay)",
+     {"optim.optimizer": "adam", "optim.weight_decay": 0.0}),
+    ("schedule", "warm-up + cosine decay (constant lr)",
+     {"optim.schedule": "constant", "optim.warmup": 0.0, "optim.lr_floor": 0.0}),
+)  # fmt: skip
+# every study run also scores the selected weights on the training split (the train/val gap)
+# and every selection rule's weights: rules do not change training
+_STUDY = {"select.score_all": True}
+
+
+def _recipe(name: str) -> dict[str, Any]:
+    # the preset's values written out: a row's recipe does not depend on the base's --recipe
+    return {**preset(name), "recipe": name, **_STUDY}
+
+
+def recipe_settings() -> list[Setting]:
+    """puASC and RGASC under the paper's and the modern recipe, then RGASC-modern with each
+    piece of the recipe removed (each compared with the full modern recipe)."""
+    lam = {"puasc": PUASC_LAMBDAS, "rgasc": PAPER_LAMBDAS}
+    rows = [
+        Setting("puasc_paper", "puASC, paper recipe",
+                changes={**_recipe("paper"), "loss.lambdas": lam["puasc"]}),
+        Setting("rgasc_paper", "RGASC, paper recipe", versus="puasc_paper",
+                changes={**_recipe("paper"), "loss.lambdas": lam["rgasc"]}),
+        Setting("puasc_modern", "puASC, modern recipe", versus="puasc_paper",
+                changes={**_recipe("modern"), "loss.lambdas": lam["puasc"]}),
+        Setting("rgasc_modern", "RGASC, modern recipe", versus="puasc_modern",
+                changes={**_recipe("modern"), "loss.lambdas": lam["rgasc"]}),
+        # the same runs again, compared with RGASC under the paper's recipe
+        Setting("rgasc_modern_vs_paper", "RGASC, modern recipe (vs RGASC, paper recipe)",
+                kind="derived", source="rgasc_modern", versus="rgasc_paper"),
+    ]  # fmt: skip
+    for piece, label, off in MODERN_PIECES:
+        rows.append(
+            Setting(f"rgasc_modern_no_{piece}", f"RGASC, modern recipe without {label}",
+                    versus="rgasc_modern",
+                    changes={**_recipe("modern"), "loss.lambdas": lam["rgasc"], **off})
+        )  # fmt: skip
+    return rows
+
+
+#: The variance experiment's rules, in table order: (rule, row-name suffix, label).
+VARIANCE_RULES = (
+    (Rule.SMOOTHED.value, "smoothed", "smoothed curve (centred window)"),
+    (Rule.LAST.value, "last", "last epoch"),
+    (Rule.AVERAGED.value, "ema", "EMA weights at the end"),
+)
+
+
+def variance_settings() -> list[Setting]:
+    """puASC and RGASC trained once per seed with EMA on; their rows under each selection
+    rule are read from the same runs (``select.score_all``), RGASC compared with puASC."""
+    study = {**_STUDY, "average.method": Averaging.EMA.value}
+    rows = [
+        Setting("puasc", "puASC, best epoch (the paper's rule)",
+                changes={**study, "loss.lambdas": PUASC_LAMBDAS}),
+        Setting("rgasc", "RGASC, best epoch (the paper's rule)", versus="puasc",
+                changes={**study, "loss.lambdas": PAPER_LAMBDAS}),
+    ]  # fmt: skip
+    for rule, suffix, label in VARIANCE_RULES:
+        for model, text in (("puasc", "puASC"), ("rgasc", "RGASC")):
+            versus = "" if model == "puasc" else f"puasc_{suffix}"  # the same rule's puASC
+            rows.append(
+                Setting(f"{model}_{suffix}", f"{text}, {label}", kind="derived", source=model,
+                        metric=f"rules.{rule}", versus=versus)
+            )  # fmt: skip
+    return rows

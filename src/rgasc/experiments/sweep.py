@@ -157,6 +157,19 @@ def run_once(cfg: TrainConfig, kind: str, runners: Mapping[str, Runner], log: Lo
     return True
 
 
+def _at(m: Mapping[str, Any], metric: str, run: Path) -> Mapping[str, Any]:
+    """The part of a run's metrics.json a row reads (``metric`` dotted; "" = all of it)."""
+    for part in filter(None, metric.split(".")):
+        sub = m.get(part)
+        if not isinstance(sub, Mapping):
+            raise ArtefactError(
+                f"{run / METRICS}: has no {metric!r} results; it was trained without them "
+                "(e.g. --score-all-rules): delete that run folder to redo it"
+            )
+        m = sub
+    return m
+
+
 def _acc(m: Mapping[str, Any], split: str) -> float:
     s = m.get(split)
     v = s.get("macro_accuracy") if isinstance(s, Mapping) else None
@@ -174,17 +187,26 @@ def run_sweep(
     """Run every setting x seed into ``out/<setting>/seed<k>/``; return every finished run."""
     runners = dict(runners) if runners is not None else default_runners()
     records = []
+    names = {s.name for s in settings}
     for s in settings:
         if s.kind == "skipped":
             log(f"{s.name}: {s.note}")
             continue
-        if s.kind not in runners:
+        if s.kind == "derived":  # read from its source's runs, which come earlier
+            if s.source not in names:
+                raise RgascError(f"{s.name}: derived from {s.source!r}, not a configuration")
+        elif s.kind not in runners:
             raise RgascError(f"{s.name}: no runner for kind {s.kind!r}")
         for seed in seeds[:1] if s.deterministic else seeds:
-            run = Path(out) / s.name / f"seed{seed}"
-            run_once(run_config(s, base, seed, run), s.kind, runners, log)
+            run = Path(out) / (s.source if s.kind == "derived" else s.name) / f"seed{seed}"
+            if s.kind != "derived":
+                run_once(run_config(s, base, seed, run), s.kind, runners, log)
             m = read_json(run / METRICS)
-            records.append(RunRecord(s.name, seed, str(run), _acc(m, "val"), _acc(m, "test")))
+            part = _at(m, s.metric, run)
+            records.append(
+                RunRecord(s.name, seed, str(run), _acc(part, "val"), _acc(part, "test"),
+                          train_acc=_acc(m, "train"))
+            )  # fmt: skip
     return records
 
 
@@ -243,6 +265,7 @@ def run_experiment(
         notes={s.name: s.note for s in settings},
         baseline=baseline_of(name, settings),
         constant={s.name for s in settings if s.deterministic},
+        versus={s.name: s.versus for s in settings if s.versus},
     )
     extra = figures_and_extra(name, out, rows, records)
     extra = device_results(out, records, [(s.name, s.label) for s in settings]) + extra

@@ -35,6 +35,8 @@ class RunRecord:
         seed: the run's seed. run: its folder.
         val_acc, test_acc: macro accuracy (fraction) of the selected model; NaN if absent.
         per_class: test accuracy per scene (fraction), when the run was evaluated per class.
+        train_acc: the selected model's macro accuracy on the training split (runs with
+            ``select.score_all``), NaN otherwise.
     """
 
     config: str
@@ -43,6 +45,7 @@ class RunRecord:
     val_acc: float
     test_acc: float
     per_class: Mapping[str, float] | None = None
+    train_acc: float = math.nan
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +66,8 @@ class Row:
     test_max: float = math.nan
     baseline: str = ""  # the config compared with ("" = none; the baseline row names itself)
     diff: Paired | None = None  # test accuracy minus the baseline's, paired by seed
+    train_mean: float = math.nan  # the selected model on the training split (when scored)
+    train_std: float = math.nan
 
     @property
     def n(self) -> int:
@@ -90,6 +95,7 @@ def aggregate(
     *,
     baseline: str | None = None,
     constant: Collection[str] = (),
+    versus: Mapping[str, str] | None = None,
 ) -> list[Row]:
     """One row per configuration, in ``configs`` order.
 
@@ -102,24 +108,28 @@ def aggregate(
         baseline: the config every other row is compared with (paired by seed on the test
             accuracy); None for no comparison.
         constant: deterministic configs (run once): their one run pairs with every seed.
+        versus: config -> the config it is compared with instead of ``baseline``.
     """
     paper = paper or {}
     notes = notes or {}
+    versus = versus or {}
     rows = []
-    base = {r.seed: r.test_acc for r in records if r.config == baseline}
     for name, label in configs:
         mine = sorted((r for r in records if r.config == name), key=lambda r: r.seed)
         vm, vs = mean_std([r.val_acc for r in mine])
         tm, ts = mean_std([r.test_acc for r in mine])
+        trm, trs = mean_std([r.train_acc for r in mine])
         test = spread([r.test_acc for r in mine])
         p, ref = paper.get(name, (None, ""))
         diff = None
-        if baseline is not None and name != baseline and mine and base:
+        other = versus.get(name, baseline)
+        base = {r.seed: r.test_acc for r in records if r.config == other}
+        if other is not None and name != other and mine and base:
             diff = paired_comparison(
                 {r.seed: r.test_acc for r in mine},
                 base,
                 row_constant=name in constant,
-                baseline_constant=baseline in constant,
+                baseline_constant=other in constant,
             )
         rows.append(
             Row(
@@ -135,8 +145,10 @@ def aggregate(
                 notes.get(name, ""),
                 test.min,
                 test.max,
-                baseline or "",
+                other or "",
                 diff,
+                trm,
+                trs,
             )
         )
     return rows
@@ -197,6 +209,8 @@ CSV_FIELDS = (
     "diff_test_ci_low_pp",
     "diff_test_ci_high_pp",
     "verdict",
+    "train_acc_mean_pct",
+    "train_acc_std_pct",
 )
 
 
@@ -223,6 +237,8 @@ def results_csv(rows: Sequence[Row]) -> str:
                 pct(r.test_max, 4),
                 r.baseline,
                 *_diff_cells(r),
+                pct(r.train_mean, 4),
+                pct(r.train_std, 4),
             ]
         )
     return buf.getvalue()
@@ -262,22 +278,25 @@ def results_table(rows: Sequence[Row], selection_split: str = "val") -> str:
     header = ["#", "configuration", "seeds", f"{sel} acc %", f"{test} acc %", "test min–max %",
               f"Δ test vs baseline, pp [{100 * LEVEL:g} % CI]", "verdict", "paper %",
               "note"]  # fmt: skip
-    body = [
-        [
-            str(i),
-            r.label,
-            str(r.n),
-            pm(r.val_mean, r.val_std),
-            pm(r.test_mean, r.test_std),
-            min_max(r.test_min, r.test_max),
-            interval_text(r.diff) if r.diff is not None else "",
-            _diff_cells(r)[-1],
-            _paper_cell(r),
-            r.note,
-        ]
-        for i, r in enumerate(rows, start=1)
-    ]
+    number = {r.config: i for i, r in enumerate(rows, start=1)}
+    several = _several_baselines(rows)
+    train = any(math.isfinite(r.train_mean) for r in rows)
+    body = []
+    for i, r in enumerate(rows, start=1):
+        diff = interval_text(r.diff) if r.diff is not None else ""
+        if several and diff and r.baseline in number:
+            diff = f"vs #{number[r.baseline]}: {diff}"
+        cells = [str(i), r.label, str(r.n), pm(r.val_mean, r.val_std),
+                 pm(r.test_mean, r.test_std), min_max(r.test_min, r.test_max), diff,
+                 _diff_cells(r)[-1], _paper_cell(r), r.note]  # fmt: skip
+        body.append([*cells[:3], pm(r.train_mean, r.train_std), *cells[3:]] if train else cells)
+    if train:
+        header.insert(3, "train acc %")
     return markdown_table(header, body)
+
+
+def _several_baselines(rows: Sequence[Row]) -> bool:
+    return len({r.baseline for r in rows if r.diff is not None}) > 1
 
 
 def spread_footnote(rows: Sequence[Row]) -> str:
@@ -292,8 +311,15 @@ def spread_footnote(rows: Sequence[Row]) -> str:
         'when the interval covers 0, "higher"/"lower" when it excludes it, "n/a" with '
         "fewer than 2 paired seeds. A deterministic row (run once) is paired with every seed."
     )
-    if base is not None:
+    if _several_baselines(rows):
+        text += " Each row is compared with the row its Δ names (vs #k)."
+    elif base is not None:
         text += f" Baseline: {base.label}."
+    if any(math.isfinite(r.train_mean) for r in rows):
+        text += (
+            " Train acc: the selected weights scored on the training split (no augmentation);"
+            " train minus val is the generalisation gap."
+        )
     return text + "\n"
 
 

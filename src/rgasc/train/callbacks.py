@@ -35,7 +35,7 @@ from rgasc.train.averaging import EmaWeights, SwaWeights
 from rgasc.train.config import TrainConfig
 from rgasc.train.module import SplitMetrics
 from rgasc.train.selection import Selection, keep_epochs, select_epoch
-from rgasc.train.variance import AverageConfig
+from rgasc.train.variance import RULES, AverageConfig, Rule
 
 EPOCHS_DIR = "epochs"
 
@@ -275,9 +275,10 @@ class Variance:
         self.averaging = AveragingCallback(cfg.average) if cfg.average.on else None
         self.keeper = (
             EpochKeeper(monitor, cfg.select.window, run / "checkpoints" / EPOCHS_DIR)
-            if cfg.select.rule == "smoothed"
+            if cfg.select.rule == "smoothed" or cfg.select.score_all
             else None
         )
+        self.last_state: dict[str, torch.Tensor] | None = None
 
     @property
     def callbacks(self) -> list[L.Callback]:
@@ -294,6 +295,7 @@ class Variance:
         best_score: float | None,
         metrics: Any,
         epochs_trained: int,
+        rule: str | None = None,
     ) -> tuple[int, float | None, dict[str, Any]]:
         """Load the weights the rule picks into ``module``.
 
@@ -303,11 +305,13 @@ class Variance:
             best_score: its monitored score.
             metrics: the trainer's ``callback_metrics`` after the last epoch.
             epochs_trained: epochs run (the last one is ``epochs_trained - 1``).
+            rule: another rule than the run's (``select.score_all``); rule "last" then needs
+                :meth:`remember_last` called before the first restore.
 
         Returns:
             (selected epoch, its score on the selection split, the ``selection_rule`` record).
         """
-        rule = self.cfg.select.rule
+        rule = rule or self.cfg.select.rule
         record: dict[str, Any] = {"rule": rule, "description": self.cfg.select.describe(
             self.cfg.average)}  # fmt: skip
         if rule == "best":
@@ -337,11 +341,21 @@ class Variance:
             _source(module).load_state_dict(self.averaging.averager.module.state_dict())
             sel = Selection(last, _value(metrics, self.averaged_monitor()), math.nan)
             record["averaging"] = self.cfg.average.describe()
-        else:  # last: the module holds the last epoch's weights already
+        else:  # last: the module holds the last epoch's weights, unless restored since
+            if self.last_state is not None:
+                module.load_state_dict(self.last_state)
             v = _value(metrics, self.monitor)
             sel = Selection(last, v, v)
         record.update(epoch=sel.epoch, score=_finite(sel.score), raw_score=_finite(sel.raw))
         return sel.epoch, _finite(sel.score if rule != "smoothed" else sel.raw), record
+
+    def remember_last(self, module: L.LightningModule) -> None:
+        """Keep a copy of the last epoch's weights (on the CPU) for a later rule "last"."""
+        self.last_state = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+
+    def rules(self) -> list[str]:
+        """The rules this run can score: all but "averaged" without averaging."""
+        return [r for r in RULES if r != Rule.AVERAGED or self.averaging is not None]
 
     def averaged_network(self) -> tuple[RGASC, torch.Tensor] | None:
         """(the averaged network on the CPU, its relation matrix), or None without averaging."""

@@ -351,6 +351,8 @@ class TrainConfig(Config):
         for section, default in (("average", AverageConfig()), ("select", SelectConfig())):
             if getattr(self, section) == default:
                 d.pop(section)
+        if "select" in d and not self.select.score_all:
+            del d["select"]["score_all"]  # added later: runs without it hash as before
         return d
 
     def digest(self) -> str:

@@ -216,6 +216,12 @@ OPTIONS: tuple[Option, ...] = (
         "Epochs (odd) in the centred window of --select-rule smoothed.",
         cli_name="select_window",
     ),
+    Option(
+        "select.score_all",
+        "Also score every rule's weights on val and test, and the selected weights on the "
+        "training split (metrics.json rules, train): a study of the rules.",
+        cli_name="score_all_rules",
+    ),
 )
 BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS}
 

@@ -307,12 +307,12 @@ def finish(
     score = ckpt.best_model_score
     variance = variance or Variance(cfg, run, f"{cfg.optim.select_on}/macro_acc")
     trainer = module._trainer  # None when finish is called outside a fit (tests)
+    fit_metrics = trainer.callback_metrics if trainer is not None else {}
+    best_score_f = float(score) if score is not None else None
+    if cfg.select.score_all:
+        variance.remember_last(module)
     best_epoch, best_score, rule = variance.restore(
-        module,
-        best,
-        float(score) if score is not None else None,
-        trainer.callback_metrics if trainer is not None else {},
-        epochs_trained,
+        module, best, best_score_f, fit_metrics, epochs_trained
     )
     averaged = variance.averaged_network()
     model = module.model.cpu().eval()
@@ -383,8 +383,37 @@ def finish(
             "test": _scores(net, dm, "test", device, cfg),
         }
         net.cpu()
+    if cfg.select.score_all:  # last: it loads other weights into the module
+        metrics["train"] = _scores(model, dm, "train", device, cfg)
+        metrics["rules"] = _score_rules(
+            variance, module, dm, device, cfg, (best, best_score_f, fit_metrics, epochs_trained)
+        )
     write_json(run / METRICS, json_safe(metrics))
     return metrics
+
+
+def _score_rules(
+    variance: Variance,
+    module: RGASCModule,
+    dm: RGASCDataModule,
+    device: str,
+    cfg: TrainConfig,
+    restore_args: tuple[Path, float | None, Any, int],
+) -> dict[str, Any]:
+    """``select.score_all``: every rule's weights scored on val and test (a study of the
+    rules; the run's own result is its ``select.rule``)."""
+    out: dict[str, Any] = {}
+    for r in variance.rules():
+        epoch, sel_score, _ = variance.restore(module, *restore_args, rule=r)
+        model = module.model.cpu().eval()
+        out[r] = {
+            "epoch": epoch,
+            "selection_macro_accuracy": sel_score,
+            "val": _scores(model, dm, "val", device, cfg),
+            "test": _scores(model, dm, "test", device, cfg),
+        }
+        model.cpu()
+    return out
 
 
 def resume(run_dir: str | Path, changes: Mapping[str, Any] | None = None) -> Path:

@@ -94,10 +94,17 @@ class SelectConfig(Config):
             ``average.method`` ema or swa).
         window: epochs in the centred window of the "smoothed" rule (odd; capped at the
             run's length).
+        score_all: also score the weights every rule would pick (best, smoothed, last, and
+            averaged with averaging on) on val and test, and the selected weights on the
+            training split, into metrics.json ``rules`` and ``train``. For studies of the
+            rules themselves (``rgasc experiment variance``): one run gives every rule's
+            result, since the rules do not change training. The exported weights and the
+            headline numbers stay those of ``rule``.
     """
 
     rule: str = Rule.BEST.value
     window: int = 5
+    score_all: bool = False
 
     def __post_init__(self) -> None:
         if self.rule not in RULES:
