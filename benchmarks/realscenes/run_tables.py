@@ -51,6 +51,7 @@ def _command(
         "--width", str(a.width), "--epochs", str(a.epochs), "--batch-size", str(a.batch_size),
         "--accelerator", "cpu", "--no-progress-bar", "--no-model-summary",
         *(["--recipe", a.recipe] if a.recipe else []),
+        *(["--configs", a.configs] if a.configs else []),
     ]  # fmt: skip
 
 
@@ -81,6 +82,7 @@ def main() -> None:
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--rgasc", default=shutil.which("rgasc") or "rgasc")
     p.add_argument("--recipe", default=None, help="--recipe of every run (default: the paper's)")
+    p.add_argument("--configs", default=None, help="--configs of every table (default: all rows)")
     a = p.parse_args()
     out = Path(a.out)
     (out / "logs").mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from rgasc.errors import ArtefactError
+from rgasc.errors import ArtefactError, RgascError
 from rgasc.experiments.settings import MODERN_PIECES, experiment_settings
 from rgasc.experiments.sweep import Setting, run_experiment, run_sweep
 from rgasc.experiments.tables import RunRecord, aggregate, results_table
@@ -115,3 +115,14 @@ def test_per_row_versus_pairs_with_the_named_row() -> None:
     # one baseline for all: the table does not name it per row
     plain = aggregate(recs, [("a", "A"), ("b", "B")], baseline="a")
     assert "vs #" not in results_table(plain) and "train acc" not in results_table(plain)
+
+
+def test_configs_picks_rows_and_their_sources(tmp_path: Path) -> None:
+    calls: list[TrainConfig] = []
+    md = run_experiment("variance", _base(tmp_path), tmp_path / "v", [1, 2], configs=["rgasc_last"],
+                        runners={"train": _fake_train(calls)}, log=str)  # fmt: skip
+    assert {Path(c.out).parent.name for c in calls} == {"rgasc"}  # the derived row's source
+    assert "RGASC, last epoch" in md.read_text() and "puASC, last" not in md.read_text()
+    with pytest.raises(RgascError, match="not rows of this experiment; its rows: puasc"):
+        run_experiment("variance", _base(tmp_path), tmp_path / "w", [1], configs=["nope"],
+                       runners={"train": _fake_train(calls)}, log=str)  # fmt: skip

@@ -208,6 +208,10 @@ def experiment(
     init_checkpoint: Annotated[
         Path | None, typer.Option(help="baselines: CNN14 .pth for the PANN fine-tuning row.")
     ] = None,
+    configs: Annotated[
+        str | None,
+        typer.Option(help="Only these rows, by config name: --configs puasc,rgasc (default all)."),
+    ] = None,
     config: Annotated[Path | None, typer.Option(help=_CONFIG_HELP)] = None,
     verbose: Annotated[bool, typer.Option(help=_VERBOSE_HELP)] = False,
     **options: Any,
@@ -229,6 +233,7 @@ def experiment(
             out,
             parse_seeds([*(seeds or ["1 2 3"]), *ctx.args]),
             grid=parse_grid(grid) if grid else None,
+            configs=[c.strip() for c in configs.split(",") if c.strip()] if configs else None,
             init_checkpoint=init_checkpoint,
             log=typer.echo,
         )

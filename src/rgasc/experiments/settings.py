@@ -118,6 +118,24 @@ def parse_grid(text: str) -> list[tuple[float, float, float, float]]:
     return rows
 
 
+def pick_configs(settings: Sequence[Setting], names: Sequence[str] | None) -> list[Setting]:
+    """The rows named in ``names`` (all rows for None), in table order; a derived row brings
+    the row it reads from.
+
+    Raises:
+        RgascError: a name that is not a row of the experiment (the message lists them).
+    """
+    if not names:
+        return list(settings)
+    known = [s.name for s in settings]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise RgascError(f"--configs {','.join(unknown)}: not rows of this experiment; "
+                         f"its rows: {', '.join(known)}")  # fmt: skip
+    want = set(names) | {s.source for s in settings if s.name in names and s.source}
+    return [s for s in settings if s.name in want]
+
+
 def parse_seeds(parts: Sequence[str]) -> list[int]:
     """Seeds from words like ``["1 2", "3"]`` or ``["1,2,3"]``, duplicates dropped."""
     seeds: list[int] = []

@@ -45,6 +45,7 @@ from rgasc.experiments.settings import (
     experiment_settings,
     parse_grid,
     parse_seeds,
+    pick_configs,
 )
 from rgasc.experiments.tables import (
     RunRecord,
@@ -228,6 +229,7 @@ def run_experiment(
     seeds: Sequence[int] = (1, 2, 3),
     *,
     grid: Sequence[Sequence[float]] | None = None,
+    configs: Sequence[str] | None = None,
     init_checkpoint: str | os.PathLike[str] | None = None,
     runners: Mapping[str, Runner] | None = None,
     evaluate_fn: Callable[[Path], Mapping[str, Any]] | None = None,
@@ -240,6 +242,7 @@ def run_experiment(
         base: every run's config before the experiment's changes (its ``out`` is ignored).
         out: the experiment folder. seeds: one run per seed and configuration.
         grid: the lambdas experiment's rows instead of Table II's.
+        configs: run and tabulate only these rows (by config name; default all).
         init_checkpoint: CNN14 checkpoint for the PANN fine-tuning baseline.
         runners: kind -> run function (tests inject fakes); default :func:`default_runners`.
         evaluate_fn: per-class experiment: run folder -> test metrics with ``per_class`` and
@@ -251,7 +254,7 @@ def run_experiment(
 
     out = Path(out)
     ckpt = str(init_checkpoint) if init_checkpoint else None
-    settings = experiment_settings(name, grid=grid, init_checkpoint=ckpt)
+    settings = pick_configs(experiment_settings(name, grid=grid, init_checkpoint=ckpt), configs)
     _check_out(out, name, list(seeds), base)
     log(f"experiment {name}: {len(settings)} configurations x {len(seeds)} seed(s) -> {out}")
     records = run_sweep(settings, base, out, seeds, runners=runners, log=log)
