@@ -81,7 +81,8 @@ def collect(d: Path, models: Sequence[tuple[str, str, tuple[float, ...]]]) -> di
 def dataset_line(summary: Mapping[str, Any]) -> str:
     """``PATH: K scenes (a, b, ...), N clips (fold 1: T train, E evaluate)``."""
     scenes = list(summary["scenes"])
-    shown = ", ".join(scenes[:12]) + (f", ... ({len(scenes) - 12} more)" if len(scenes) > 12 else "")
+    more = f", ... ({len(scenes) - 12} more)" if len(scenes) > 12 else ""
+    shown = ", ".join(scenes[:12]) + more
     return (
         f"{summary['path']}: {len(scenes)} scenes ({shown}), {summary['clips']} clips "
         f"(fold 1: {summary.get('fold1_train', '?')} train, "

@@ -189,8 +189,7 @@ def run_demo(
         torch.set_num_threads(cfg.threads)
     what = f"{user.root}: {len(user.clips)} clips" if user else f"{cfg.clips} synthetic clips"
     log(
-        f"rgasc demo -> {d} ({what} x {cfg.duration:g} s, width {cfg.width:g}, "
-        f"{cfg.epochs} epochs)"
+        f"rgasc demo -> {d} ({what} x {cfg.duration:g} s, width {cfg.width:g}, {cfg.epochs} epochs)"
     )
 
     if user is None:
