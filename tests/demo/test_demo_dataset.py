@@ -156,3 +156,13 @@ def test_cli_demo_dataset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert res.exit_code == 0, res.output
     assert seen["cfg"].dataset == "data/realscenes" and seen["cfg"].duration == 2
     assert invoke("--dataset", "x", "--clips", "40").exit_code != 0
+
+
+@pytest.mark.slow
+def test_demo_on_a_dataset_end_to_end_tiny(tmp_path: Path) -> None:
+    """Real training and evaluation on a user dataset (~20 s on 2 cores)."""
+    a = _dataset(tmp_path / "set_a", SCENES_A)
+    text = run_demo(tmp_path / "demo", TINY.replace(dataset=str(a)), log=lambda s: None).read_text()
+    assert text.startswith("# rgasc demo: puASC ") and f"Dataset: {a.resolve()}" in text
+    assert "Test split: 16 clips of 4 scenes" in text
+    assert "| model | beach | library | metro_station | office |" in text
