@@ -2,64 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from helpers.demo import TINY, FakeTrain, fake_evaluate
 from rgasc.demo.run import DemoConfig, resolve_teacher, run_demo
 from rgasc.errors import RgascError
 from rgasc.utils import read_json
-
-TINY = DemoConfig(
-    clips=30,
-    duration=1.2,
-    width=1 / 16,
-    epochs=1,
-    batch_size=8,
-    teacher="annotations",
-    noise=0.05,
-    threads=0,
-)
-
-
-class FakeTrain:
-    """Stands in for rgasc.train.train: writes the files the report reads."""
-
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-
-    def __call__(self, cfg: Any) -> Path:
-        run = Path(cfg.out)
-        self.calls.append(run.name)
-        acc = 0.4 if run.name == "puasc" else 0.6
-        m = {
-            "val": {"macro_accuracy": acc - 0.05},
-            "test": {"macro_accuracy": acc},
-            "best_epoch": 0,
-            "epochs_trained": cfg.optim.epochs,
-            "train_seconds": 1.0,
-            "selection": "validation-set selection",
-            "lambdas": list(cfg.loss.lambdas),
-        }
-        (run / "metrics.json").write_text(json.dumps(m))
-        return run
-
-
-def fake_evaluate(run: Path) -> dict[str, Any]:
-    acc = 0.4 if run.name == "puasc" else 0.6
-    ev = {
-        "n": 9,
-        "macro_accuracy": acc,
-        "overall_accuracy": acc,
-        "log_loss": 1.5,
-        "per_class": [{"class": "airport", "accuracy": acc}, {"class": "bus", "accuracy": 1.0}],
-        "event_vs_teacher": {"threshold": 0.5, "mAP": 0.5, "mean_clip_auc": 0.7},
-    }
-    (run / "eval_test").mkdir(parents=True, exist_ok=True)
-    (run / "eval_test" / "metrics.json").write_text(json.dumps(ev))
-    return ev
 
 
 def test_demo_pipeline_with_fake_training_caches_every_stage(tmp_path: Path) -> None:

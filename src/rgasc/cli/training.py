@@ -251,22 +251,43 @@ def demo(
     out: Annotated[
         Path, typer.Option(help="Demo folder (re-running reuses finished stages).")
     ] = Path("rgasc-demo"),
-    clips: Annotated[
-        int | None, typer.Option(help="Synthetic clips (default: see rgasc.demo.run.DemoConfig).")
+    dataset: Annotated[
+        Path | None,
+        typer.Option(
+            help="A DCASE-layout folder (audio/, meta.csv, evaluation_setup/fold1_train and "
+            "fold1_evaluate) to run on as it is, instead of the synthetic corpus; e.g. "
+            "data/realscenes from `make bench-data`. --duration still crops/pads its clips."
+        ),
     ] = None,
-    duration: Annotated[float | None, typer.Option(help="Seconds per clip.")] = None,
+    clips: Annotated[
+        int | None,
+        typer.Option(
+            help="Synthetic clips (default: see rgasc.demo.run.DemoConfig); not with --dataset."
+        ),
+    ] = None,
+    duration: Annotated[
+        float | None,
+        typer.Option(help="Seconds per clip: the features crop or zero-pad every clip to it."),
+    ] = None,
     epochs: Annotated[int | None, typer.Option(help="Training epochs of each model.")] = None,
     width: Annotated[float | None, typer.Option(help="Channel multiplier of the model.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the corpus and of both models.")] = None,
     teacher: Annotated[
         str | None,
-        typer.Option(help="auto (yamnet if installed, else annotations), yamnet or annotations."),
+        typer.Option(
+            help="auto (yamnet if installed, else annotations), yamnet or annotations "
+            "(the dataset's events.csv ground truth: the synthetic corpus or a --dataset "
+            "that has one)."
+        ),
     ] = None,
 ) -> None:
-    """Offline end-to-end run on a synthetic corpus: puASC vs RGASC, report.md."""
+    """Offline end-to-end run on a synthetic corpus (or --dataset): puASC vs RGASC, report.md."""
     from rgasc.demo.run import DemoConfig, run_demo
 
+    if dataset is not None and clips is not None:
+        raise ConfigError("--clips sizes the synthetic corpus; it does not apply with --dataset")
     given = {
+        "dataset": str(dataset) if dataset is not None else None,
         "clips": clips,
         "duration": duration,
         "epochs": epochs,

@@ -78,6 +78,18 @@ def collect(d: Path, models: Sequence[tuple[str, str, tuple[float, ...]]]) -> di
     return out
 
 
+def dataset_line(summary: Mapping[str, Any]) -> str:
+    """``PATH: K scenes (a, b, ...), N clips (fold 1: T train, E evaluate)``."""
+    scenes = list(summary["scenes"])
+    more = f", ... ({len(scenes) - 12} more)" if len(scenes) > 12 else ""
+    shown = ", ".join(scenes[:12]) + more
+    return (
+        f"{summary['path']}: {len(scenes)} scenes ({shown}), {summary['clips']} clips "
+        f"(fold 1: {summary.get('fold1_train', '?')} train, "
+        f"{summary.get('fold1_evaluate', '?')} evaluate)"
+    )
+
+
 def seed_paragraph(models: Sequence[Mapping[str, Any]], seed: Any = None) -> str:
     """What the seeds allow one to conclude, in words: each model against the first (puASC).
 
@@ -121,6 +133,7 @@ def report_markdown(
     n_test = models[0]["n_test"] if models else "?"
     lines = [
         f"# rgasc demo: {head} test macro accuracy\n\n",
+        *([f"Dataset: {settings['dataset']}.\n\n"] if "dataset" in settings else []),
         f"Test split: {n_test} clips of {k} scenes (chance {_pc(1 / k if k else None)} %); "
         f"both models trained with seed {settings['seed']}, "
         f"{models[0]['selection'] if models else ''}. "
@@ -222,19 +235,29 @@ def write_report(
     times: Mapping[str, Mapping[str, Any]],
     total_seconds: float,
     models: Sequence[tuple[str, str, tuple[float, ...]]],
+    dataset: Mapping[str, Any] | None = None,
 ) -> Path:
     """Collect the numbers of the demo in ``d``, write ``report.md`` and ``demo.json``.
 
     ``models``: (run folder name, label, lambdas) of each trained model, in report order.
+    ``dataset``: :func:`rgasc.demo.dataset.dataset_summary` of a ``--dataset`` (None: the
+    synthetic corpus, described by the demo's settings).
     """
     info = collect(d, models)
     settings = {**cfg.to_dict()}
+    settings.pop("dataset", None)
+    if dataset is None:
+        settings["dataset"] = f"synthetic corpus (`rgasc synth`, {cfg.clips} clips), in data/"
+    else:
+        settings.pop("clips", None)  # the synthetic corpus's size: not this run's
+        settings["dataset"] = dataset_line(dataset)
     if teacher == "annotations":
         settings["label noise"] = f"each (clip, event) label flipped with probability {cfg.noise}"
     else:
         settings.pop("noise", None)
+    crop = "" if dataset is None else " (each clip cropped or zero-padded to it)"
     settings["features"] = (
-        f"the paper's log-mel (44.1 kHz, 64 mel, hop 1376), {cfg.duration:g}-s clips"
+        f"the paper's log-mel (44.1 kHz, 64 mel, hop 1376), {cfg.duration:g}-s clips{crop}"
     )
     md = report_markdown(info, settings, teacher, times, total_seconds)
     write_text_atomic(d / "report.md", md)
@@ -242,6 +265,7 @@ def write_report(
         d / "demo.json",
         {
             "settings": settings,
+            "dataset": dict(dataset) if dataset is not None else None,
             "teacher": teacher,
             "results": info,
             "times": times,

