@@ -40,7 +40,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_features.py --clips 8
 	$(PY) benchmarks/bench_tagging.py --clips 4
 	$(PY) benchmarks/bench_train.py --width 0.25 --batch-size 4 --steps 5 --warmup 1
-	$(PY) benchmarks/bench_scale.py --clips 4 --seconds 2 --devices 2
+	$(PY) benchmarks/bench_scale.py --clips 10 --seconds 2 --devices 2
 	$(PY) benchmarks/bench_memory.py --small 200 --large 2000 --width 0.125 --max-steps 5
 	$(PY) benchmarks/bench_gpu.py --device cpu --width 0.0625 --batch-sizes 4 --steps 2 --warmup 1
 

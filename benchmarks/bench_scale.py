@@ -1,16 +1,17 @@
-"""Benchmark: ``rgasc tag`` on N processes against 1, same outputs.
-
-(``rgasc features`` lost its multi-process mode when the cache became per-clip; its comparison
-code stays for when the sharded writer is rebuilt on that cache.)
+"""Benchmark: ``rgasc tag`` and ``rgasc features`` on N processes against 1, same outputs.
 
 Builds a synthetic corpus (``rgasc synth``) and, for tagging, CNN14-16k with random weights
 in the official file layout; then runs each command as a user would (a fresh ``python -m
 rgasc`` process, wall time including start-up and the launch of the ranks) with
 ``--devices 1`` and ``--devices N`` on the CPU, and prints clips/s, the N-vs-1 ratio and
-whether the outputs agree (same rows and order; max abs difference of the values).
+whether the outputs agree (tag: same rows and order, max abs difference of the values;
+features: same cache key, manifest and rows, array bytes identical).
 
     python benchmarks/bench_scale.py --clips 16 --seconds 10 --devices 2
+    python benchmarks/bench_scale.py --stages features --clips 8 --seconds 2 --devices 2
     python benchmarks/bench_scale.py --stages tag --accelerator gpu --devices 8   # a GPU node
+
+The features are numpy on CPU cores: that stage always runs ``--accelerator cpu``.
 
 On a machine with fewer free cores than N x threads the ratio measures contention, not
 scaling; each rank gets cores // N threads (Lightning's default), the single process all.
@@ -73,9 +74,18 @@ def compare_features(a: Path, b: Path) -> str:
     from rgasc.features import open_cache
 
     x, y = open_cache(a), open_cache(b)
-    same = x.key == y.key and x.names == y.names
-    identical = (x.path / "features.npy").read_bytes() == (y.path / "features.npy").read_bytes()
-    return f"same key/rows {same}, features.npy byte-identical {identical}"
+    drop = ("created", "file")  # the time and the random name of the array file
+    manifest = {k: v for k, v in x.manifest.items() if k not in drop} == {
+        k: v for k, v in y.manifest.items() if k not in drop
+    }
+    same = x.key == y.key and x.names == y.names and manifest
+    fx, fy = np.asarray(x.features), np.asarray(y.features)
+    identical = fx.shape == fy.shape and fx.tobytes() == fy.tobytes()
+    diff = float(np.abs(fx - fy).max()) if fx.shape == fy.shape else float("nan")
+    return (
+        f"same key/manifest/rows {same}, features byte-identical {identical} "
+        f"(max abs diff {diff:.2e})"
+    )
 
 
 def main() -> None:
@@ -85,12 +95,13 @@ def main() -> None:
     p.add_argument("--devices", type=int, default=2)
     p.add_argument("--accelerator", default="cpu", help="tagging only; features run on CPUs")
     p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--stages", default="tag")
+    p.add_argument("--stages", nargs="+", default=["tag", "features"],
+                   help="tag and/or features (also comma-separated)")  # fmt: skip
     p.add_argument("--root", default=None, help="work folder (default: a temporary one)")
     a = p.parse_args()
-    stages = [s for s in a.stages.split(",") if s]
-    if "features" in stages:  # the per-clip cache (format 2) has no sharded writer yet
-        p.error("--stages features: `rgasc features` has no multi-process mode in this release")
+    stages = [s for arg in a.stages for s in arg.split(",") if s]
+    if unknown := set(stages) - {"tag", "features"}:
+        p.error(f"--stages: unknown {sorted(unknown)}; choose tag and/or features")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(a.root or tmp)
         root.mkdir(parents=True, exist_ok=True)
@@ -110,7 +121,10 @@ def main() -> None:
                             "--out", str(outs[n])]  # fmt: skip
                 else:
                     outs[n] = root / f"feat{n}"
-                    args = ["features", str(ds), "--out", str(outs[n]), "--no-progress"]
+                    args = ["features", str(ds), "--out", str(outs[n]), "--no-progress",
+                            "--clip-seconds", f"{a.seconds:g}"]  # fmt: skip
+                    if n > 1:
+                        args += ["--accelerator", "cpu"]
                 if n > 1:
                     args += ["--devices", str(n)]
                 times[n] = rgasc(args, root)

@@ -9,9 +9,11 @@ import typer
 
 from rgasc.cli._app import app
 from rgasc.cli.options import (
+    AcceleratorName,
     Alias,
     ArchiveSelection,
     DatasetName,
+    NumNodesOption,
     with_aliases,
 )
 
@@ -158,11 +160,29 @@ def features(
     power: Annotated[float, typer.Option(help="1 = magnitude (paper's code), 2 = power.")] = 1.0,
     clip_seconds: Annotated[float, typer.Option(help="Crop/zero-pad clips to this length.")] = 10.0,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    accelerator: Annotated[
+        AcceleratorName,
+        typer.Option(
+            case_sensitive=False,
+            help="Where --devices places the processes: cpu (N per machine) or gpu (one per "
+            "GPU); the features are numpy, computed on CPU cores either way.",
+        ),
+    ] = "cpu",
+    devices: Annotated[
+        str,
+        typer.Option(
+            help="Processes per machine, each computing a shard of the clips (as `rgasc tag "
+            "--devices`): 1 (this one), a count, or with gpu -1 or indices (0,1)."
+        ),
+    ] = "1",
+    num_nodes: NumNodesOption = 1,
 ) -> None:
     """Compute log-mel features of every clip into a cache keyed by config and file list."""
     from rgasc.data import DcaseDataset
+    from rgasc.distributed import is_multi_process, launch
     from rgasc.features import FeatureConfig, compute_features
     from rgasc.features import export_npz as write_npz
+    from rgasc.features.sharded import features_distributed
 
     try:
         cfg = FeatureConfig(
@@ -178,7 +198,16 @@ def features(
     except ValueError as e:
         raise typer.BadParameter(str(e)) from e
     ds = DcaseDataset(dataset)
-    cache = compute_features(ds, out, cfg, workers=workers, skip_bad=skip_bad, progress=progress)
+    if is_multi_process(devices, num_nodes):  # each process a shard, rank 0 merges
+        ranks = launch(str(accelerator), devices, num_nodes)
+        merged = features_distributed(ds, out, cfg, ranks, workers=workers, skip_bad=skip_bad,
+                                      progress=progress)  # fmt: skip
+        if merged is None:  # not rank 0: its shard is written, rank 0 reports
+            return
+        cache = merged
+    else:
+        cache = compute_features(ds, out, cfg, workers=workers, skip_bad=skip_bad,
+                                 progress=progress)  # fmt: skip
     typer.echo(
         f"{len(cache)} clips -> {cache.path} {tuple(cache.features.shape)}: {cache.reused} "
         f"reused, {cache.computed} computed, {len(cache.bad_clips)} bad"

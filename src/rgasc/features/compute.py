@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 
 from rgasc.audio import load_audio
-from rgasc.data.datasets import DcaseDataset
-from rgasc.data.provenance import content_hash, fingerprint, identity, same_stat
-from rgasc.errors import Interrupted, RgascError
+from rgasc.data.datasets import Clip, DcaseDataset
+from rgasc.data.provenance import content_hash, file_stat, fingerprint, identity, same_stat
+from rgasc.errors import ArtefactError, Interrupted, RgascError
 from rgasc.features.cache import (
     BAD_CLIPS,
     FORMAT_VERSION,
@@ -254,19 +254,57 @@ def compute_features(
         Interrupted on Ctrl-C. The chunks finished before either are kept, so a rerun
         resumes there.
     """
+    return _compute(dataset, out, cfg, workers=workers, skip_bad=skip_bad, progress=progress,
+                    chunk_size=chunk_size)  # fmt: skip
+
+
+def _compute(
+    dataset: DcaseDataset,
+    out: str | os.PathLike[str],
+    cfg: FeatureConfig,
+    *,
+    clip_list: Sequence[Clip] | None = None,
+    reuse: Sequence[Path] = (),
+    only_reuse: bool = False,
+    workers: int = 0,
+    skip_bad: bool = False,
+    progress: bool = True,
+    chunk_size: int = DEFAULT_CHUNK,
+) -> FeatureCache:
+    """:func:`compute_features` of ``clip_list`` (default: every clip of ``dataset``), also
+    reusing the rows of the states (finished or not) in the KEY folders ``reuse`` (the shards
+    of a multi-process run, see :mod:`rgasc.features.sharded`), by the same per-clip checks.
+
+    ``only_reuse``: compute nothing; raise ArtefactError naming the clips that no source
+    holds with the content they have now.
+    """
     from tqdm import tqdm
 
     out = Path(out)
     kdir = out / cache_key(cfg)
-    names = [c.filename for c in dataset.clips]
-    paths = [str(dataset.audio_path(c)) for c in dataset.clips]
+    listed = list(dataset.clips if clip_list is None else clip_list)
+    names = [c.filename for c in listed]
+    paths = [str(dataset.audio_path(c)) for c in listed]
     n = len(names)
     shape = (n, cfg.n_frames, cfg.n_mels)
     finished = _source(kdir, read_stamp(kdir / MANIFEST), cfg)
     partial = _source(kdir, read_stamp(kdir / PROGRESS), cfg)
-    sources = [s for s in (partial, finished) if s is not None]
+    extra = [_source(d, read_stamp(d / f), cfg) for d in reuse for f in (PROGRESS, MANIFEST)]
+    sources = [s for s in (partial, finished, *extra) if s is not None]
     plan = _reusable(names, paths, sources, max(4, workers))
     reused = sum(p is not None for p in plan)
+    # (a missing file is not lost: it fails at once, as a bad clip, exactly as in one process)
+    lost = (
+        [nm for nm, p, f in zip(names, plan, paths, strict=True) if p is None and file_stat(f)]
+        if only_reuse
+        else []
+    )
+    if lost:
+        raise ArtefactError(
+            f"{len(lost)} clip(s) are in no shard with the content they have now, e.g. "
+            f"{lost[:3]}: the ranks read different files, or the audio changed during the run; "
+            "rerun the same command (the shards are kept and checked clip by clip)"
+        )
 
     if (
         finished is not None
@@ -367,7 +405,7 @@ def compute_features(
         "shape": list(shape),
         "dtype": "float32",
         "names": names,
-        "meta": [clip_to_dict(c) for c in dataset.clips],
+        "meta": [clip_to_dict(c) for c in listed],
         "clips": idents_all,
         "bad": bad,
         "bad_clips": bad_rows,
