@@ -85,6 +85,7 @@ def test_variance_trains_two_configs_and_reads_every_rule_from_them(tmp_path: Pa
     assert rows["rgasc_ema"]["verdict"] == "higher"  # zero spread of the differences
     assert rows["puasc_smoothed"]["baseline"] == "puasc"
     assert rows["puasc"]["train_acc_mean_pct"] == "90.0000"
+    assert rows["puasc_last"]["train_acc_mean_pct"] == ""  # scored for the selected weights only
     text = md.read_text()
     assert "vs #7:" in text and "train acc %" in text
 

@@ -168,3 +168,19 @@ def test_score_all_rules_scores_each_rule_like_a_run_that_selects_it(
     # exported weights are the selected (best) ones, not the last rule scored
     best = torch.load(study / "checkpoints" / "best.pt", weights_only=True)
     assert best["extra"]["selection_rule"]["rule"] == "best"
+
+
+def test_ema_and_score_all_leave_the_raw_run_unchanged(
+    tiny_inputs: TinyInputs, tmp_path: Path
+) -> None:
+    """The variance experiment reads the paper's rule from runs with EMA and every rule
+    scored: their raw training must be the plain run's."""
+    det = {"runtime.deterministic": True, "seed": 3, "optim.epochs": 3}
+    plain = train(tiny_config(tiny_inputs, tmp_path / "plain", det))
+    study = train(tiny_config(tiny_inputs, tmp_path / "study", {
+        **det, "average.method": "ema", "average.ema_decay": 0.9, "select.score_all": True}))  # fmt: skip
+    for key in ("val/macro_acc", "val/log_loss", "train/loss"):
+        assert _column(_log(plain), key) == _column(_log(study), key), key
+    a, b = read_json(plain / "metrics.json"), read_json(study / "metrics.json")
+    assert a["test"]["macro_accuracy"] == b["test"]["macro_accuracy"]
+    assert a["test"]["log_loss"] == pytest.approx(b["test"]["log_loss"], abs=1e-6)

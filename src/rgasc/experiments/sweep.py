@@ -206,7 +206,7 @@ def run_sweep(
             part = _at(m, s.metric, run)
             records.append(
                 RunRecord(s.name, seed, str(run), _acc(part, "val"), _acc(part, "test"),
-                          train_acc=_acc(m, "train"))
+                          train_acc=_acc(part, "train"))  # a rule's part has none
             )  # fmt: skip
     return records
 
