@@ -177,8 +177,8 @@ def test_ema_and_score_all_leave_the_raw_run_unchanged(
     scored: their raw training must be the plain run's."""
     det = {"runtime.deterministic": True, "seed": 3, "optim.epochs": 3}
     plain = train(tiny_config(tiny_inputs, tmp_path / "plain", det))
-    study = train(tiny_config(tiny_inputs, tmp_path / "study", {
-        **det, "average.method": "ema", "average.ema_decay": 0.9, "select.score_all": True}))  # fmt: skip
+    ema = {"average.method": "ema", "average.ema_decay": 0.9, "select.score_all": True}
+    study = train(tiny_config(tiny_inputs, tmp_path / "study", {**det, **ema}))
     for key in ("val/macro_acc", "val/log_loss", "train/loss"):
         assert _column(_log(plain), key) == _column(_log(study), key), key
     a, b = read_json(plain / "metrics.json"), read_json(study / "metrics.json")
