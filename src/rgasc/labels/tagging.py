@@ -30,7 +30,7 @@ from rgasc.data.provenance import clip_list_hash, content_hash
 from rgasc.errors import ArtefactError, AudioError, AudioMissingError, Interrupted, TeacherError
 from rgasc.labels.files import PseudoLabels, read_strings, write_labels
 from rgasc.teachers.base import NameTeacher, Teacher
-from rgasc.utils import atomic_path, text_hash
+from rgasc.utils import atomic_path, installed_versions, package_versions, text_hash
 
 FLUSH_EVERY = 4  # batches between partial-result flushes (a flush rewrites the .npz)
 PREFETCH = 16  # clips decoded ahead of the model, bounding memory to a few clips
@@ -319,6 +319,9 @@ def tag_dataset(
             "checkpoint_sha256": teacher.checkpoint_sha256 or "",
             "sample_rate": int(teacher.sample_rate),
             "rgasc_version": __version__,
+            # a teacher's outputs move with its runtime's version (int8 YAMNet under another
+            # onnxruntime): recorded, so two label files that differ can be told apart
+            "versions": json.dumps({**package_versions(), **installed_versions()}, sort_keys=True),
             "dataset_root": str(dataset.root.resolve()),
             "dataset_clips": clip_list_hash(c.filename for c in clips),
             "n_bad_clips": len(state.bad),
