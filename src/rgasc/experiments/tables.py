@@ -289,7 +289,8 @@ def results_table(rows: Sequence[Row], selection_split: str = "val") -> str:
         cells = [str(i), r.label, str(r.n), pm(r.val_mean, r.val_std),
                  pm(r.test_mean, r.test_std), min_max(r.test_min, r.test_max), diff,
                  _diff_cells(r)[-1], _paper_cell(r), r.note]  # fmt: skip
-        body.append([*cells[:3], pm(r.train_mean, r.train_std), *cells[3:]] if train else cells)
+        tr = pm(r.train_mean, r.train_std) if math.isfinite(r.train_mean) else ""
+        body.append([*cells[:3], tr, *cells[3:]] if train else cells)
     if train:
         header.insert(3, "train acc %")
     return markdown_table(header, body)
