@@ -88,6 +88,7 @@ def test_variance_trains_two_configs_and_reads_every_rule_from_them(tmp_path: Pa
     assert rows["puasc_last"]["train_acc_mean_pct"] == ""  # scored for the selected weights only
     text = md.read_text()
     assert "vs #7:" in text and "train acc %" in text
+    assert "- weight averaging: `set by each row`" in text and "- recipe: `modern`" in text
 
 
 def test_derived_rows_need_the_results_they_read(tmp_path: Path) -> None:

@@ -274,6 +274,11 @@ def run_experiment(
     extra = device_results(out, records, [(s.name, s.label) for s in settings]) + extra
     if name == "per-class":
         extra = _per_class_section(records, scenes) + extra
+    changed = {k for s in settings for k in s.changes}
+
+    def per_row(prefix: str, value: Any) -> Any:  # a setting some rows change is theirs
+        return "set by each row" if any(k.startswith(prefix) for k in changed) else value
+
     settings_info = {
         "dataset": base.data.dataset,
         "features": base.data.features,
@@ -283,11 +288,12 @@ def run_experiment(
         "epochs": base.optim.epochs,
         "width": base.model.width,
         "batch size": base.optim.batch_size,
-        "shared blocks": base.model.shared_blocks,
+        "recipe": per_row("recipe", base.recipe),
+        "shared blocks": per_row("model.shared_blocks", base.model.shared_blocks),
         "fold": base.data.fold,
         "relation losses": f"{base.loss.relation_space} space, {base.loss.relation_grad} gradients",
         "selection rule": base.select.describe(base.average),
-        "weight averaging": base.average.describe(),
+        "weight averaging": per_row("average.", base.average.describe()),
     }
     md = results_markdown(
         f"Experiment `{name}`",
