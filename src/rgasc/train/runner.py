@@ -219,7 +219,11 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
     )
     variance = Variance(cfg, run, monitor)  # no callback for the defaults
     loggers = [
-        CSVLogger(run / LOG_DIR, name=CSV_DIR, version=next_session(run)),
+        # every row on disk at once (epoch means only: a few writes an epoch), so a session
+        # killed after a checkpoint keeps the log of the epochs that checkpoint holds
+        CSVLogger(
+            run / LOG_DIR, name=CSV_DIR, version=next_session(run), flush_logs_every_n_steps=1
+        ),
         TensorBoardLogger(run / LOG_DIR, name="tensorboard", version="", default_hp_metric=False),
     ]
     rt = cfg.runtime
