@@ -10,8 +10,8 @@ same rule as every experiment table), and the difference in standard deviations:
 
 the pooled seed-to-seed spread, because "by how many standard deviations" asks how the gap
 compares with how much one configuration moves between seeds. Runs that are the same trainings
-read again (the recipe table's paper rows are seeds 1-3 of the variance runs; the synthetic
-baselines are seeds 1-3 of its variance runs) are not listed twice.
+read again are listed once: the recipe tables' paper-recipe rows and the synthetic baselines
+are seeds 1-3 of the variance runs (10 seeds, ``variance-10seeds``).
 
     python benchmarks/realscenes/relation_summary.py [--results benchmarks/results] [--out F]
 """
@@ -42,12 +42,16 @@ class Measurement:
 MEASUREMENTS = (
     Measurement("real-sound", "realscenes/baselines", "puasc", "rgasc", "best epoch",
                 "first YAMNet tags"),
-    Measurement("real-sound", "realscenes/variance", "puasc", "rgasc", "best epoch",
+    Measurement("real-sound", "realscenes/variance-10seeds", "puasc", "rgasc", "best epoch",
                 "rebuilt YAMNet tags"),
-    Measurement("real-sound", "realscenes/variance", "puasc_ema", "rgasc_ema", "EMA",
+    Measurement("real-sound", "realscenes/variance-10seeds", "puasc_ema", "rgasc_ema", "EMA",
                 "rebuilt YAMNet tags"),
-    Measurement("synthetic", "synthetic/variance", "puasc", "rgasc", "best epoch"),
-    Measurement("synthetic", "synthetic/variance", "puasc_ema", "rgasc_ema", "EMA"),
+    Measurement("synthetic", "synthetic/variance-10seeds", "puasc", "rgasc", "best epoch"),
+    Measurement("synthetic", "synthetic/variance-10seeds", "puasc_ema", "rgasc_ema", "EMA"),
+    Measurement("real-sound", "realscenes/recipe", "puasc_modern", "rgasc_modern", "best epoch",
+                "--recipe modern, rebuilt YAMNet tags"),
+    Measurement("synthetic", "synthetic/recipe", "puasc_modern", "rgasc_modern", "best epoch",
+                "--recipe modern"),
 )  # fmt: skip
 
 
