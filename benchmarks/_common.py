@@ -143,7 +143,7 @@ def train_config(inputs: Inputs, out: Path, changes: Mapping[str, Any] | None = 
 
     ``changes``: dotted keys applied last (``{"model.width": 0.5}``).
     """
-    from rgasc.train.config import make_config
+    from rgasc.train.config.tree import make_config
 
     return make_config(
         {

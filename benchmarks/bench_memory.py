@@ -42,9 +42,9 @@ def use_mapped_reader() -> None:
 
     Same items as ours (x float32 [T, F] standardised, scene id, event target); only how the
     bytes of a row reach memory differs. Every page an epoch touches stays mapped into the
-    process and counts in its RSS; ours reads rows with ``os.pread`` (rgasc.train.data).
+    process and counts in its RSS; ours reads rows with ``os.pread`` (rgasc.train.loop.data).
     """
-    from rgasc.train.data import ClipDataset
+    from rgasc.train.loop.data import ClipDataset
 
     def read_mapped(self: Any, row: int) -> np.ndarray:
         return np.asarray(self.features[row])
@@ -56,7 +56,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     """One measured run (in its own process); returns the figures as a dict."""
     import lightning as L
 
-    from rgasc.train.data import RGASCDataModule
+    from rgasc.train.loop.data import RGASCDataModule
     from rgasc.train.runner import build_module
 
     torch.set_num_threads(args.threads)

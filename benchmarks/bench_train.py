@@ -96,7 +96,7 @@ def run_ours(
     """
     import lightning as L
 
-    from rgasc.train.data import RGASCDataModule
+    from rgasc.train.loop.data import RGASCDataModule
     from rgasc.train.runner import build_module, resolve_precision
 
     on_gpu = args.device == "cuda"
@@ -140,7 +140,7 @@ def run_ours(
 
 def reference_data(inputs: Inputs, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     """The train split in memory: standardised x [N, T, F], scene ids [N], targets [N, E], R."""
-    from rgasc.train.data import RGASCDataModule
+    from rgasc.train.loop.data import RGASCDataModule
 
     dm = RGASCDataModule(train_config(inputs, tmp / "ref"))
     s = dm.splits["train"]
@@ -164,7 +164,7 @@ def reference_loop(
     device is synchronised only after the last warm-up step and the last step.
     """
     from rgasc.models import RGASC, ModelConfig
-    from rgasc.train.losses import LossConfig, total_loss
+    from rgasc.train.algorithms.losses import LossConfig, total_loss
 
     dev = torch.device(args.device)
     torch.manual_seed(args.seed)  # same initial weights as ours (seed_everything seeds torch)

@@ -17,7 +17,7 @@ from rgasc.cli import app
 from rgasc.cli.training import split_commas
 from rgasc.config import load_yaml
 from rgasc.train import load_run_config
-from rgasc.train.config import PAPER_LAMBDAS, RuntimeConfig, TrainConfig
+from rgasc.train.config.tree import PAPER_LAMBDAS, RuntimeConfig, TrainConfig
 from rgasc.utils import write_json
 
 PATHS = ["--dataset", "d", "--features", "f", "--labels", "l.h5", "--relation", "r"]
@@ -214,7 +214,7 @@ def test_cli_start_up_loads_neither_torch_nor_lightning() -> None:
 
 # --- recipes ----------------------------------------------------------------------------------
 def test_cli_help_documents_every_option_with_its_default() -> None:
-    from rgasc.train.options import OPTIONS
+    from rgasc.train.config.options import OPTIONS
 
     for command in ("train", "experiment"):
         res = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "250"})

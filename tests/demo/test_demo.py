@@ -80,7 +80,7 @@ def test_demo_end_to_end_tiny(tmp_path: Path) -> None:
 
 def test_demo_train_configs_differ_only_in_lambdas(tmp_path: Path) -> None:
     from rgasc.demo.run import MODELS, train_config
-    from rgasc.train.config import PAPER_LAMBDAS, PUASC_LAMBDAS
+    from rgasc.train.config.tree import PAPER_LAMBDAS, PUASC_LAMBDAS
 
     (pu_name, _, pu_lam), (rg_name, _, rg_lam) = MODELS
     assert (pu_lam, rg_lam) == (PUASC_LAMBDAS, PAPER_LAMBDAS)

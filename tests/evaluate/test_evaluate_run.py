@@ -14,7 +14,7 @@ from helpers.training import make_inputs, tiny_config
 from rgasc.errors import ArtefactError
 from rgasc.evaluate.run import evaluate_run, predict_arrays
 from rgasc.features import open_cache
-from rgasc.inference.checkpoint import load_model
+from rgasc.models.checkpoint import load_model
 from rgasc.train.runner import train
 from rgasc.utils import read_json
 

@@ -10,12 +10,12 @@ from typing import Any
 
 import numpy as np
 
-from rgasc.evaluate.devices import device_report
 from rgasc.experiments.devices import device_markdown, device_table, devices_csv, loss_table
 from rgasc.experiments.sweep import run_experiment
 from rgasc.experiments.tables import RunRecord
+from rgasc.scoring.devices import device_report
 from rgasc.train import TrainConfig
-from rgasc.train.config import make_config
+from rgasc.train.config.tree import make_config
 
 CONFIGS = [("puasc", "puASC"), ("rgasc", "RGASC")]
 

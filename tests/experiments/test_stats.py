@@ -23,7 +23,7 @@ from rgasc.experiments.stats import (
 from rgasc.experiments.sweep import run_experiment
 from rgasc.experiments.tables import RunRecord, aggregate
 from rgasc.train import TrainConfig
-from rgasc.train.config import make_config
+from rgasc.train.config.tree import make_config
 
 #: t_{0.975} with 2 and 3 degrees of freedom (tables of Student's t).
 T2, T3 = 4.302652729911275, 3.182446305284263

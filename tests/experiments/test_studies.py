@@ -16,8 +16,8 @@ from rgasc.experiments.settings import MODERN_PIECES, experiment_settings
 from rgasc.experiments.sweep import Setting, run_experiment, run_sweep
 from rgasc.experiments.tables import RunRecord, aggregate, results_table
 from rgasc.train import TrainConfig
-from rgasc.train.config import PAPER_LAMBDAS, PUASC_LAMBDAS, make_config
-from rgasc.train.recipes import MODERN, PAPER
+from rgasc.train.config.recipes import MODERN, PAPER
+from rgasc.train.config.tree import PAPER_LAMBDAS, PUASC_LAMBDAS, make_config
 
 
 def _base(tmp_path: Path, changes: dict[str, Any] | None = None) -> TrainConfig:

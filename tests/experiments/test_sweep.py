@@ -34,7 +34,7 @@ from rgasc.experiments.tables import (
     results_markdown,
 )
 from rgasc.train import TrainConfig
-from rgasc.train.config import PAPER_LAMBDAS, make_config
+from rgasc.train.config.tree import PAPER_LAMBDAS, make_config
 
 # test accuracy of the fake runs: config -> seed -> value
 FAKE_TEST = {"a": {1: 0.70, 2: 0.80}, "b": {1: 0.50, 2: 0.60}}

@@ -2,7 +2,7 @@
 
 No training: an RGASC at width 1/16 over a 1-s, 16-kHz front-end (61 frames x 64 mel) with
 random He-uniform weights, a hand-made relation matrix and norm statistics, saved with
-:func:`rgasc.inference.checkpoint.save_model` like a finished run's ``checkpoints/best.pt``.
+:func:`rgasc.models.checkpoint.save_model` like a finished run's ``checkpoints/best.pt``.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import soundfile as sf
 import torch
 
 from rgasc.features import FeatureConfig
-from rgasc.inference.checkpoint import BEST, save_model
 from rgasc.models import RGASC, ModelConfig
+from rgasc.models.checkpoint import BEST, save_model
 
 SCENES = ["airport", "bus", "park"]
 EVENTS = ["Speech", "Vehicle", "Bird", "Music", "Wind"]

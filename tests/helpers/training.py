@@ -71,7 +71,7 @@ def tiny_config(inputs: TinyInputs, out: Path, changes: Mapping[str, Any] | None
 
     ``changes``: dotted keys applied last (``{"optim.epochs": 3}``).
     """
-    from rgasc.train.config import make_config
+    from rgasc.train.config.tree import make_config
 
     return make_config(
         {

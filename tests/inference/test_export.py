@@ -13,7 +13,6 @@ from torch import nn
 import rgasc
 from helpers.checkpoints import EVENTS, SCENES, make_run, tone
 from rgasc.errors import ArtefactError
-from rgasc.inference.checkpoint import load_model as load_checkpoint
 from rgasc.inference.export import (
     PARITY_TOLERANCE,
     count_macs,
@@ -23,6 +22,7 @@ from rgasc.inference.export import (
     run_exported,
 )
 from rgasc.models import n_parameters
+from rgasc.models.checkpoint import load_model as load_checkpoint
 
 torch.set_num_threads(1)
 

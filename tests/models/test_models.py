@@ -20,7 +20,7 @@ from rgasc.models import (
     n_parameters,
     tower_parameters,
 )
-from rgasc.train.losses import LossConfig, total_loss
+from rgasc.train.algorithms.losses import LossConfig, total_loss
 
 TINY = 1 / 16  # block widths 4, 8, 16, 32, 64, 128
 B, T, F = 2, 64, 64

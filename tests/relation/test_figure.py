@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rgasc.evaluate.plots import save_figure
 from rgasc.relation.figure import relation_figure
+from rgasc.scoring.plots import save_figure
 
 PNG = b"\x89PNG\r\n\x1a\n"
 NAMES = ["airport", "bus", "park"]

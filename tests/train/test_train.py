@@ -15,8 +15,8 @@ from rgasc.config import load_yaml, override
 from rgasc.errors import ArtefactError, LabelSpaceError
 from rgasc.labels.files import read_labels, write_labels
 from rgasc.relation import Relation, load_relation, save_relation
-from rgasc.train.config import make_config
-from rgasc.train.data import RGASCDataModule
+from rgasc.train.config.tree import make_config
+from rgasc.train.loop.data import RGASCDataModule
 from rgasc.train.runner import lightning_devices, resolve_precision, resume, train
 from rgasc.utils import read_json
 
@@ -240,7 +240,7 @@ def test_clip_dataset_reads_memmap_rows_like_an_array(tmp_path) -> None:
 
     import numpy as np
 
-    from rgasc.train.data import ClipDataset
+    from rgasc.train.loop.data import ClipDataset
 
     rng = np.random.default_rng(0)
     arr = rng.standard_normal((7, 5, 4)).astype(np.float32)

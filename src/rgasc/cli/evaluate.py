@@ -44,8 +44,8 @@ def evaluate(
     per_device.csv) the macro accuracy and log loss of each device, and their means over the
     devices seen in training and over the unseen ones.
     """
-    from rgasc.evaluate.devices import device_lines
     from rgasc.evaluate.run import evaluate_run
+    from rgasc.scoring.devices import device_lines
 
     device = torch_device(accelerator, devices)
     r = evaluate_run(model, split=str(split), out=out, tsne=tsne, device=device)

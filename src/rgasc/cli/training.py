@@ -1,7 +1,7 @@
 """Commands that train models: train, experiment, demo.
 
 ``train`` and ``experiment`` take their TrainConfig options from one table
-(:data:`rgasc.train.options.OPTIONS`): :func:`with_options` appends them to a command's
+(:data:`rgasc.train.config.options.OPTIONS`): :func:`with_options` appends them to a command's
 signature (typer reads ``__signature__``), so both commands spell, type and default them
 alike. Every table option defaults to None, "not given": a ``--config`` file's or a resumed
 run's setting then stays, and the dataclass default applies last.
@@ -21,7 +21,7 @@ from typer.core import TyperCommand
 from rgasc.artefacts import CONFIG_FILE, METRICS_FILE
 from rgasc.cli._app import app
 from rgasc.errors import ArtefactError, ConfigError, Interrupted
-from rgasc.train.options import OPTIONS, Option, option_changes
+from rgasc.train.config.options import OPTIONS, Option, option_changes
 
 F = TypeVar("F", bound=Callable[..., Any])
 _PANELS = {
@@ -131,10 +131,10 @@ def train(
 ) -> None:
     """Train the two-tower model (Lightning); select on val, score the test split once."""
     from rgasc.distributed import global_rank
-    from rgasc.evaluate.devices import summary_lines
-    from rgasc.train.config import config_file_changes, load_run_config, make_config
-    from rgasc.train.quiet import set_verbose
-    from rgasc.train.recipes import layered
+    from rgasc.scoring.devices import summary_lines
+    from rgasc.train.config.recipes import layered
+    from rgasc.train.config.tree import config_file_changes, load_run_config, make_config
+    from rgasc.train.loop.quiet import set_verbose
     from rgasc.train.runner import train as run_training
     from rgasc.utils import read_json
 
@@ -218,9 +218,9 @@ def experiment(
 ) -> None:
     """Run one of the paper's experiments over seeds (resumable) and tabulate mean +- std."""
     from rgasc.experiments.sweep import parse_grid, parse_seeds, run_experiment
-    from rgasc.train.config import config_file_changes, make_config
-    from rgasc.train.quiet import set_verbose
-    from rgasc.train.recipes import layered
+    from rgasc.train.config.recipes import layered
+    from rgasc.train.config.tree import config_file_changes, make_config
+    from rgasc.train.loop.quiet import set_verbose
 
     set_verbose(verbose)
     quiet = {"runtime.progress_bar": False, "runtime.model_summary": False}

@@ -35,7 +35,7 @@ from rgasc.artefacts import EVENTS_FILE, LOOKUP_FILE, METRICS_FILE, eval_dir
 from rgasc.config import Config
 from rgasc.demo import dataset as user_data
 from rgasc.errors import RgascError
-from rgasc.train.config import PAPER_LAMBDAS, PUASC_LAMBDAS, TrainConfig, make_config
+from rgasc.train.config.tree import PAPER_LAMBDAS, PUASC_LAMBDAS, TrainConfig, make_config
 from rgasc.utils import file_hash, mark_stage_done, stage_done, text_hash, write_json
 
 Log = Callable[[str], None]

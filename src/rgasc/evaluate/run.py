@@ -16,80 +16,28 @@ feature cache, label file), predicts the split and writes ``RUN/eval_<split>/``:
 from __future__ import annotations
 
 import csv
-import math
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from rgasc.artefacts import METRICS_FILE, eval_dir
+from rgasc.data.datasets import DcaseDataset
 from rgasc.errors import ArtefactError, LabelSpaceError
-from rgasc.features.normalize import EPS
-from rgasc.utils import atomic_path, write_json
+from rgasc.features import open_cache
+from rgasc.inputs import check_inputs
+from rgasc.labels.files import read_labels
+from rgasc.models.checkpoint import load_model
+from rgasc.scoring.devices import write_device_csv
+from rgasc.scoring.plots import confusion_figure, curves_figure, save_figure, tsne_figure
+from rgasc.scoring.score import predict_arrays, score_split
+from rgasc.train.config.tree import load_run_config
+from rgasc.train.loop.logs import read_training_log
+from rgasc.utils import atomic_path, json_safe, write_json
 
 SPLITS = ("test", "val", "train")
-#: Soft teacher targets at or above this count as a present event (the authors' binarisation).
-EVENT_THRESHOLD = 0.5
-
-
-def predict_arrays(
-    model: nn.Module,
-    cache: Any,
-    rows: np.ndarray,
-    mean: np.ndarray,
-    std: np.ndarray,
-    batch_size: int = 64,
-    device: str | torch.device | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Run a trained RGASC model over cached clips.
-
-    Args:
-        model: an :class:`rgasc.models.RGASC` (put in eval mode here).
-        cache: a :class:`rgasc.features.FeatureCache` or any (clips, T, F) array-like.
-        rows: int [N] rows to predict, in output order.
-        mean, std: float32 [F] normalisation of the training split (from the checkpoint).
-        device: where to run (default: where the model's parameters are).
-
-    Returns:
-        (scene probabilities [N, K], event probabilities [N, E], scene embeddings [N, D]),
-        float32 numpy arrays.
-    """
-    features = getattr(cache, "features", cache)
-    rows = np.asarray(rows, dtype=np.int64)
-    dev = torch.device(device) if device is not None else next(model.parameters()).device
-    model.eval().to(dev)
-    m = torch.as_tensor(np.asarray(mean, np.float32), device=dev)
-    s = torch.as_tensor(np.maximum(np.asarray(std, np.float32), EPS), device=dev)
-    scene, event, emb = [], [], []
-    with torch.inference_mode():
-        for start in range(0, rows.size, batch_size):
-            x = np.asarray(features[rows[start : start + batch_size]], dtype=np.float32)
-            xt = (torch.from_numpy(x).to(dev) - m) / s
-            out = model(xt)
-            scene.append(torch.softmax(out.scene_logits.float(), dim=1).cpu())
-            event.append(out.event_probs.float().cpu())
-            emb.append(out.scene_embedding.float().cpu())
-    if not scene:
-        raise ArtefactError("nothing to predict: the split has no clips")
-    return (
-        torch.cat(scene).numpy(),
-        torch.cat(event).numpy(),
-        torch.cat(emb).numpy(),
-    )
-
-
-def json_safe(obj: Any) -> Any:
-    """NaN/inf -> None (numpy floats -> float) so a metrics.json stays strict JSON."""
-    if isinstance(obj, float | np.floating):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [json_safe(v) for v in obj]
-    return obj
 
 
 def write_per_class(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -137,17 +85,6 @@ def evaluate_run(
     Raises:
         ArtefactError / LabelSpaceError when the run, its checkpoint or its inputs disagree.
     """
-    from rgasc.data.datasets import DcaseDataset
-    from rgasc.evaluate.devices import device_report, write_device_csv
-    from rgasc.evaluate.metrics import mean_average_precision, mean_clip_auc, summarize
-    from rgasc.evaluate.plots import confusion_figure, curves_figure, save_figure, tsne_figure
-    from rgasc.features import open_cache
-    from rgasc.inference.checkpoint import load_model
-    from rgasc.labels.files import read_labels
-    from rgasc.train.checks import check_inputs
-    from rgasc.train.config import load_run_config
-    from rgasc.train.logs import read_training_log
-
     if split not in SPLITS:
         raise ArtefactError(f"split={split!r}: use one of {SPLITS}")
     run = Path(run_dir)
@@ -175,6 +112,7 @@ def evaluate_run(
         model, cache, cache.index(names), info.norm_mean, info.norm_std, batch_size, dev
     )
 
+    same_events = list(labels.labels) == info.events
     result: dict[str, Any] = {
         "run": str(run.resolve()),
         "split": split,
@@ -182,20 +120,20 @@ def evaluate_run(
         "selection": cfg.selection_label,
         "selection_rule": cfg.select.rule,
         "best_epoch": info.extra.get("epoch"),
-        **summarize(y, probs, info.scenes, devices=[c.device for c in clips]),
+        # unseen = devices the training fold lacks (registry list, else derived from the folds)
+        **score_split(
+            y,
+            probs,
+            info.scenes,
+            devices=[c.device for c in clips],
+            unseen=dataset.unseen_devices(cfg.data.fold),
+            event_probs=event_probs,
+            event_targets=(
+                labels.select(names, source=str(cfg.data.labels)) if same_events else None
+            ),
+            skipped_events=f"{cfg.data.labels} has another label space",
+        ),
     }
-    # unseen = devices the training fold lacks (registry list, else derived from the folds)
-    unseen = dataset.unseen_devices(cfg.data.fold)
-    result["devices"] = device_report(y, probs, [c.device for c in clips], unseen)
-    if list(labels.labels) == info.events:
-        targets = labels.select(names, source=str(cfg.data.labels))
-        result["event_vs_teacher"] = {
-            "threshold": EVENT_THRESHOLD,
-            "mAP": mean_average_precision(targets, event_probs, EVENT_THRESHOLD),
-            "mean_clip_auc": mean_clip_auc(targets, event_probs, EVENT_THRESHOLD),
-        }
-    else:
-        result["event_vs_teacher"] = {"skipped": f"{cfg.data.labels} has another label space"}
 
     dest = Path(out) if out is not None else eval_dir(run, split)
     dest.mkdir(parents=True, exist_ok=True)

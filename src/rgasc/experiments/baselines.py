@@ -44,8 +44,8 @@ def _split_scores(
     With class probabilities ``probs`` [N, K] also the log loss and, given each clip's
     device, the per-device report (None on a one-device split).
     """
-    from rgasc.evaluate.devices import device_report
-    from rgasc.evaluate.metrics import (
+    from rgasc.scoring.devices import device_report
+    from rgasc.scoring.metrics import (
         confusion_matrix,
         log_loss,
         macro_accuracy,
@@ -159,7 +159,7 @@ def pann_fixed(cfg: Any, cs: Sequence[float] = DEFAULT_CS) -> dict[str, Any]:
     from sklearn.preprocessing import StandardScaler
 
     from rgasc.data.datasets import DcaseDataset
-    from rgasc.evaluate.metrics import macro_accuracy
+    from rgasc.scoring.metrics import macro_accuracy
 
     ds = DcaseDataset(cfg.data.dataset)
     splits = {s: cfg.data.clips(ds, s) for s in ("train", "val", "test")}
@@ -207,7 +207,7 @@ def pann_fixed(cfg: Any, cs: Sequence[float] = DEFAULT_CS) -> dict[str, Any]:
 
 
 def _safe(obj: Any) -> Any:
-    from rgasc.evaluate.run import json_safe
+    from rgasc.utils import json_safe
 
     return json_safe(obj)
 

@@ -3,7 +3,7 @@
 Every finished run leaves ``metrics.json`` whose ``test`` entry holds the selected model's
 macro accuracy, log loss (the DCASE 2020+ metric; absent for baselines without
 probabilities) and, on a dataset with several recording devices, a ``devices`` report
-(:func:`rgasc.evaluate.devices.device_report`: per-device macro accuracy and clip counts, the
+(:func:`rgasc.scoring.devices.device_report`: per-device macro accuracy and clip counts, the
 means over seen and unseen devices). This module aggregates them over seeds:
 
 - a table of test macro accuracy beside test log loss, one row per configuration;

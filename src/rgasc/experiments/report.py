@@ -40,7 +40,7 @@ def _shared_blocks(out: Path, rows: Sequence[Row]) -> str:
     done = [r for r in rows if r.n > 0]
     if not done:
         return ""
-    from rgasc.evaluate.plots import mean_std_line_figure, save_figure
+    from rgasc.scoring.plots import mean_std_line_figure, save_figure
 
     x = [int(r.config.lstrip("N")) for r in done]
     means = np.array([[100 * r.val_mean for r in done], [100 * r.test_mean for r in done]])
@@ -72,7 +72,7 @@ def _eval_dir(run: str) -> Path:
 
 
 def _side_by_side(out: Path, records: Sequence[RunRecord]) -> str:
-    from rgasc.evaluate.plots import confusion_figure, save_figure, side_by_side
+    from rgasc.scoring.plots import confusion_figure, save_figure, side_by_side
 
     models = (("puasc", "puASC"), ("rgasc", "RGASC"))
     lines = ["\n## Figures (Fig. 3 analogue)\n"]

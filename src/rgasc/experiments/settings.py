@@ -14,9 +14,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rgasc.errors import RgascError
-from rgasc.train.config import PAPER_LAMBDAS, PUASC_LAMBDAS
-from rgasc.train.recipes import preset
-from rgasc.train.variance import Averaging, Rule
+from rgasc.train.config.averaging import Averaging
+from rgasc.train.config.recipes import preset
+from rgasc.train.config.selection import Rule
+from rgasc.train.config.tree import PAPER_LAMBDAS, PUASC_LAMBDAS
 
 EXPERIMENTS = (
     "shared-blocks", "ablation", "lambdas", "baselines", "per-class", "recipe", "variance",
@@ -242,7 +243,7 @@ def experiment_settings(
     raise RgascError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}")
 
 
-#: The pieces of the modern recipe (:data:`rgasc.train.recipes.MODERN`), each removed in turn
+#: The pieces of the modern recipe (:data:`rgasc.train.config.recipes.MODERN`), each removed in turn
 #: by the recipe experiment: (name, what is removed, the changes that turn it off).
 MODERN_PIECES: tuple[tuple[str, str, Mapping[str, Any]], ...] = (
     ("mixup", "mixup", {"augment.mixup_alpha": 0.0}),

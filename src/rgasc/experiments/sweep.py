@@ -55,11 +55,11 @@ from rgasc.experiments.tables import (
     results_markdown,
     write_results,
 )
-from rgasc.train.config import RUNTIME_FIELDS
+from rgasc.train.config.tree import RUNTIME_FIELDS
 from rgasc.utils import mark_stage_done, read_json, text_hash, write_json
 
 if TYPE_CHECKING:
-    from rgasc.train.config import TrainConfig
+    from rgasc.train.config.tree import TrainConfig
 
 SWEEP_FILE = "sweep.json"
 METRICS = METRICS_FILE

@@ -25,9 +25,9 @@ from torch import Tensor, nn
 from rgasc.artefacts import CHECKPOINTS_DIR, METRICS_FILE
 from rgasc.errors import ArtefactError, RgascError
 from rgasc.features.normalize import EPS
-from rgasc.inference.checkpoint import ModelInfo
-from rgasc.inference.checkpoint import load_model as load_checkpoint
 from rgasc.models import RGASC, n_parameters, tower_parameters
+from rgasc.models.checkpoint import ModelInfo
+from rgasc.models.checkpoint import load_model as load_checkpoint
 from rgasc.utils import atomic_path
 
 EXPORT_FORMATS = ("onnx", "torchscript")

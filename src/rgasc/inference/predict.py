@@ -34,8 +34,8 @@ from rgasc.audio import fix_length, load_audio, resample, short_warning
 from rgasc.errors import AudioError, RgascError
 from rgasc.features import FeatureConfig
 from rgasc.features.normalize import EPS
-from rgasc.inference.checkpoint import ModelInfo
-from rgasc.inference.checkpoint import load_model as load_checkpoint
+from rgasc.models.checkpoint import ModelInfo
+from rgasc.models.checkpoint import load_model as load_checkpoint
 from rgasc.models.two_tower import MIN_FRAMES
 from rgasc.relation import event_evidence
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from rgasc.evaluate.plots import new_figure
 from rgasc.relation.matrix import informative_events
+from rgasc.scoring.plots import new_figure
 
 
 def relation_figure(

@@ -78,8 +78,8 @@ def save_relation(out_dir: str | os.PathLike[str], rel: Relation, top_k: int = 1
             for rank, (event, value) in enumerate(tops, start=1):
                 w.writerow([scene, rank, event, f"{value:.6g}"])
 
-    from rgasc.evaluate.plots import save_figure
     from rgasc.relation.figure import relation_figure
+    from rgasc.scoring.plots import save_figure
 
     binarized = rel.meta.get("binarize") is not None
     fig = relation_figure(

@@ -44,7 +44,7 @@ def evaluate_lookup(
         dict with split, n_clips, macro_accuracy, overall_accuracy, chance (1/K),
         per_class ({scene: accuracy}) and confusion (K x K list).
     """
-    from rgasc.evaluate.metrics import (
+    from rgasc.scoring.metrics import (
         confusion_matrix,
         macro_accuracy,
         overall_accuracy,

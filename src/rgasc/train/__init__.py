@@ -1,6 +1,11 @@
-"""Training: config, data module, Lightning module and the ``train`` runner.
+"""Training, by concern::
 
-``TrainConfig`` (the config tree, :mod:`rgasc.train.config`) imports without torch or
+    config/       the config tree, recipes, averaging and selection sections, CLI options
+    algorithms/   losses, augmentation, lr schedule, weight averaging, selection rules
+    loop/         Lightning: data module, LightningModule, callbacks, session, log
+    runner.py     ``train(cfg)``: one run folder from the earlier stages' artefacts
+
+``TrainConfig`` (the config tree, :mod:`rgasc.train.config.tree`) imports without torch or
 Lightning; everything else is loaded on first use, so reading a run's config (e.g. in
 ``rgasc evaluate``) and building the CLI stay light.
 """
@@ -9,11 +14,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rgasc.train.config import TrainConfig, load_run_config, make_config
+from rgasc.train.config.tree import TrainConfig, load_run_config, make_config
 
 if TYPE_CHECKING:
-    from rgasc.train.data import ClipDataset, RGASCDataModule
-    from rgasc.train.module import RGASCModule
+    from rgasc.train.loop.data import ClipDataset, RGASCDataModule
+    from rgasc.train.loop.module import RGASCModule
     from rgasc.train.runner import resume, train
 
 __all__ = [
@@ -28,9 +33,9 @@ __all__ = [
 ]
 
 _LAZY = {
-    "ClipDataset": "rgasc.train.data",
-    "RGASCDataModule": "rgasc.train.data",
-    "RGASCModule": "rgasc.train.module",
+    "ClipDataset": "rgasc.train.loop.data",
+    "RGASCDataModule": "rgasc.train.loop.data",
+    "RGASCModule": "rgasc.train.loop.module",
     "resume": "rgasc.train.runner",
     "train": "rgasc.train.runner",
 }

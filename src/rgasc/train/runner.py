@@ -6,7 +6,7 @@ Run folder (``cfg.out``)::
                              selection split, versions
     checkpoints/last.ckpt    Lightning state after the last epoch (what --resume continues)
     checkpoints/best.ckpt    Lightning state of the selected epoch
-    checkpoints/best.pt      the selected model, self-describing (rgasc.inference.checkpoint)
+    checkpoints/best.pt      the selected model, self-describing (rgasc.models.checkpoint)
     checkpoints/averaged.pt  with average.method ema/swa: the averaged weights at the end
     checkpoints/epochs/      with select.rule smoothed: the epochs that may still be picked
     logs/csv/session_<k>/    Lightning CSV log of each training session; logs/metrics.csv merged
@@ -16,7 +16,8 @@ Run folder (``cfg.out``)::
 The model is selected on the validation split carved from the training fold (macro accuracy,
 evaluated every epoch); the test split is scored once, at the end. ``select_on="test"`` is the
 authors' protocol and is labelled as test-set selection in config.yaml and metrics.json.
-Which weights are exported is ``select.rule`` (best epoch by default; :mod:`rgasc.train.callbacks`).
+Which weights are exported is ``select.rule`` (best epoch by default;
+:mod:`rgasc.train.loop.callbacks`).
 """
 
 from __future__ import annotations
@@ -37,20 +38,18 @@ from rgasc.config import load_yaml, override, save_yaml
 from rgasc.distributed import is_multi_process
 from rgasc.distributed import lightning_devices as lightning_devices  # re-exported
 from rgasc.errors import ArtefactError, RgascWarning
-from rgasc.evaluate.devices import device_report
-from rgasc.evaluate.metrics import mean_average_precision, mean_clip_auc, summarize
-from rgasc.evaluate.run import EVENT_THRESHOLD, json_safe, predict_arrays
-from rgasc.inference.checkpoint import BEST, save_model
 from rgasc.models import RGASC, ModelConfig, RelationPrior, init_from_cnn14
-from rgasc.train.augment import BatchAugment
-from rgasc.train.callbacks import Variance
-from rgasc.train.config import TrainConfig, load_run_config
-from rgasc.train.data import RGASCDataModule
-from rgasc.train.logs import CSV_DIR, LOG_DIR, next_session, write_merged_log
-from rgasc.train.module import RGASCModule
-from rgasc.train.reproducible import AtomicCheckpointIO, ReproducibleEpochs, last_checkpoint
-from rgasc.train.session import fit, make_trainer
-from rgasc.utils import package_versions, write_json
+from rgasc.models.checkpoint import BEST, save_model
+from rgasc.scoring.score import predict_arrays, score_split
+from rgasc.train.algorithms.augment import BatchAugment
+from rgasc.train.config.tree import TrainConfig, load_run_config
+from rgasc.train.loop.callbacks import WeightChoice
+from rgasc.train.loop.data import RGASCDataModule
+from rgasc.train.loop.logs import CSV_DIR, LOG_DIR, next_session, write_merged_log
+from rgasc.train.loop.module import RGASCModule
+from rgasc.train.loop.reproducible import AtomicCheckpointIO, ReproducibleEpochs, last_checkpoint
+from rgasc.train.loop.session import fit, make_trainer
+from rgasc.utils import json_safe, package_versions, write_json
 
 CHECKPOINTS = CHECKPOINTS_DIR
 METRICS = METRICS_FILE
@@ -217,7 +216,7 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
         save_last=False,  # last_checkpoint below: Lightning's skips epochs that did not improve
         auto_insert_metric_name=False,
     )
-    variance = Variance(cfg, run, monitor)  # no callback for the defaults
+    choice = WeightChoice(cfg, run, monitor)  # no callback for the defaults
     loggers = [
         # every row on disk at once (epoch means only: a few writes an epoch), so a session
         # killed after a checkpoint keeps the log of the epochs that checkpoint holds
@@ -243,7 +242,7 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
             ckpt,
             last_checkpoint(run / CHECKPOINTS),
             ReproducibleEpochs(cfg.seed, dm.epoch_clock),
-            *variance.callbacks,
+            *choice.callbacks,
         ],
         plugins=[AtomicCheckpointIO()],
         log_every_n_steps=rt.log_every_n_steps,
@@ -265,7 +264,7 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
     try:
         if trainer.is_global_zero:  # the scoring runs once, in one process
             write_merged_log(run)
-            finish(run, cfg, module, dm, ckpt, trainer.current_epoch, seconds, variance)
+            finish(run, cfg, module, dm, ckpt, trainer.current_epoch, seconds, choice)
     finally:
         # the other ranks return only once metrics.json is there (or rank 0 has failed)
         trainer.strategy.barrier("rgasc-finish")
@@ -283,16 +282,15 @@ def _scores(
     probs, events, _ = predict_arrays(
         model, dm.cache, s.rows, dm.mean, dm.std, cfg.runtime.eval_batch_size, device
     )
-    full = summarize(s.scene_ids, probs, dm.scenes, devices=[c.device for c in s.clips])
-    out = {k: full[k] for k in ("n", "macro_accuracy", "overall_accuracy", "log_loss")}
-    out["per_device"] = full["per_device"]
-    # per-device macro accuracy and the seen/unseen means (None on a one-device split)
-    out["devices"] = device_report(
-        s.scene_ids, probs, [c.device for c in s.clips], dm.dataset.unseen_devices(cfg.data.fold)
+    return score_split(
+        s.scene_ids,
+        probs,
+        dm.scenes,
+        devices=[c.device for c in s.clips],
+        unseen=dm.dataset.unseen_devices(cfg.data.fold),
+        event_probs=events,
+        event_targets=s.event_targets,
     )
-    out["event_mAP"] = mean_average_precision(s.event_targets, events, EVENT_THRESHOLD)
-    out["event_mean_clip_auc"] = mean_clip_auc(s.event_targets, events, EVENT_THRESHOLD)
-    return out
 
 
 def finish(
@@ -303,22 +301,22 @@ def finish(
     ckpt: ModelCheckpoint,
     epochs_trained: int,
     seconds: float,
-    variance: Variance | None = None,
+    choice: WeightChoice | None = None,
 ) -> dict[str, Any]:
     """Restore the selected weights (``select.rule``), export best.pt (and averaged.pt), score
     val and test once, write metrics.json."""
     best = Path(ckpt.best_model_path) if ckpt.best_model_path else run / CHECKPOINTS / "best.ckpt"
     score = ckpt.best_model_score
-    variance = variance or Variance(cfg, run, f"{cfg.optim.select_on}/macro_acc")
+    choice = choice or WeightChoice(cfg, run, f"{cfg.optim.select_on}/macro_acc")
     trainer = module._trainer  # None when finish is called outside a fit (tests)
     fit_metrics = trainer.callback_metrics if trainer is not None else {}
     best_score_f = float(score) if score is not None else None
     if cfg.select.score_all:
-        variance.remember_last(module)
-    best_epoch, best_score, rule = variance.restore(
+        choice.remember_last(module)
+    best_epoch, best_score, rule = choice.restore(
         module, best, best_score_f, fit_metrics, epochs_trained
     )
-    averaged = variance.averaged_network()
+    averaged = choice.averaged_network()
     model = module.model.cpu().eval()
     extra: dict[str, Any] = {
         "epoch": best_epoch,
@@ -390,14 +388,14 @@ def finish(
     if cfg.select.score_all:  # last: it loads other weights into the module
         metrics["train"] = _scores(model, dm, "train", device, cfg)
         metrics["rules"] = _score_rules(
-            variance, module, dm, device, cfg, (best, best_score_f, fit_metrics, epochs_trained)
+            choice, module, dm, device, cfg, (best, best_score_f, fit_metrics, epochs_trained)
         )
     write_json(run / METRICS, json_safe(metrics))
     return metrics
 
 
 def _score_rules(
-    variance: Variance,
+    choice: WeightChoice,
     module: RGASCModule,
     dm: RGASCDataModule,
     device: str,
@@ -407,8 +405,8 @@ def _score_rules(
     """``select.score_all``: every rule's weights scored on val and test (a study of the
     rules; the run's own result is its ``select.rule``)."""
     out: dict[str, Any] = {}
-    for r in variance.rules():
-        epoch, sel_score, _ = variance.restore(module, *restore_args, rule=r)
+    for r in choice.rules():
+        epoch, sel_score, _ = choice.restore(module, *restore_args, rule=r)
         model = module.model.cpu().eval()
         out[r] = {
             "epoch": epoch,
