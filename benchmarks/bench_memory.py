@@ -71,7 +71,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
             "model.width": args.width,
             "optim.batch_size": args.batch_size,
             "runtime.accelerator": "cpu",
-            "runtime.num_workers": args.workers,
+            "runtime.workers": args.workers,
         },
     )
     L.seed_everything(0, verbose=False)

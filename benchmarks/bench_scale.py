@@ -106,7 +106,7 @@ def main() -> None:
         root = Path(a.root or tmp)
         root.mkdir(parents=True, exist_ok=True)
         ds = root / "synth"
-        rgasc(["synth", str(ds), "--clips", str(a.clips), "--duration", str(a.seconds)], root)
+        rgasc(["synth", "--out", str(ds), "--clips", str(a.clips), "--clip-seconds", str(a.seconds)], root)
         print(f"{a.clips} clips x {a.seconds:g} s, {os.cpu_count()} CPUs, devices 1 vs {a.devices}")
         for stage in stages:
             times: dict[int, float] = {}
@@ -115,13 +115,13 @@ def main() -> None:
                 if stage == "tag":
                     ckpt, labels = teacher_files(root)
                     outs[n] = root / f"tag{n}" / "labels.h5"
-                    args = ["tag", str(ds), "--teacher", "panns-cnn14-16k", "--checkpoint",
+                    args = ["tag", "--dataset", str(ds), "--teacher", "panns-cnn14-16k", "--checkpoint",
                             str(ckpt), "--class-labels", str(labels), "--accelerator",
                             a.accelerator, "--batch-size", str(a.batch_size),
                             "--out", str(outs[n])]  # fmt: skip
                 else:
                     outs[n] = root / f"feat{n}"
-                    args = ["features", str(ds), "--out", str(outs[n]), "--no-progress",
+                    args = ["features", "--dataset", str(ds), "--out", str(outs[n]), "--no-progress",
                             "--clip-seconds", f"{a.seconds:g}"]  # fmt: skip
                     if n > 1:
                         args += ["--accelerator", "cpu"]

@@ -108,7 +108,7 @@ def run_ours(
             "optim.batch_size": args.batch_size,
             "seed": args.seed,
             "runtime.accelerator": "gpu" if on_gpu else "cpu",
-            "runtime.num_workers": args.workers,
+            "runtime.workers": args.workers,
             **(cfg_changes or {}),
         },
     )

@@ -74,7 +74,7 @@ run = Path(work) / "run"
 cmd = ["rgasc", "train", "--dataset", inp.dataset, "--features", inp.features,
        "--labels", inp.labels, "--relation", inp.relation, "--out", run, "--epochs", epochs,
        "--batch-size", batch, "--width", width, "--precision", "bf16-mixed",
-       "--accelerator", acc, "--devices", "1", "--num-workers", workers,
+       "--accelerator", acc, "--devices", "1", "--workers", workers,
        "--no-progress-bar", "--no-model-summary"]
 t0 = time.perf_counter()
 subprocess.run([sys.executable, "-m", "rgasc", *map(str, cmd[1:])], check=True)

@@ -47,8 +47,8 @@ def inputs(tmp_path: Path) -> TinyInputs:
     ds = _corpus(tmp_path / "A", seed=0)
     compute_features(DcaseDataset(ds), tmp_path / "feat", TINY_FEATURES, progress=False)
     for args in (
-        ["tag", str(ds), "--teacher", "annotations", "--out", str(tmp_path / "labels.h5")],
-        ["relation", str(tmp_path / "labels.h5"), "--dataset", str(ds), "--out",
+        ["tag", "--dataset", str(ds), "--teacher", "annotations", "--out", str(tmp_path / "labels.h5")],
+        ["relation", "--labels", str(tmp_path / "labels.h5"), "--dataset", str(ds), "--out",
          str(tmp_path / "rel")],
     ):  # fmt: skip
         with pytest.raises(SystemExit) as e:
@@ -84,7 +84,7 @@ def test_labels_of_another_corpus_with_the_same_names_are_refused(
     other = _corpus(tmp_path / "B", seed=1)
     foreign = tmp_path / "foreign.h5"
     with pytest.raises(SystemExit):
-        main(["tag", str(other), "--teacher", "annotations", "--out", str(foreign)])
+        main(["tag", "--dataset", str(other), "--teacher", "annotations", "--out", str(foreign)])
     with pytest.raises(ArtefactError, match="made from the dataset at") as info:
         RGASCDataModule(tiny_config(inputs, tmp_path / "run", {"data.labels": foreign}))
     run_suggestion(str(info.value))  # rgasc tag A --teacher annotations --out foreign.h5
@@ -121,9 +121,9 @@ def test_relation_of_other_labels_is_refused_and_the_suggestion_rebuilds_it(
     other = _corpus(tmp_path / "B", seed=1, events={"airport": ["Bird"], "bus": ["Speech"],
                                                     "park": ["Vehicle", "Bird"]})  # fmt: skip
     with pytest.raises(SystemExit):
-        main(["tag", str(other), "--teacher", "annotations", "--out", str(tmp_path / "b.h5")])
+        main(["tag", "--dataset", str(other), "--teacher", "annotations", "--out", str(tmp_path / "b.h5")])
     with pytest.raises(SystemExit):
-        main(["relation", str(tmp_path / "b.h5"), "--dataset", str(other), "--out",
+        main(["relation", "--labels", str(tmp_path / "b.h5"), "--dataset", str(other), "--out",
               str(tmp_path / "rel_b")])  # fmt: skip
     changes = {"data.relation": tmp_path / "rel_b"}
     with pytest.raises(ArtefactError, match="other pseudo-labels than") as info:
@@ -158,6 +158,6 @@ def test_relation_builds_from_labels_that_left_bad_clips_out(tmp_path: Path) -> 
     labels = tmp_path / "labels.h5"
     tag_dataset(ds, ToyTeacher(), labels, skip_bad=True, progress=False)
     with pytest.raises(SystemExit) as e:
-        main(["relation", str(labels), "--dataset", str(ds.root), "--out", str(tmp_path / "rel")])
+        main(["relation", "--labels", str(labels), "--dataset", str(ds.root), "--out", str(tmp_path / "rel")])
     assert e.value.code in (0, None)
     assert load_relation(tmp_path / "rel").meta["left_out_bad_clips"] == [bad.filename]

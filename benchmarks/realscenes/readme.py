@@ -39,7 +39,7 @@ def dataset_readme(
         "",
         "events.csv (tab-separated, header): filename, event_label, onset, offset",
         "(seconds within the clip), one row per placed event; footsteps are one row per",
-        "walk. Usable as ground truth: `rgasc tag DATA --teacher annotations`.",
+        "walk. Usable as ground truth: `rgasc tag --dataset DATA --teacher annotations`.",
         "",
         "Packages (all redistributable; per-file licences in manifest.csv):",
     ]

@@ -3,15 +3,15 @@
 Logistic regression (scikit-learn, standardised inputs) on
 
 * log-mel mean+std: the per-band mean and standard deviation over time of the rgasc feature
-  cache (``rgasc features DATA --out FEATS --export-npz FEATS.npz``);
-* the teacher's clip probabilities (``rgasc tag DATA --teacher yamnet --out LABELS.h5``);
+  cache (``rgasc features --dataset DATA --out FEATS --export-npz FEATS.npz``);
+* the teacher's clip probabilities (``rgasc tag --dataset DATA --teacher yamnet --out LABELS.h5``);
 * both concatenated;
 * the ground-truth events: multi-hot presence from the dataset's events.csv.
 
 C is chosen on a validation carve of the training fold by location (1 in 3 locations of
 each scene, at least one), the model refitted on the whole training fold, and the evaluate
 fold scored once: macro class accuracy (mean per-scene recall). The event-only lookup comes
-from ``rgasc relation LABELS --dataset DATA --out REL --evaluate`` (REL/lookup.json); pass
+from ``rgasc relation --labels LABELS --dataset DATA --out REL --evaluate`` (REL/lookup.json); pass
 those files with ``--lookup NAME=REL/lookup.json``.
 
 Usage::
@@ -127,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, required=True, help="built dataset folder")
     ap.add_argument("--features", type=Path, required=True, help="rgasc features --export-npz")
-    ap.add_argument("--labels", type=Path, required=True, help="rgasc tag output (.h5)")
+    ap.add_argument("--labels", type=Path, required=True, help="rgasc tag --dataset output (.h5)")
     ap.add_argument("--lookup", action="append", default=[], help="NAME=REL/lookup.json")
     ap.add_argument("--out", type=Path, default=None, help="also write the numbers as JSON")
     args = ap.parse_args(argv)

@@ -6,6 +6,11 @@ beside every output and read back to rebuild what made it. A config may hold oth
 (a tree, like ``TrainConfig``'s sections): ``to_dict`` writes them as nested dicts,
 ``from_dict`` rebuilds them from the field annotations, and :func:`override` changes any leaf
 by its dotted key (``"loss.lambdas"``).
+
+A field declared with :func:`option` also carries its command-line help: the CLI builds each
+stage's options from its config (:mod:`rgasc.cli.params`), so a flag's name, type, choices,
+default and help exist in one place, the dataclass. A field typed with an enum takes its
+members or their values; any other value is a :class:`ConfigError` that lists the valid ones.
 """
 
 from __future__ import annotations
@@ -28,8 +33,46 @@ from rgasc.utils import text_hash, write_text_atomic
 C = TypeVar("C", bound="Config")
 
 
+def option(
+    default: Any = dataclasses.MISSING,
+    *,
+    help: str,
+    flag: str | None = None,
+    path: bool = False,
+    default_factory: Any = dataclasses.MISSING,
+) -> Any:
+    """A config field that is also a command-line option.
+
+    Args:
+        default: the field's default (omit for a required field).
+        help: one sentence for ``--help``; the default is shown beside it.
+        flag: the parameter name when the field's own name would be vague as a flag
+            (``select.rule`` is ``select_rule``, i.e. ``--select-rule``).
+        path: the value is a file or folder (the CLI types it as a path).
+        default_factory: as :func:`dataclasses.field`'s, for a mutable default.
+    """
+    metadata = {"help": help, "flag": flag, "path": path}
+    if default_factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=default_factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
+    def __post_init__(self) -> None:
+        """Enum-typed fields: a value becomes its member; anything else is refused."""
+        for f in dataclasses.fields(self):
+            kind = enum_type(_hints(type(self))[f.name])
+            value = getattr(self, f.name)
+            if kind is None or value is None or isinstance(value, kind):
+                continue
+            try:
+                member = kind(value.value if isinstance(value, enum.Enum) else value)
+            except ValueError:
+                valid = tuple(m.value for m in kind)
+                raise ConfigError(f"{f.name}={value!r}: use one of {valid}") from None
+            object.__setattr__(self, f.name, member)
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
@@ -38,6 +81,8 @@ class Config:
                 v = v.to_dict()
             elif isinstance(v, tuple):
                 v = list(v)
+            elif isinstance(v, enum.Enum):
+                v = v.value  # plain YAML/JSON, and the same digest as the value itself
             out[f.name] = v
         return out
 
@@ -91,6 +136,15 @@ def _config_type(hint: Any) -> type[Config] | None:
     return None
 
 
+def enum_type(hint: Any) -> type[enum.Enum] | None:
+    """The enum class of a field typed ``E`` or ``E | None``, else None."""
+    candidates = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    for t in candidates:
+        if isinstance(t, type) and issubclass(t, enum.Enum):
+            return t
+    return None
+
+
 def _is_tuple(hint: Any) -> bool:
     candidates = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
     return any(t is tuple or typing.get_origin(t) is tuple for t in candidates)
@@ -114,6 +168,17 @@ def field_type(cls: type[Config], key: str) -> Any:
     head, _, rest = key.partition(".")
     hint = _hints(cls)[head]
     return field_type(_config_type(hint) or cls, rest) if rest else hint
+
+
+def field_of(cls: type[Config], key: str) -> dataclasses.Field[Any]:
+    """The :class:`dataclasses.Field` of the leaf ``key`` (dotted) of a config tree."""
+    head, _, rest = key.partition(".")
+    f = next(f for f in dataclasses.fields(cls) if f.name == head)
+    if not rest:
+        return f
+    sub = _config_type(_hints(cls)[head])
+    assert sub is not None, key
+    return field_of(sub, rest)
 
 
 def field_default(cls: type[Config], key: str) -> Any:
@@ -194,3 +259,18 @@ def save_yaml(path: str | os.PathLike[str], data: dict[str, Any]) -> None:
 def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     loaded = yaml.safe_load(Path(path).read_text())
     return loaded if isinstance(loaded, dict) else {}
+
+
+# --- where a stage runs: one meaning, one help text in every command ---------------------------
+ACCELERATOR_HELP = (
+    "Lightning accelerator: auto (CUDA, else MPS, else CPU), cpu, gpu (CUDA or MPS), cuda or mps."
+)
+DEVICES_HELP = (
+    "Lightning devices: auto, a count (2), -1 (every device) or indices (0,1; cuda:1 names one). "
+    "predict and evaluate run on one; tag and features give each process a shard of the clips; "
+    "train runs DDP over them."
+)
+NUM_NODES_HELP = (
+    "Machines, each running --devices processes (set MASTER_ADDR, MASTER_PORT and NODE_RANK "
+    "on each)."
+)

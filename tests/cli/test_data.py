@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -24,7 +25,7 @@ def test_cli_download_list_and_unknown_name() -> None:
 def test_cli_synth(tmp_path: Path) -> None:
     out = tmp_path / "cli"
     res = CliRunner().invoke(
-        app, ["synth", str(out), "--clips", "3", "--duration", "0.5", "--scenes", "park,bus,tram"]
+        app, ["synth", "--out", str(out), "--clips", "3", "--clip-seconds", "0.5", "--scenes", "park,bus,tram"]
     )
     assert res.exit_code == 0, res.output
     assert "3 clips" in res.output and "park 1" in res.output
@@ -32,7 +33,7 @@ def test_cli_synth(tmp_path: Path) -> None:
 
 
 def test_cli_features(tiny_dataset: Path, tmp_path: Path) -> None:
-    args = ["features", str(tiny_dataset), "--out", str(tmp_path / "out"), "--clip-seconds", "1"]
+    args = ["features", "--dataset", str(tiny_dataset), "--out", str(tmp_path / "out"), "--clip-seconds", "1"]
     res = CliRunner().invoke(app, [*args, "--n-mels", "40", "--no-progress"])
     assert res.exit_code == 0, res.output
     cache = open_cache(tmp_path / "out")
@@ -40,14 +41,21 @@ def test_cli_features(tiny_dataset: Path, tmp_path: Path) -> None:
     assert cache.config == CFG.replace(n_mels=40)
 
 
-def test_cli_features_hop_length_and_its_old_spelling(tiny_dataset: Path, tmp_path: Path) -> None:
-    base = ["features", str(tiny_dataset), "--clip-seconds", "1", "--no-progress"]
+def test_cli_features_options_come_from_the_config(tiny_dataset: Path, tmp_path: Path) -> None:
+    base = ["features", "--dataset", str(tiny_dataset), "--clip-seconds", "1", "--no-progress"]
     res = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "new"), "--hop-length", "1024"])
     assert res.exit_code == 0, res.output
     assert res.stderr == ""
     assert open_cache(tmp_path / "new").config == CFG.replace(hop_length=1024)
 
-    res = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "old"), "--hop", "1024"])
+    # every FeatureConfig field is an option, with the dataclass's default in --help
+    res = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "hann"), "--window", "hann"])
     assert res.exit_code == 0, res.output
-    assert "--hop is deprecated, use --hop-length" in res.stderr
-    assert open_cache(tmp_path / "old").config == CFG.replace(hop_length=1024)
+    assert open_cache(tmp_path / "hann").config == CFG.replace(window="hann")
+    res = CliRunner().invoke(app, ["features", "--help"], env={"COLUMNS": "200"})
+    for field in dataclasses.fields(FeatureConfig):
+        assert "--" + field.name.replace("_", "-") in res.output, field.name
+    assert "(1376)" in res.output  # the hop length, from the dataclass
+    # a value the config refuses is a usage error naming it
+    res = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "x"), "--hop-length", "4096"])
+    assert res.exit_code == 2 and "hop_length" in res.output

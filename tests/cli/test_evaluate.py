@@ -38,11 +38,10 @@ def test_cli_evaluate(run: Path, tmp_path: Path) -> None:
     assert not (out / "tsne.png").exists() and (out / "confusion.png").is_file()
 
 
-def test_cli_evaluate_old_positional_run(run: Path) -> None:
-    res = CliRunner().invoke(app, ["evaluate", str(run), "--no-tsne", "--accelerator", "cpu"])
+def test_cli_evaluate_default_split_is_test(run: Path) -> None:
+    res = CliRunner().invoke(app, ["evaluate", "--model", str(run), "--no-tsne", "--accelerator", "cpu"])
     assert res.exit_code == 0, res.output
-    assert "the positional RUN is deprecated, use --model RUN" in res.stderr
-    assert read_json(run / "eval_test" / "metrics.json")["n"] == 12  # default split: test
+    assert read_json(run / "eval_test" / "metrics.json")["n"] == 12
 
 
 def test_cli_evaluate_split_typo_is_a_usage_error(run: Path) -> None:

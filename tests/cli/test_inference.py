@@ -66,24 +66,14 @@ def test_cli_bad_files_exit_codes(
     assert "skipped" in err and "broken.wav" in err and "1 unreadable skipped" in err
 
 
-def test_cli_predict_new_names_and_old_spellings_agree(tiny_run: Path, tiny_audio: Path) -> None:
+def test_cli_predict_windows(tiny_run: Path, tiny_audio: Path) -> None:
     base = ["predict", str(tiny_audio / "sub"), "--model", str(tiny_run), "--format", "json",
             "--no-progress"]  # fmt: skip
-    new = ["--window-seconds", "1", "--hop-seconds", "0.25", "--top-k", "3",
-           "--accelerator", "cpu", "--devices", "auto"]  # fmt: skip
-    old = ["--window", "1", "--hop", "0.25", "--top-events", "3", "--device", "cpu"]
-    res_new = CliRunner().invoke(app, [*base, *new])
-    assert res_new.exit_code == 0, res_new.output
-    assert "deprecated" not in res_new.stderr
-    res_old = CliRunner().invoke(app, [*base, *old])
-    assert res_old.exit_code == 0, res_old.output
-    renamed = [("--window", "--window-seconds"), ("--hop", "--hop-seconds"),
-               ("--top-events", "--top-k"), ("--device", "--accelerator/--devices")]  # fmt: skip
-    for was, now in renamed:
-        line = f"{was} is deprecated, use {now}; it will be removed in the next release"
-        assert line in res_old.stderr
-    assert json.loads(res_old.stdout) == json.loads(res_new.stdout)
-    data = json.loads(res_new.stdout)
+    args = ["--clip-seconds", "1", "--hop-seconds", "0.25", "--top-k", "3",
+            "--accelerator", "cpu", "--devices", "auto"]  # fmt: skip
+    res = CliRunner().invoke(app, [*base, *args])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
     # 2.5 s in 1-s windows every 0.25 s: 7 windows; the 0.5-s file is one padded window
     assert sorted(len(d["timeline"]) for d in data) == [1, 7]
     assert all(len(d["top_events"]) == 3 for d in data)
@@ -106,15 +96,11 @@ def test_export_cli(tiny_run: Path, tmp_path: Path) -> None:
                                    "--out", str(out)])  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "max abs diff" in res.output and out.is_file()
-    assert "deprecated" not in res.stderr
 
 
-def test_export_old_positional_model_and_format_typo(tiny_run: Path, tmp_path: Path) -> None:
+
+def test_export_format_typo(tiny_run: Path, tmp_path: Path) -> None:
     out = tmp_path / "old.pt"
-    res = CliRunner().invoke(app, ["export", str(tiny_run), "--format", "torchscript", "--out",
-                                   str(out)])  # fmt: skip
-    assert res.exit_code == 0, res.output
-    assert "the positional RUN is deprecated, use --model RUN" in res.stderr and out.is_file()
     res = CliRunner().invoke(app, ["export", "--model", str(tiny_run), "--format", "tflite",
                                    "--out", str(out)])  # fmt: skip
     assert res.exit_code == 2 and "onnx" in res.output and "torchscript" in res.output
@@ -127,9 +113,3 @@ def test_info_cli(tiny_run: Path) -> None:
     assert f"{p['total']:,}" in res.output and "3 scenes x 5 events" in res.output
     res = CliRunner().invoke(app, ["info", "--model", str(tiny_run), "--json"])
     assert json.loads(res.stdout)["parameters"] == p
-    # the old positional spelling, before or after the other options
-    for args in (["info", str(tiny_run), "--json"], ["info", "--json", str(tiny_run)]):
-        res = CliRunner().invoke(app, args)
-        assert res.exit_code == 0, res.output
-        assert json.loads(res.stdout)["parameters"] == p
-        assert "positional RUN is deprecated" in res.stderr

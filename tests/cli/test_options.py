@@ -1,4 +1,4 @@
-"""rgasc.cli.options: the device helper, the choice enums, old spellings, every --help."""
+"""rgasc.cli.options: the device helper, the choice enums, one name per thing, every --help."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from typer.testing import CliRunner
 
 from rgasc.cli import app
 from rgasc.cli.options import (
-    DEVICE_ALIAS,
-    Alias,
     DatasetName,
     EvalSplit,
     ExportFormat,
@@ -18,7 +16,6 @@ from rgasc.cli.options import (
     RelationSplit,
     TeacherName,
     torch_device,
-    with_aliases,
 )
 from rgasc.errors import RgascError
 
@@ -114,11 +111,10 @@ def test_every_help_runs() -> None:
         assert "Usage:" in res.output and name in res.output
 
 
-def test_help_lists_the_choices_and_the_old_spellings() -> None:
+def test_help_lists_the_choices() -> None:
     res = CliRunner().invoke(app, ["predict", "--help"], env={"COLUMNS": "200"})
     assert "table|json|csv|dcase2018|dcase2020" in res.output
     assert "auto|cpu|gpu|cuda|mps" in res.output
-    assert "--hop (use --hop-seconds)" in res.output
 
 
 def test_version_runs() -> None:
@@ -126,67 +122,45 @@ def test_version_runs() -> None:
     assert res.exit_code == 0 and res.output.startswith("rgasc ")
 
 
-# --- old spellings -------------------------------------------------------------------------------
-def _toy_app() -> typer.Typer:
-    toy = typer.Typer()
-
-    @toy.command(
-        cls=with_aliases(
-            Alias("--hop", "--hop-seconds"), Alias("RUN", "--model", positional=True), DEVICE_ALIAS
-        )
-    )
-    def cmd(
-        model: str = typer.Option(...),
-        hop_seconds: float = 1.0,
-        out: str = "",
-        json_: bool = typer.Option(False, "--json"),
-        accelerator: str = "auto",
-        devices: str = "auto",
-    ) -> None:
-        typer.echo(f"{model} {hop_seconds} {out} {json_} {accelerator} {devices}")
-
-    @toy.command()
-    def other() -> None:  # a second command keeps `cmd` a subcommand
-        pass
-
-    return toy
+# --- one name per thing ------------------------------------------------------------------------
+def _options(command: str) -> dict[str, str]:
+    """Flag -> help text of a command's options."""
+    cmd = typer.main.get_command(app).commands[command]  # type: ignore[attr-defined]
+    return {o: p.help or "" for p in cmd.params for o in p.opts if o.startswith("--")}
 
 
 @pytest.mark.parametrize(
-    ("args", "expected", "warned"),
+    ("flag", "commands"),
     [
-        (["--model", "m", "--hop-seconds", "2"], "m 2.0  False auto auto", []),
-        (["--model", "m", "--hop", "2"], "m 2.0  False auto auto", ["--hop"]),
-        (["--model", "m", "--hop=2"], "m 2.0  False auto auto", ["--hop"]),
-        (["--out", "o", "--json", "r"], "r 1.0 o True auto auto", ["positional RUN"]),
-        (["r", "--hop", "3"], "r 3.0  False auto auto", ["--hop", "positional RUN"]),
-        (["--model", "m", "--device", "cuda:1"], "m 1.0  False cuda cuda:1", ["--device"]),
-        (["--model", "m", "--device", "cpu"], "m 1.0  False cpu auto", ["--device"]),
-        (["--model", "m", "--", "--hop"], None, []),  # after --: an extra argument, refused
+        ("--dataset", ("features", "tag", "relation", "train", "demo")),
+        ("--labels", ("relation", "train")),
+        ("--clip-seconds", ("features", "synth", "predict", "demo")),
+        ("--workers", ("features", "train")),
+        ("--devices", ("features", "tag", "train", "evaluate", "predict")),
+        ("--accelerator", ("features", "tag", "train", "evaluate", "predict")),
+        ("--num-nodes", ("features", "tag", "train")),
     ],
 )
-def test_old_spellings_are_rewritten_with_one_warning_each(args, expected, warned) -> None:
-    res = CliRunner().invoke(_toy_app(), ["cmd", *args])
-    if expected is None:
-        assert res.exit_code == 2
-        return
-    assert res.exit_code == 0, res.output
-    assert res.stdout.strip() == expected
-    lines = res.stderr.splitlines()
-    assert len(lines) == len(warned)
-    for line, old in zip(lines, warned, strict=True):
-        assert old in line and "deprecated" in line and "next release" in line
+def test_one_option_one_name_in_every_command(flag: str, commands: tuple[str, ...]) -> None:
+    helps = {c: _options(c).get(flag) for c in commands}
+    assert None not in helps.values(), helps
+    if flag in ("--devices", "--accelerator", "--num-nodes"):  # one meaning, one text
+        assert len(set(helps.values())) == 1, helps
 
 
 @pytest.mark.parametrize(
-    "args",
+    ("command", "args"),
     [
-        ["--model", "m", "--hop", "2", "--hop-seconds", "3"],
-        ["--model", "m", "r"],
-        ["--model", "m", "--device", "cpu", "--accelerator", "cpu"],
-        ["--model", "m", "--hop"],
+        ("predict", ["x.wav", "--model", "m", "--hop", "1"]),
+        ("predict", ["x.wav", "--model", "m", "--device", "cpu"]),
+        ("predict", ["x.wav", "--model", "m", "--window-seconds", "4"]),
+        ("tag", ["--dataset", "d", "--teacher", "yamnet", "--out", "o", "--labels", "l"]),
+        ("features", ["d", "--out", "o"]),  # the dataset is an option, not a positional
+        ("synth", ["--out", "o", "--duration", "4"]),
+        ("train", ["--num-workers", "2"]),
+        ("info", ["RUN"]),
     ],
 )
-def test_old_and_new_spelling_together_is_a_usage_error(args) -> None:
-    res = CliRunner().invoke(_toy_app(), ["cmd", *args])
+def test_unreleased_spellings_are_usage_errors(command: str, args: list[str]) -> None:
+    res = CliRunner().invoke(app, [command, *args])
     assert res.exit_code == 2, res.output

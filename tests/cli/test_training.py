@@ -14,7 +14,7 @@ import rgasc.experiments.sweep
 import rgasc.train.runner
 from helpers.training import TinyInputs
 from rgasc.cli import app
-from rgasc.cli.training import split_commas
+from rgasc.cli.params import split_commas, tuple_flags
 from rgasc.config import load_yaml
 from rgasc.train import load_run_config
 from rgasc.train.config.tree import PAPER_LAMBDAS, RuntimeConfig, TrainConfig
@@ -106,7 +106,7 @@ def test_cli_train_options_reach_the_config(fake_train: list[TrainConfig], tmp_p
     assert cfg.model.init == "panns" and cfg.model.init_checkpoint == "c.pth"
     assert (cfg.loss.relation_space, cfg.loss.relation_grad) == ("log", "both")
     assert cfg.runtime.precision == "bf16-mixed" and cfg.runtime.accelerator == "cuda"
-    assert type(cfg.runtime.precision) is str and cfg.runtime.channels_last is False
+    assert cfg.runtime.precision == "bf16-mixed" and cfg.runtime.channels_last is False
     assert (cfg.data.split_seed, cfg.model.head_dropout, cfg.runtime.eval_batch_size) == (
         4, 0.1, 128)  # fmt: skip
     assert (res := _invoke(base)).exit_code == 0, res.output
@@ -122,7 +122,7 @@ def test_cli_train_usage_errors(fake_train: list[TrainConfig], tmp_path: Path) -
         assert res.exit_code == 2, (bad, res.output)
     res = _invoke(["train", "--dataset", "d", "--out", str(tmp_path / "r")])
     assert res.exit_code != 0 and "--features" in str(res.exception)
-    res = _invoke(["train", *PATHS, "--out", "o", "--resume", "--config", "c.yaml"])
+    res = _invoke(["train", *PATHS, "--out", str(tmp_path / "o"), "--resume", "--config", "c.yaml"])
     assert "leave out --config" in str(res.exception)
     assert fake_train == []
 
@@ -138,10 +138,12 @@ def test_cli_help_lists_choices_and_dataclass_defaults() -> None:
 
 
 def test_split_commas() -> None:
-    assert split_commas(["--lambdas", "1,2,3,4", "--lr", "1"]) == [
+    flags = tuple_flags(TrainConfig)
+    assert flags == {"--lambdas"}
+    assert split_commas(["--lambdas", "1,2,3,4", "--lr", "1"], flags) == [
         "--lambdas", "1", "2", "3", "4", "--lr", "1"]  # fmt: skip
-    assert split_commas(["--lambdas=1,2,3,4"]) == ["--lambdas", "1", "2", "3", "4"]
-    assert split_commas(["--devices", "0,1", "--", "--lambdas", "1,2"]) == [
+    assert split_commas(["--lambdas=1,2,3,4"], flags) == ["--lambdas", "1", "2", "3", "4"]
+    assert split_commas(["--devices", "0,1", "--", "--lambdas", "1,2"], flags) == [
         "--devices", "0,1", "--", "--lambdas", "1,2"]  # fmt: skip
 
 
@@ -192,7 +194,9 @@ def test_cli_demo_passes_its_options(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert res.exit_code == 0, res.output
     cfg = seen["cfg"]
     assert (cfg.clips, cfg.epochs, cfg.width, cfg.teacher) == (40, 2, 0.25, "annotations")
-    assert cfg.duration == rgasc.demo.run.DemoConfig().duration and "report.md" in res.output
+    assert cfg.clip_seconds == rgasc.demo.run.DemoConfig().clip_seconds and "report.md" in res.output
+    res = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "d"), "--teacher", "panns"])
+    assert res.exit_code == 2 and "annotations" in res.output  # a choice, not a free string
 
 
 def test_cli_start_up_loads_neither_torch_nor_lightning() -> None:
@@ -214,7 +218,7 @@ def test_cli_start_up_loads_neither_torch_nor_lightning() -> None:
 
 # --- recipes ----------------------------------------------------------------------------------
 def test_cli_help_documents_every_option_with_its_default() -> None:
-    from rgasc.train.config.options import OPTIONS
+    from rgasc.cli.params import params_of
 
     for command in ("train", "experiment"):
         res = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "250"})
@@ -222,7 +226,7 @@ def test_cli_help_documents_every_option_with_its_default() -> None:
         # cells wrap inside the table: drop the borders, collapse the white space
         text = " ".join(res.output.replace("│", " ").split())
         own = ("out", "seed", "lambdas", "init", "init_checkpoint") if command != "train" else ()
-        for opt in OPTIONS:
+        for opt in params_of(TrainConfig):
             if opt.name in own:
                 continue
             assert opt.flag in text, (command, opt.flag)
@@ -273,8 +277,11 @@ def test_cli_experiment_takes_the_recipe(tmp_path: Path, monkeypatch: pytest.Mon
     assert base.optim.schedule == "cosine" and base.runtime.progress_bar is False
 
 
-def test_cli_averaging_and_selection_rule_options(fake_train: list[TrainConfig]) -> None:
-    args = ["train", *PATHS, "--out", "o", "--averaging", "swa", "--swa-epochs", "3",
+def test_cli_averaging_and_selection_rule_options(
+    fake_train: list[TrainConfig], tmp_path: Path
+) -> None:
+    # a folder of the test's own: the fake runner writes metrics.json into --out
+    args = ["train", *PATHS, "--out", str(tmp_path / "o"), "--averaging", "swa", "--swa-epochs", "3",
             "--select-rule", "smoothed", "--select-window", "3", "--ema-decay", "0.99"]  # fmt: skip
     result = _invoke(args)
     assert result.exit_code == 0, result.output
@@ -282,7 +289,7 @@ def test_cli_averaging_and_selection_rule_options(fake_train: list[TrainConfig])
     assert cfg.average.method == "swa" and cfg.average.swa_epochs == 3
     assert cfg.average.ema_decay == 0.99
     assert cfg.select.rule == "smoothed" and cfg.select.window == 3
-    bad = _invoke(["train", *PATHS, "--out", "o", "--select-rule", "averaged"])
+    bad = _invoke(["train", *PATHS, "--out", str(tmp_path / "o"), "--select-rule", "averaged"])
     assert bad.exit_code != 0 and "--averaging ema" in (bad.output + str(bad.exception))
     assert "averaging" in _invoke(["train", "--help"]).output
 

@@ -60,8 +60,8 @@ def test_demo_pipeline_with_fake_training_caches_every_stage(tmp_path: Path) -> 
 def test_demo_config_checks_and_teacher_choice() -> None:
     with pytest.raises(RgascError, match="teacher"):
         DemoConfig(teacher="panns")
-    with pytest.raises(RgascError, match="duration"):
-        DemoConfig(duration=0.5)
+    with pytest.raises(RgascError, match="clip_seconds"):
+        DemoConfig(clip_seconds=0.5)
     assert resolve_teacher(DemoConfig(teacher="annotations")) == "annotations"
     assert resolve_teacher(DemoConfig()) in ("yamnet", "annotations")
 

@@ -152,9 +152,9 @@ def test_cli_demo_dataset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     bad = invoke("--dataset", str(tmp_path / "nowhere"))  # `rgasc` prints it as error: ...
     assert isinstance(bad.exception, RgascError) and "DCASE-layout" in str(bad.exception)
     monkeypatch.setattr(rgasc.demo.run, "run_demo", fake_demo)
-    res = invoke("--dataset", "data/realscenes", "--duration", "2")
+    res = invoke("--dataset", "data/realscenes", "--clip-seconds", "2")
     assert res.exit_code == 0, res.output
-    assert seen["cfg"].dataset == "data/realscenes" and seen["cfg"].duration == 2
+    assert seen["cfg"].dataset == "data/realscenes" and seen["cfg"].clip_seconds == 2
     assert invoke("--dataset", "x", "--clips", "40").exit_code != 0
 
 

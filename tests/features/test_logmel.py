@@ -120,7 +120,8 @@ def test_crop_and_pad_at_the_end() -> None:
 
 def test_config_is_validated_and_round_trips() -> None:
     with pytest.raises(ValueError, match="fmax"):
-        FeatureConfig(sample_rate=32000)  # fmax 22050 above Nyquist
+        FeatureConfig(sample_rate=32000, fmax=22050.0)  # above Nyquist
+    assert FeatureConfig(sample_rate=32000).fmax == 16000.0  # no fmax: up to Nyquist
     with pytest.raises(ValueError, match="window"):
         FeatureConfig(window="blackman")
     cfg = FeatureConfig(sample_rate=32000, n_mels=128, fmax=16000.0)

@@ -11,7 +11,7 @@ from rgasc.demo.run import DemoConfig
 
 TINY = DemoConfig(
     clips=30,
-    duration=1.2,
+    clip_seconds=1.2,
     width=1 / 16,
     epochs=1,
     batch_size=8,

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from rgasc.cli._app import app
 from rgasc.cli.options import (
     AcceleratorName,
-    Alias,
+    AcceleratorOption,
     ArchiveSelection,
     DatasetName,
+    DatasetOption,
+    DevicesOption,
     NumNodesOption,
-    with_aliases,
+    WorkersOption,
 )
+from rgasc.cli.params import config_changes, with_config_options
+from rgasc.features.logmel import FeatureConfig
 
 
 # --- commands: data (download, prepare, synth) ---
@@ -52,8 +56,8 @@ def download(
     if list_ or name is None:
         for n in available_datasets():
             s = get_dataset(n)
-            typer.echo(f"{n}: {len(s.files)} files, {s.total_size / 1e9:.1f} GB, "
-                       f"zenodo record {s.record}")  # fmt: skip
+            size = f"{s.total_size / 1e9:.1f} GB"
+            typer.echo(f"{n}: {len(s.files)} files, {size}, zenodo record {s.record}")
             typer.echo(f"  {s.description}")
             typer.echo(f"  licence: {s.licence}")
         if name is None and not list_:
@@ -105,10 +109,10 @@ def prepare(
 
 @app.command()
 def synth(
-    out: Annotated[Path, typer.Argument(help="Dataset folder to create (DCASE layout).")],
+    out: Annotated[Path, typer.Option("--out", help="Dataset folder to create (DCASE layout).")],
     clips: Annotated[int, typer.Option(help="Total clips, spread evenly over the scenes.")] = 100,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same bytes.")] = 0,
-    duration: Annotated[float, typer.Option(help="Seconds per clip.")] = 10.0,
+    clip_seconds: Annotated[float, typer.Option(help="Seconds per clip.")] = 10.0,
     scenes: Annotated[
         str | None, typer.Option(help="Comma-separated subset of the 10 TUT2018 scenes.")
     ] = None,
@@ -124,21 +128,22 @@ def synth(
 
     picked = [s for s in scenes.split(",") if s.strip()] if scenes else None
     path = synthesize(
-        out, clips=clips, seed=seed, duration=duration, scenes=picked, overwrite=overwrite
+        out, clips=clips, seed=seed, duration=clip_seconds, scenes=picked, overwrite=overwrite
     )
     ds = DcaseDataset(path)
     counts = Counter(c.scene for c in ds.clips)
-    typer.echo(f"{len(ds)} clips of {duration:g} s in {path}")
+    typer.echo(f"{len(ds)} clips of {clip_seconds:g} s in {path}")
     typer.echo("  " + ", ".join(f"{s} {counts[s]}" for s in ds.scenes))
     typer.echo(f"  {len(read_events(path / 'events.csv'))} events in events.csv; see README.txt")
 
 
 # --- commands: features ---
-@app.command(cls=with_aliases(Alias("--hop", "--hop-length")))
+@app.command()
+@with_config_options(FeatureConfig)
 def features(
-    dataset: Annotated[Path, typer.Argument(help="Dataset folder in the DCASE layout.")],
+    dataset: DatasetOption,
     out: Annotated[Path, typer.Option("--out", help="Cache folder (one subfolder per key).")],
-    workers: Annotated[int, typer.Option(help="Decoding processes; 0 = this process.")] = 0,
+    workers: WorkersOption = 0,
     skip_bad: Annotated[
         bool,
         typer.Option(
@@ -149,65 +154,36 @@ def features(
     export_npz: Annotated[
         Path | None, typer.Option("--export-npz", help="Also write names + features to this .npz.")
     ] = None,
-    sample_rate: Annotated[int, typer.Option(help="Resample clips to this rate (Hz).")] = 44100,
-    n_mels: Annotated[int, typer.Option(help="Mel bands.")] = 64,
-    n_fft: Annotated[int, typer.Option(help="STFT frame and window length (samples).")] = 2048,
-    hop_length: Annotated[int, typer.Option(help="STFT hop in samples; 1376 = 2048 - 672.")] = 1376,
-    fmin: Annotated[float, typer.Option(help="Lowest mel edge (Hz).")] = 50.0,
-    fmax: Annotated[
-        float | None, typer.Option(help="Highest mel edge (Hz); default sample_rate / 2.")
-    ] = None,
-    power: Annotated[float, typer.Option(help="1 = magnitude (paper's code), 2 = power.")] = 1.0,
-    clip_seconds: Annotated[float, typer.Option(help="Crop/zero-pad clips to this length.")] = 10.0,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
-    accelerator: Annotated[
-        AcceleratorName,
-        typer.Option(
-            case_sensitive=False,
-            help="Where --devices places the processes: cpu (N per machine) or gpu (one per "
-            "GPU); the features are numpy, computed on CPU cores either way.",
-        ),
-    ] = "cpu",
-    devices: Annotated[
-        str,
-        typer.Option(
-            help="Processes per machine, each computing a shard of the clips (as `rgasc tag "
-            "--devices`): 1 (this one), a count, or with gpu -1 or indices (0,1)."
-        ),
-    ] = "1",
+    accelerator: AcceleratorOption = "cpu",  # numpy: the processes run on CPU cores
+    devices: DevicesOption = "1",
     num_nodes: NumNodesOption = 1,
+    **options: Any,
 ) -> None:
     """Compute log-mel features of every clip into a cache keyed by config and file list."""
     from rgasc.data import DcaseDataset
     from rgasc.distributed import is_multi_process, launch
-    from rgasc.features import FeatureConfig, compute_features
+    from rgasc.features import compute_features
     from rgasc.features import export_npz as write_npz
     from rgasc.features.sharded import features_distributed
 
     try:
-        cfg = FeatureConfig(
-            sample_rate=sample_rate,
-            n_fft=n_fft,
-            hop_length=hop_length,
-            n_mels=n_mels,
-            fmin=fmin,
-            fmax=sample_rate / 2 if fmax is None else fmax,
-            power=power,
-            clip_seconds=clip_seconds,
-        )
+        cfg = FeatureConfig(**config_changes(FeatureConfig, options))  # fmax follows the rate
     except ValueError as e:
         raise typer.BadParameter(str(e)) from e
     ds = DcaseDataset(dataset)
     if is_multi_process(devices, num_nodes):  # each process a shard, rank 0 merges
         ranks = launch(str(accelerator), devices, num_nodes)
-        merged = features_distributed(ds, out, cfg, ranks, workers=workers, skip_bad=skip_bad,
-                                      progress=progress)  # fmt: skip
+        merged = features_distributed(
+            ds, out, cfg, ranks, workers=workers, skip_bad=skip_bad, progress=progress
+        )
         if merged is None:  # not rank 0: its shard is written, rank 0 reports
             return
         cache = merged
     else:
-        cache = compute_features(ds, out, cfg, workers=workers, skip_bad=skip_bad,
-                                 progress=progress)  # fmt: skip
+        cache = compute_features(
+            ds, out, cfg, workers=workers, skip_bad=skip_bad, progress=progress
+        )
     typer.echo(
         f"{len(cache)} clips -> {cache.path} {tuple(cache.features.shape)}: {cache.reused} "
         f"reused, {cache.computed} computed, {len(cache.bad_clips)} bad"

@@ -10,17 +10,15 @@ import typer
 from rgasc.cli._app import app
 from rgasc.cli.options import (
     AcceleratorOption,
-    Alias,
+    DevicesOption,
     EvalSplit,
-    OneDeviceOption,
     RunOption,
     torch_device,
-    with_aliases,
 )
 
 
 # --- commands: evaluate ---
-@app.command(cls=with_aliases(Alias("RUN", "--model", positional=True)))
+@app.command()
 def evaluate(
     model: RunOption,
     split: Annotated[
@@ -36,7 +34,7 @@ def evaluate(
     ] = None,
     tsne: Annotated[bool, typer.Option(help="Draw tsne.png (slow on large splits).")] = True,
     accelerator: AcceleratorOption = "auto",
-    devices: OneDeviceOption = "auto",
+    devices: DevicesOption = "auto",
 ) -> None:
     """Score a run's best model on a split: metrics.json, per_class.csv and figures.
 

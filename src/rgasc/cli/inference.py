@@ -9,31 +9,18 @@ import typer
 
 from rgasc.cli._app import app
 from rgasc.cli.options import (
-    DEVICE_ALIAS,
     AcceleratorOption,
-    Alias,
+    DevicesOption,
     ExportFormat,
     ModelOption,
-    OneDeviceOption,
     PredictFormat,
     TopKOption,
     torch_device,
-    with_aliases,
 )
-
-#: export and info took the model as a positional RUN before --model.
-MODEL_ALIAS = Alias("RUN", "--model", positional=True)
 
 
 # --- commands: predict, export, info ---
-@app.command(
-    cls=with_aliases(
-        Alias("--window", "--window-seconds"),
-        Alias("--hop", "--hop-seconds"),
-        Alias("--top-events", "--top-k"),
-        DEVICE_ALIAS,
-    )
-)
+@app.command()
 def predict(
     paths: Annotated[
         list[Path], typer.Argument(help="Audio files and/or folders (searched recursively).")
@@ -55,9 +42,10 @@ def predict(
     ] = False,
     batch_size: Annotated[int, typer.Option(help="Windows per model call.")] = 16,
     accelerator: AcceleratorOption = "auto",
-    devices: OneDeviceOption = "auto",
-    window_seconds: Annotated[
-        float | None, typer.Option(help="Window length (default: the training clip length).")
+    devices: DevicesOption = "auto",
+    clip_seconds: Annotated[
+        float | None,
+        typer.Option(help="Window length: the clip the model sees (default: its training clip)."),
     ] = None,
     hop_seconds: Annotated[
         float | None, typer.Option(help="Hop between windows (default: half a window).")
@@ -71,18 +59,22 @@ def predict(
     from rgasc.inference.run import run_predict
 
     device = torch_device(accelerator, devices)
-    r = run_predict(paths, model, fmt=str(format_), out=out, top_k=top_k,
-                    skip_existing=skip_existing, batch_size=batch_size, device=device,
-                    window=window_seconds, hop=hop_seconds, skip_bad=skip_bad,
-                    progress=progress)  # fmt: skip
-    typer.echo(f"{r.predicted} file(s) predicted" + (f" -> {r.out}" if r.out else "")
-               + (f", {r.existing} already in {r.out}" if r.existing else "")
-               + (f", {len(r.bad)} unreadable skipped" if r.bad else "")
-               + (f", {len(r.warned)} marked short (unreliable)" if r.warned else ""),
-               err=True)  # fmt: skip
+    r = run_predict(
+        paths, model, fmt=str(format_), out=out, top_k=top_k, skip_existing=skip_existing,
+        batch_size=batch_size, device=device, window=clip_seconds, hop=hop_seconds,
+        skip_bad=skip_bad, progress=progress,
+    )  # fmt: skip
+    summary = [f"{r.predicted} file(s) predicted" + (f" -> {r.out}" if r.out else "")]
+    if r.existing:
+        summary.append(f"{r.existing} already in {r.out}")
+    if r.bad:
+        summary.append(f"{len(r.bad)} unreadable skipped")
+    if r.warned:
+        summary.append(f"{len(r.warned)} marked short (unreliable)")
+    typer.echo(", ".join(summary), err=True)
 
 
-@app.command(cls=with_aliases(MODEL_ALIAS))
+@app.command()
 def export(
     model: ModelOption,
     out: Annotated[Path, typer.Option(help="File to write (.onnx or .pt).")],
@@ -97,12 +89,12 @@ def export(
     from rgasc.inference.export import export_model
 
     r = export_model(model, out, str(format_), dynamo=not legacy)
-    typer.echo(f"{r.format} -> {r.path}; parity vs PyTorch: max abs diff scene "
-               f"{r.max_abs_diff_scene:.2e}, event {r.max_abs_diff_event:.2e}")  # fmt: skip
+    diffs = f"scene {r.max_abs_diff_scene:.2e}, event {r.max_abs_diff_event:.2e}"
+    typer.echo(f"{r.format} -> {r.path}; parity vs PyTorch: max abs diff {diffs}")
     typer.echo("input: un-normalised log-mel (batch, frames, mel); standardisation is inside")
 
 
-@app.command(cls=with_aliases(MODEL_ALIAS))
+@app.command()
 def info(
     model: ModelOption,
     json_: Annotated[bool, typer.Option("--json", help="Print everything as JSON.")] = False,

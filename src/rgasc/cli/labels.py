@@ -9,23 +9,21 @@ import typer
 
 from rgasc.cli._app import app
 from rgasc.cli.options import (
-    DEVICE_ALIAS,
     AcceleratorOption,
-    Alias,
+    DatasetOption,
+    DevicesOption,
     NumNodesOption,
     RelationSplit,
-    ShardDevicesOption,
     TeacherName,
     TopKOption,
     torch_device,
-    with_aliases,
 )
 
 
 # --- commands: tag, relation ---
-@app.command(cls=with_aliases(Alias("--labels", "--class-labels"), DEVICE_ALIAS))
+@app.command()
 def tag(
-    dataset: Annotated[Path, typer.Argument(help="Dataset folder (DCASE layout).")],
+    dataset: DatasetOption,
     teacher: Annotated[
         TeacherName,
         typer.Option(
@@ -43,7 +41,7 @@ def tag(
         typer.Option(help="The teacher's class list (AudioSet class_labels_indices.csv)."),
     ] = None,
     accelerator: AcceleratorOption = "auto",
-    devices: ShardDevicesOption = "auto",
+    devices: DevicesOption = "auto",
     num_nodes: NumNodesOption = 1,
     batch_size: Annotated[int, typer.Option(help="Clips per model call.")] = 8,
     skip_bad: Annotated[
@@ -109,8 +107,10 @@ def tag(
 
 @app.command()
 def relation(
-    labels: Annotated[Path, typer.Argument(help="Pseudo-labels from `rgasc tag` (.h5 or .csv).")],
-    dataset: Annotated[Path, typer.Option(help="Dataset folder (DCASE layout).")],
+    labels: Annotated[
+        Path, typer.Option(help="Pseudo-labels from `rgasc tag` (.h5 or .csv).")
+    ],
+    dataset: DatasetOption,
     out: Annotated[Path, typer.Option(help="Output folder for relation.npy/.json/.csv/.png.")],
     split: Annotated[
         RelationSplit,

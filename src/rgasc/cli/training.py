@@ -1,29 +1,27 @@
 """Commands that train models: train, experiment, demo.
 
-``train`` and ``experiment`` take their TrainConfig options from one table
-(:data:`rgasc.train.config.options.OPTIONS`): :func:`with_options` appends them to a command's
-signature (typer reads ``__signature__``), so both commands spell, type and default them
-alike. Every table option defaults to None, "not given": a ``--config`` file's or a resumed
-run's setting then stays, and the dataclass default applies last.
+``train`` and ``experiment`` take their options from the config tree
+(:class:`~rgasc.train.config.tree.TrainConfig`, :mod:`rgasc.cli.params`), so both spell, type
+and default them alike; a ``--config`` file's or a resumed run's setting stays unless an option
+is given.
 """
 
 from __future__ import annotations
 
-import inspect
-import typing
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from typer.core import TyperCommand
 
 from rgasc.artefacts import CONFIG_FILE, METRICS_FILE
 from rgasc.cli._app import app
+from rgasc.cli.params import Param, comma_command, config_changes, with_config_options
+from rgasc.config import override
+from rgasc.demo.run import DemoConfig
 from rgasc.errors import ArtefactError, ConfigError, Interrupted
-from rgasc.train.config.options import OPTIONS, Option, option_changes
+from rgasc.train.config.recipes import MODERN
+from rgasc.train.config.tree import TrainConfig
 
-F = TypeVar("F", bound=Callable[..., Any])
 _PANELS = {
     "run": "Run",
     "data": "Data (inputs, split)",
@@ -35,76 +33,18 @@ _PANELS = {
     "average": "Weight averaging (EMA, SWA)",
     "select": "Model-selection rule",
 }
-#: Flags of tuple options: ``--lambdas 1,0.01,0.5,0.01`` is read as ``--lambdas 1 0.01 0.5 0.01``.
-_TUPLE_FLAGS = frozenset(o.flag for o in OPTIONS if typing.get_origin(o.type) is tuple)
 
 
-def split_commas(args: Sequence[str], flags: frozenset[str] = _TUPLE_FLAGS) -> list[str]:
-    """``[..., "--lambdas", "1,0,0,0"]`` (or ``--lambdas=1,0,0,0``) as four values."""
-    out: list[str] = []
-    it = iter(args)
-    for a in it:
-        if a == "--":
-            out += [a, *it]
-            break
-        flag, eq, value = a.partition("=")
-        if flag in flags and eq:
-            out += [flag, *value.split(",")]
-        elif a in flags:
-            nxt = next(it, None)
-            out += [a] if nxt is None else [a, *nxt.split(",")] if "," in nxt else [a, nxt]
-        else:
-            out.append(a)
-    return out
+def _modern(p: Param) -> str:
+    """What ``--recipe modern`` sets an option to, when it differs from the default."""
+    value = MODERN.get(p.key)
+    if value is None or value == p.default:
+        return ""
+    return f"(--recipe modern: {value:g})" if isinstance(value, float) else f"(--recipe modern: {value})"
 
 
-class ConfigCommand(TyperCommand):
-    """A typer command that also reads tuple options written with commas."""
-
-    # ctx: typer's vendored click Context (typer._click is private, hence Any)
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, split_commas(args))
-
-
-def _parameter(opt: Option) -> inspect.Parameter:
-    """The typer parameter of one table option (default None = not given)."""
-    decls: list[str] = [opt.flag]
-    kind: Any = opt.type
-    if opt.path:
-        kind = Path
-    elif opt.choices is not None:
-        kind = opt.choices
-    elif kind is bool:
-        decls = [f"{opt.flag}/--no-{opt.flag[2:]}"]
-    default = opt.default_text()
-    info = typer.Option(
-        *decls,
-        help=opt.help_text(),
-        show_default=default if default is not None else False,
-        rich_help_panel=_PANELS[opt.section],
-    )
-    return inspect.Parameter(
-        opt.name,
-        inspect.Parameter.KEYWORD_ONLY,
-        default=None,
-        annotation=Annotated[kind | None, info],
-    )
-
-
-def with_options(exclude: Sequence[str] = ()) -> Callable[[F], F]:
-    """Append the table's options (less ``exclude``, by name) to a ``**options`` command."""
-
-    def decorate(fn: F) -> F:
-        sig = inspect.signature(fn, eval_str=True)
-        own = [p for p in sig.parameters.values() if p.kind != inspect.Parameter.VAR_KEYWORD]
-        names = {p.name for p in own}
-        added = [_parameter(o) for o in OPTIONS if o.name not in exclude]
-        clash = names & {p.name for p in added}
-        assert not clash, f"{fn.__name__}: own parameters {clash} are also table options"
-        fn.__signature__ = sig.replace(parameters=[*own, *added])  # type: ignore[attr-defined]
-        return fn
-
-    return decorate
+def with_train_options(exclude: tuple[str, ...] = ()) -> Any:
+    return with_config_options(TrainConfig, exclude=exclude, panels=_PANELS, note=_modern)
 
 
 _VERBOSE_HELP = "Show Lightning's own banners, tips and warnings (quiet by default)."
@@ -115,8 +55,8 @@ _CONFIG_HELP = (
 
 
 # --- commands: train ---
-@app.command(cls=ConfigCommand)
-@with_options()
+@app.command(cls=comma_command(TrainConfig))
+@with_train_options()
 def train(
     config: Annotated[Path | None, typer.Option(help=_CONFIG_HELP)] = None,
     resume: Annotated[
@@ -139,7 +79,7 @@ def train(
     from rgasc.utils import read_json
 
     set_verbose(verbose)
-    changes = option_changes(options)
+    changes = config_changes(TrainConfig, options)
     if resume:
         out = options.get("out")
         if config is not None:
@@ -178,8 +118,8 @@ def train(
 EXPERIMENT_OWN = ("out", "seed", "lambdas", "init", "init_checkpoint")
 
 
-@app.command(cls=ConfigCommand, context_settings={"allow_extra_args": True})
-@with_options(exclude=EXPERIMENT_OWN)
+@app.command(cls=comma_command(TrainConfig), context_settings={"allow_extra_args": True})
+@with_train_options(exclude=EXPERIMENT_OWN)
 def experiment(
     ctx: typer.Context,
     name: Annotated[
@@ -225,7 +165,7 @@ def experiment(
     set_verbose(verbose)
     quiet = {"runtime.progress_bar": False, "runtime.model_summary": False}
     file = config_file_changes(config) if config else {}
-    base = make_config(layered(file, quiet, {**option_changes(options), "out": out}))
+    base = make_config(layered(file, quiet, {**config_changes(TrainConfig, options), "out": out}))
     try:
         md = run_experiment(
             name,
@@ -247,57 +187,18 @@ def experiment(
 
 
 @app.command()
+@with_config_options(DemoConfig)
 def demo(
     out: Annotated[
         Path, typer.Option(help="Demo folder (re-running reuses finished stages).")
     ] = Path("rgasc-demo"),
-    dataset: Annotated[
-        Path | None,
-        typer.Option(
-            help="A DCASE-layout folder (audio/, meta.csv, evaluation_setup/fold1_train and "
-            "fold1_evaluate) to run on as it is, instead of the synthetic corpus; e.g. "
-            "data/realscenes from `make bench-data`. --duration still crops/pads its clips."
-        ),
-    ] = None,
-    clips: Annotated[
-        int | None,
-        typer.Option(
-            help="Synthetic clips (default: see rgasc.demo.run.DemoConfig); not with --dataset."
-        ),
-    ] = None,
-    duration: Annotated[
-        float | None,
-        typer.Option(help="Seconds per clip: the features crop or zero-pad every clip to it."),
-    ] = None,
-    epochs: Annotated[int | None, typer.Option(help="Training epochs of each model.")] = None,
-    width: Annotated[float | None, typer.Option(help="Channel multiplier of the model.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed of the corpus and of both models.")] = None,
-    teacher: Annotated[
-        str | None,
-        typer.Option(
-            help="auto (yamnet if installed, else annotations), yamnet or annotations "
-            "(the dataset's events.csv ground truth: the synthetic corpus or a --dataset "
-            "that has one)."
-        ),
-    ] = None,
+    **options: Any,
 ) -> None:
     """Offline end-to-end run on a synthetic corpus (or --dataset): puASC vs RGASC, report.md."""
-    from rgasc.demo.run import DemoConfig, run_demo
+    from rgasc.demo.run import run_demo
 
-    if dataset is not None and clips is not None:
+    changes = config_changes(DemoConfig, options)
+    if "dataset" in changes and "clips" in changes:
         raise ConfigError("--clips sizes the synthetic corpus; it does not apply with --dataset")
-    given = {
-        "dataset": str(dataset) if dataset is not None else None,
-        "clips": clips,
-        "duration": duration,
-        "epochs": epochs,
-        "width": width,
-        "seed": seed,
-        "teacher": teacher,
-    }
-    report = run_demo(
-        out,
-        DemoConfig().replace(**{k: v for k, v in given.items() if v is not None}),
-        log=typer.echo,
-    )
+    report = run_demo(out, override(DemoConfig(), changes), log=typer.echo)
     typer.echo(f"report: {report}")

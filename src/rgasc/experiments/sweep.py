@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rgasc.artefacts import CHECKPOINTS_DIR, CONFIG_FILE, LOGS_DIR, METRICS_FILE, eval_dir
-from rgasc.config import override
+from rgasc.config import flatten, override
 from rgasc.errors import ArtefactError, RgascError
 from rgasc.experiments.settings import (
     EXPERIMENTS,
@@ -55,7 +55,6 @@ from rgasc.experiments.tables import (
     results_markdown,
     write_results,
 )
-from rgasc.train.config.tree import RUNTIME_FIELDS
 from rgasc.utils import mark_stage_done, read_json, text_hash, write_json
 
 if TYPE_CHECKING:
@@ -103,18 +102,14 @@ def run_config(setting: Setting, base: TrainConfig, seed: int, run_dir: Path) ->
 
 
 def run_identity(cfg: TrainConfig, kind: str) -> str:
-    """Digest of what a run computes (not where it is written, nor runtime options).
-
-    Hashed in the flat layout of the TrainConfig before its sections (``flat_dict``), so
-    the runs of sweeps stamped then still match and are not redone.
-    """
-    flat = cfg.resolved().flat_dict()
+    """Digest of what a run computes (not where it is written, nor runtime options)."""
+    tree = flatten(cfg.resolved().to_dict())
     if kind == "train":  # epochs included: a longer run is another run of a sweep
-        ident = {k: v for k, v in flat.items() if k not in RUNTIME_FIELDS}
+        ident = {k: v for k, v in tree.items() if not k.startswith("runtime.") and k != "out"}
     else:  # baselines read only the inputs and the split
-        keys = ("dataset", "labels", "relation", "fold", "val_fraction", "split_seed", "select_on")
-        ident = {k: flat[k] for k in keys}
-    ident.pop("out", None)
+        keys = ("dataset", "labels", "relation", "fold", "val_fraction", "split_seed")
+        ident = {k: tree[f"data.{k}"] for k in keys}
+        ident["select_on"] = tree["optim.select_on"]
     return text_hash(kind, json.dumps(ident, sort_keys=True, default=str))
 
 
@@ -124,7 +119,7 @@ def _is_run_folder(run: Path) -> bool:
 
 
 def run_once(cfg: TrainConfig, kind: str, runners: Mapping[str, Runner], log: Log) -> bool:
-    """Run one configuration x seed unless finished; True if it ran now.
+    """Run one configuration x seed unless finished; True if this call ran it.
 
     Raises:
         ArtefactError: a finished run made with other settings, a folder that is not a run

@@ -22,7 +22,7 @@ import numpy as np
 import scipy.fft
 
 from rgasc.audio import fix_length
-from rgasc.config import Config
+from rgasc.config import Config, option
 
 # --- the paper's front-end, every derived number explained -------------------------------
 SAMPLE_RATE = 44100  # Hz: every clip is resampled to this before the STFT
@@ -52,18 +52,23 @@ class FeatureConfig(Config):
     computes new features instead of serving stale ones.
     """
 
-    sample_rate: int = SAMPLE_RATE
-    n_fft: int = N_FFT
-    hop_length: int = HOP_LENGTH  # 2048 - 672
-    window: str = "hamming"  # symmetric window of length n_fft
-    n_mels: int = N_MELS
-    fmin: float = FMIN
-    fmax: float = FMAX
-    power: float = 1.0  # 1 = magnitude (the authors' code), 2 = power ("energies")
-    log_offset: float = LOG_OFFSET
-    clip_seconds: float = CLIP_SECONDS
+    sample_rate: int = option(SAMPLE_RATE, help="Resample clips to this rate (Hz).")
+    n_fft: int = option(N_FFT, help="STFT frame and window length in samples.")
+    hop_length: int = option(HOP_LENGTH, help="STFT hop in samples; 1376 = 2048 - 672.")
+    window: str = option("hamming", help="Symmetric STFT window: hamming or hann.")
+    n_mels: int = option(N_MELS, help="Mel bands.")
+    fmin: float = option(FMIN, help="Lowest mel edge (Hz).")
+    # None: up to Nyquist of whatever sample_rate is chosen; stored resolved, so the default
+    # (22050 at 44.1 kHz) keys a cache exactly as the number itself does
+    fmax: float = option(None, help="Highest mel edge (Hz); default sample_rate / 2.")
+    power: float = option(1.0, help="1 = magnitude (the authors' code), 2 = power.")
+    log_offset: float = option(LOG_OFFSET, help="Added before the log (silence -> its log).")
+    clip_seconds: float = option(CLIP_SECONDS, help="Crop or zero-pad every clip to this length.")
 
     def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.fmax is None:
+            object.__setattr__(self, "fmax", self.sample_rate / 2)
         if self.window not in WINDOWS:
             raise ValueError(f"window must be one of {WINDOWS}, got {self.window!r}")
         if not 0 < self.hop_length <= self.n_fft:

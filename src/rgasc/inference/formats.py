@@ -212,7 +212,7 @@ def _parse(text: str, fmt: str) -> list[Record]:
                 for r in rows[1:]]  # fmt: skip
     rows = list(csv.reader(lines))
     head = rows[0]
-    tail = 3 if head[-1:] == ["warning"] else 2  # files written before the warning column
+    tail = 3 if head[-1:] == ["warning"] else 2  # the warning column is optional
     if tuple(head[:5]) != _CSV_FIXED or head[-tail:][:2] != ["top_events", "evidence"]:
         raise ValueError(f"unexpected csv header {head}")
     scenes = head[5:-tail]
@@ -237,7 +237,7 @@ def _parse_table(lines: list[str]) -> list[Record]:
         return []
     head = lines[0]
     # column starts are where the header names start: the file column may contain spaces;
-    # tables written before the note column have none
+    # the note column is optional
     columns = _TABLE_COLUMNS if " note " in f" {head} " else ("file", "scene", "prob", "evidence")
     starts = [head.index(c) for c in columns]
     if starts != sorted(starts) or starts[0] != 0:

@@ -1,4 +1,4 @@
-"""The convolutional block shared by CNN14 and the RGASC towers.
+"""The convolutional block shared by CNN14 (:mod:`rgasc.teachers.panns`) and the RGASC towers.
 
 The attribute names (``conv1``, ``bn1``, ``conv2``, ``bn2``) are CNN14's, so the state dict
 of an official ``conv_blockK`` copies into a :class:`ConvBlock` key by key.

@@ -19,6 +19,7 @@ Loading never needs the original command line (whisper stores its dimensions the
 from __future__ import annotations
 
 import dataclasses
+import enum
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -65,6 +66,8 @@ class ModelInfo:
 
 def _plain(value: Any, where: str) -> Any:
     """``value`` as tensors/primitives only, so the file loads with ``weights_only=True``."""
+    if isinstance(value, enum.Enum):  # a config choice: the unpickler knows no enum class
+        return _plain(value.value, where)
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, np.generic):

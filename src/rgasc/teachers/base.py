@@ -196,7 +196,7 @@ def verify_recorded(path: Path, url: str = "") -> str:
         the file's sha256 hex digest.
 
     Raises:
-        TeacherError: the file no longer matches the digest recorded at first download.
+        TeacherError: the file does not match the digest recorded at first download.
     """
     digest = file_hash(path, "sha256")
     side = _sidecar(path)

@@ -24,6 +24,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from rgasc.errors import TeacherError
+from rgasc.models.blocks import ConvBlock, pool_head
+from rgasc.models.two_tower import CNN14_POOLS, CNN14_WIDTHS
 from rgasc.teachers.audioset import AUDIOSET_CLASSES, audioset_labels
 from rgasc.teachers.base import register_teacher, resolve_file
 from rgasc.teachers.panns_frontend import LogMel, Spectrogram
@@ -67,25 +69,6 @@ CNN14_CONFIGS: dict[str, Cnn14Config] = {
 }
 
 
-class ConvBlock(nn.Module):
-    """conv3x3 -> BN -> ReLU -> conv3x3 -> BN -> ReLU -> average pool.
-
-    (B, C_in, T, F) -> (B, C_out, T // p, F // p) for pool size p.
-    """
-
-    def __init__(self, in_channels: int, out_channels: int) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False)
-        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(out_channels)
-        self.bn2 = nn.BatchNorm2d(out_channels)
-
-    def forward(self, x: torch.Tensor, pool: int = 2) -> torch.Tensor:
-        x = F.relu(self.bn1(self.conv1(x)))
-        x = F.relu(self.bn2(self.conv2(x)))
-        return F.avg_pool2d(x, pool) if pool > 1 else x
-
-
 class Cnn14(nn.Module):
     """CNN14 with its front-end; state-dict keys and shapes are the official ones.
 
@@ -93,8 +76,6 @@ class Cnn14(nn.Module):
     ``clipwise_output`` (batch, classes_num) sigmoid probabilities and ``embedding``
     (batch, 2048). Inputs shorter than 31 hops are zero-padded at the end.
     """
-
-    CHANNELS = (64, 128, 256, 512, 1024, 2048)
 
     def __init__(
         self,
@@ -112,8 +93,10 @@ class Cnn14(nn.Module):
         self.logmel_extractor = LogMel(sample_rate, window_size, mel_bins, fmin, fmax)
         self.bn0 = nn.BatchNorm2d(mel_bins)
         c_in = 1
-        for k, c in enumerate(self.CHANNELS, start=1):
-            setattr(self, f"conv_block{k}", ConvBlock(c_in, c))
+        # The blocks are rgasc.models' (same conv1/bn1/conv2/bn2 names as PANNs): an official
+        # ``conv_blockK`` loads into them unchanged, and the RGASC towers copy them key by key.
+        for k, (c, pool) in enumerate(zip(CNN14_WIDTHS, CNN14_POOLS, strict=True), start=1):
+            setattr(self, f"conv_block{k}", ConvBlock(c_in, c, pool))
             c_in = c
         self.fc1 = nn.Linear(2048, 2048)
         self.fc_audioset = nn.Linear(2048, classes_num)
@@ -130,14 +113,12 @@ class Cnn14(nn.Module):
         """(B, 1, frames, mel) -> (B, 2048, frames / 32, mel / 32)."""
         for k in range(1, 7):
             block: ConvBlock = getattr(self, f"conv_block{k}")
-            x = F.dropout(block(x, pool=2 if k < 6 else 1), p=0.2, training=self.training)
+            x = F.dropout(block(x), p=0.2, training=self.training)
         return x
 
     def head(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """(B, 2048, T', F') -> clipwise_output (B, classes), embedding (B, 2048)."""
-        x = x.mean(dim=3)  # over frequency
-        x = x.amax(dim=2) + x.mean(dim=2)  # max + mean over time
-        x = F.dropout(x, p=0.5, training=self.training)
+        x = F.dropout(pool_head(x), p=0.5, training=self.training)
         x = F.relu(self.fc1(x))
         embedding = F.dropout(x, p=0.5, training=self.training)
         return {

@@ -1,4 +1,4 @@
-"""The training config tree: sections, dotted overrides, YAML round trips, older flat files."""
+"""The training config tree: sections, dotted overrides, YAML round trips, options, choices."""
 
 from __future__ import annotations
 
@@ -7,37 +7,22 @@ from pathlib import Path
 
 import pytest
 
+from rgasc.cli.params import config_changes, params_of
 from rgasc.config import Config, field_paths, flatten, override, save_yaml
 from rgasc.errors import ArtefactError, ConfigError, RgascError
 from rgasc.experiments.sweep import run_identity
 from rgasc.train import TrainConfig, load_run_config
-from rgasc.train.config.options import OPTIONS, option_changes
+from rgasc.train.config.choices import SelectOn
 from rgasc.train.config.tree import (
     PAPER_LAMBDAS,
-    RUNTIME_FIELDS,
     LossConfig,
+    RuntimeConfig,
     config_file_changes,
     make_config,
 )
 
 PATHS = {"data.dataset": "d", "data.features": "f", "data.labels": "l", "data.relation": "r",
          "out": "o"}  # fmt: skip
-#: The ``train`` section of a run folder written before the tree (flat: every field at the
-#: top but the loss), as a user's old run has it.
-OLD_FLAT = {
-    "dataset": "/data/ds", "features": "/data/feat", "labels": "/data/labels.h5",
-    "relation": "/data/rel", "out": "/runs/old", "fold": 1, "val_fraction": 0.3,
-    "split_seed": 0, "seed": 3, "epochs": 40, "batch_size": 32, "lr": 0.0005,
-    "shared_blocks": 3, "width": 0.5, "block_dropout": 0.2, "head_dropout": 0.5,
-    "loss": {"lambdas": [1.0, 0.0, 0.5, 0.0], "relation_space": "log", "relation_grad": "both"},
-    "learn_relation": True, "init": "he", "init_checkpoint": None, "select_on": "val",
-    "precision": "bf16-mixed", "devices": "auto", "num_nodes": 1, "strategy": "auto",
-    "accelerator": "gpu", "deterministic": False, "num_workers": 4, "compile": False,
-    "channels_last": True, "log_every_n_steps": 50, "progress_bar": True,
-    "model_summary": True, "sanity_val_steps": 2, "eval_batch_size": 128,
-}  # fmt: skip
-
-
 def test_tree_sections_and_defaults() -> None:
     cfg = make_config(PATHS)
     assert cfg.loss.lambdas == PAPER_LAMBDAS == LossConfig().lambdas
@@ -56,8 +41,9 @@ def test_round_trip_yaml_and_digest(tmp_path: Path) -> None:
     save_yaml(tmp_path / "config.yaml", {"train": cfg.to_dict()})
     assert load_run_config(tmp_path) == cfg
     assert cfg.digest() != override(cfg, {"seed": 1}).digest()
-    # the digest is the one the flat layout had: run folders keep comparable digests
-    assert cfg.digest() == TrainConfig.from_dict(cfg.flat_dict()).digest()
+    # choices are enum members in the config, their plain values on disk
+    assert cfg.optim.select_on is SelectOn.VAL and cfg.to_dict()["optim"]["select_on"] == "val"
+    assert type(cfg.to_dict()["optim"]["select_on"]) is str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,17 +120,9 @@ def test_resolved_identity_and_runtime_split(tmp_path: Path, monkeypatch) -> Non
     assert override(cfg, {"optim.lr": 0.1}).identity() != ident
 
 
-def test_old_flat_run_config_still_loads(tmp_path: Path) -> None:
-    save_yaml(tmp_path / "config.yaml", {"train": OLD_FLAT, "model": {"n_scenes": 10}})
-    cfg = load_run_config(tmp_path)
-    assert cfg.data.dataset == "/data/ds" and cfg.out == "/runs/old" and cfg.seed == 3
-    assert cfg.optim.lr == 0.0005 and cfg.optim.epochs == 40 and cfg.model.width == 0.5
-    assert cfg.loss.lambdas == (1.0, 0.0, 0.5, 0.0) and cfg.loss.relation_grad == "both"
-    assert cfg.runtime.precision == "bf16-mixed" and cfg.runtime.devices == "auto"
-    assert cfg.flat_dict() == {**OLD_FLAT, "loss": {**OLD_FLAT["loss"]}}
-    # and so does a --config file in that layout
-    assert make_config(config_file_changes(tmp_path / "config.yaml")) == cfg
-    save_yaml(tmp_path / "bad" / "config.yaml", {"train": {**OLD_FLAT, "lernrate": 1}})
+def test_a_run_config_with_unknown_keys_is_refused(tmp_path: Path) -> None:
+    cfg = make_config(PATHS)
+    save_yaml(tmp_path / "bad" / "config.yaml", {"train": {**cfg.to_dict(), "lernrate": 1}})
     with pytest.raises(ArtefactError, match="lernrate"):
         load_run_config(tmp_path / "bad")
 
@@ -161,38 +139,41 @@ def test_config_file_changes_partial_files_and_errors(tmp_path: Path) -> None:
         config_file_changes(tmp_path / "none.yaml")
 
 
-def test_sweep_identity_is_the_one_of_the_flat_layout() -> None:
-    """Hashes computed with the flat TrainConfig (before the tree) for the same settings: a
-    sweep stamped then must find its finished runs unchanged."""
-    cfg = make_config(
-        {
-            **{k: "/" + v for k, v in PATHS.items()},
-            "data.labels": "/l.h5",
-            "optim.epochs": 3,
-            "model.width": 0.25,
-            "loss.lambdas": (1, 0, 0.5, 0),
-            "runtime.devices": "2",
-            "optim.select_on": "test",
-            "data.val_fraction": 0.0,
-            "model.init": "panns",
-            "model.init_checkpoint": "/c.pth",
-        }
-    )
-    assert run_identity(cfg, "train") == "436a75ab822261fc"
-    assert run_identity(cfg, "lookup") == "fcfb691ef5aa95c4"
-    plain = make_config({**{k: "/" + v for k, v in PATHS.items()}, "data.labels": "/l.h5"})
-    assert run_identity(plain, "train") == "c6717803e7faf778"
-    assert run_identity(plain, "pann_fixed") == "e9aa73cff1d2077e"
+def test_sweep_identity_ignores_where_and_how_a_run_is_computed() -> None:
+    base = {**{k: "/" + v for k, v in PATHS.items()}, "data.labels": "/l.h5"}
+    cfg = make_config(base)
+    elsewhere = make_config({**base, "out": "/other", "runtime.devices": "2"})
+    assert run_identity(cfg, "train") == run_identity(elsewhere, "train")
+    assert run_identity(cfg, "train") != run_identity(override(cfg, {"optim.epochs": 3}), "train")
+    # baselines read the inputs and the split only
+    wider = override(cfg, {"model.width": 0.25})
+    assert run_identity(cfg, "lookup") == run_identity(wider, "lookup")
+    assert run_identity(cfg, "lookup") != run_identity(override(cfg, {"data.fold": 2}), "lookup")
+    assert run_identity(cfg, "lookup") != run_identity(cfg, "pann_fixed")
 
 
-def test_options_table_covers_the_tree_once() -> None:
-    fields = [o.field for o in OPTIONS]
-    assert sorted(fields) == sorted(field_paths(TrainConfig)) and len(set(fields)) == len(fields)
-    assert len({o.name for o in OPTIONS}) == len(OPTIONS)  # one flag per leaf
-    assert {o.field.split(".")[1] for o in OPTIONS if o.section == "runtime"} == RUNTIME_FIELDS
-    by = {o.name: o for o in OPTIONS}
-    assert by["lambdas"].default_text() == "1 0.01 0.5 0.01 (the paper's)"
+def test_every_leaf_is_one_option() -> None:
+    params = params_of(TrainConfig)
+    assert [p.key for p in params] == field_paths(TrainConfig)  # every leaf, once, in order
+    assert len({p.name for p in params}) == len(params)  # one flag per leaf
+    by = {p.name: p for p in params}
+    assert {p.key.split(".")[1] for p in params if p.section == "runtime"} == {
+        f.name for f in dataclasses.fields(RuntimeConfig)
+    }
+    assert by["lambdas"].default_text() == "1 0.01 0.5 0.01"
     assert by["compile"].default_text() == "no-compile" and by["lr"].default_text() == "0.001"
-    assert by["dataset"].default_text() is None and by["select_on"].choices is not None
-    assert option_changes({"lr": 0.1, "width": None, "grid": "x"}) == {"optim.lr": 0.1}
+    assert by["dataset"].default_text() is None and by["dataset"].path
+    assert by["select_on"].default_text() == "val"
+    assert by["select_rule"].key == "select.rule" and by["workers"].key == "runtime.workers"
+    assert config_changes(TrainConfig, {"lr": 0.1, "width": None, "grid": "x"}) == {
+        "optim.lr": 0.1
+    }
     assert flatten({"a": {"b": 1}, "c": [1]}) == {"a.b": 1, "c": [1]}
+
+
+def test_a_choice_is_checked_once_by_its_enum() -> None:
+    with pytest.raises(ConfigError, match=r"select_on='tset': use one of \('val', 'test'\)"):
+        make_config({**PATHS, "optim.select_on": "tset"})
+    with pytest.raises(ConfigError, match="rule="):
+        make_config({**PATHS, "select.rule": "worst"})
+    assert make_config({**PATHS, "optim.select_on": "test", "data.val_fraction": 0.0}).optim.select_on == "test"

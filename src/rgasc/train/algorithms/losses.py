@@ -33,14 +33,12 @@ from rgasc.errors import LabelSpaceError
 from rgasc.models.two_tower import RelationPrior, TwoTowerOutput
 
 # the config lives in the (torch-free) config tree; re-exported for the losses' users
-from rgasc.train.config.tree import GRADS, PAPER_LAMBDAS, SPACES, LossConfig
+from rgasc.train.config.tree import PAPER_LAMBDAS, LossConfig, RelationGrad, RelationSpace
 
 Space = Literal["prob", "log"]
 Grad = Literal["paper", "both"]
 __all__ = [
-    "GRADS",
     "PAPER_LAMBDAS",
-    "SPACES",
     "TERMS",
     "LossConfig",
     "RGASCLoss",
@@ -121,12 +119,12 @@ def _scene_side(scene_logits: Tensor, space: str) -> Tensor:
         return torch.softmax(scene_logits.float(), dim=-1)
     if space == "log":
         return torch.log_softmax(scene_logits.float(), dim=-1)
-    raise ValueError(f"space must be one of {SPACES}, not {space!r}")
+    raise ValueError(f"space must be one of {tuple(RelationSpace)}, not {space!r}")
 
 
 def _check_relation(scene_logits: Tensor, event_probs: Tensor, R: Tensor, grad: str) -> None:
-    if grad not in GRADS:
-        raise ValueError(f"grad must be one of {GRADS}, not {grad!r}")
+    if grad not in tuple(RelationGrad):
+        raise ValueError(f"grad must be one of {tuple(RelationGrad)}, not {grad!r}")
     k, e = scene_logits.shape[-1], event_probs.shape[-1]
     if R.dim() != 2 or tuple(R.shape) != (k, e):
         raise LabelSpaceError(

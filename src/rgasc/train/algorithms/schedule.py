@@ -3,7 +3,7 @@
 :func:`lr_at` is a pure function of the step; :func:`build_optimizer` turns an
 ``OptimConfig`` into the optimiser and, when the lr changes over the run, a per-step
 ``LambdaLR``. The paper's settings (Adam, constant lr, no warm-up) give a bare
-``torch.optim.Adam`` and no scheduler: exactly what training did before these options.
+``torch.optim.Adam`` and no scheduler, so the paper's runs carry no trace of these options.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def build_optimizer(
     elif cfg.weight_decay > 0:
         opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     else:
-        opt = torch.optim.Adam(params, lr=cfg.lr)  # the paper, constructed as it always was
+        opt = torch.optim.Adam(params, lr=cfg.lr)  # the paper's optimiser: no extra arguments
     if not needs_scheduler(cfg):
         return opt, None
     if total_steps is None or total_steps < 1:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 
-from rgasc.config import Config
+from rgasc.config import Config, option
 from rgasc.errors import ConfigError
 
 
@@ -25,9 +25,6 @@ class Averaging(enum.StrEnum):
     NONE = "none"  # the paper
     EMA = "ema"  # exponential moving average, per optimiser step
     SWA = "swa"  # stochastic weight averaging, per epoch over the last epochs
-
-
-AVERAGINGS = tuple(m.value for m in Averaging)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,14 +40,20 @@ class AverageConfig(Config):
             epochs (all epochs when the run is shorter).
     """
 
-    method: str = Averaging.NONE.value
-    ema_decay: float = 0.999
-    ema_warmup: bool = True
-    swa_epochs: int = 10
+    method: Averaging = option(
+        Averaging.NONE,
+        help="Weight averaging: none (paper), ema (per step) or swa (last epochs); validated "
+        "every epoch beside the raw model, exported as checkpoints/averaged.pt.",
+        flag="averaging",
+    )
+    ema_decay: float = option(0.999, help="EMA decay per optimiser step.")
+    ema_warmup: bool = option(
+        True, help="EMA decay min(d, (1+k)/(10+k)) at step k (short runs)."
+    )
+    swa_epochs: int = option(10, help="SWA averages the weights of the last N epochs.")
 
     def __post_init__(self) -> None:
-        if self.method not in AVERAGINGS:
-            raise ConfigError(f"average.method={self.method!r}: use one of {AVERAGINGS}")
+        super().__post_init__()
         if not 0.0 < self.ema_decay < 1.0:
             raise ConfigError(f"average.ema_decay={self.ema_decay} must be in (0, 1)")
         if self.swa_epochs < 1:

@@ -61,9 +61,3 @@ class Precision(enum.StrEnum):
     P32 = "32"
     P16 = "16"
     BF16 = "bf16"
-
-
-SELECT_ON = tuple(m.value for m in SelectOn)
-INITS = tuple(m.value for m in Init)
-SPACES = tuple(m.value for m in RelationSpace)
-GRADS = tuple(m.value for m in RelationGrad)

@@ -20,7 +20,7 @@ import enum
 from collections.abc import Mapping
 from typing import Any
 
-from rgasc.config import Config
+from rgasc.config import Config, option
 from rgasc.errors import ConfigError
 
 
@@ -46,11 +46,6 @@ class Schedule(enum.StrEnum):
     LINEAR = "linear"
 
 
-RECIPES = tuple(m.value for m in Recipe)
-OPTIMIZERS = tuple(m.value for m in Optimizer)
-SCHEDULES = tuple(m.value for m in Schedule)
-
-
 @dataclasses.dataclass(frozen=True)
 class AugmentConfig(Config):
     """Augmentations of the training batches (never of validation or test); all off by default.
@@ -71,17 +66,18 @@ class AugmentConfig(Config):
         time_crop: a random window of this many frames of each clip (0 = off, the whole clip).
     """
 
-    mixup_alpha: float = 0.0
-    mixstyle_p: float = 0.0
-    mixstyle_alpha: float = 0.3
-    freq_masks: int = 0
-    freq_mask_width: int = 0
-    time_masks: int = 0
-    time_mask_width: int = 0
-    time_roll: int = 0
-    time_crop: int = 0
+    mixup_alpha: float = option(0.0, help="Mixup within the batch, weights Beta(a, a); 0 = off.")
+    mixstyle_p: float = option(0.0, help="Freq-MixStyle: probability per batch; 0 = off.")
+    mixstyle_alpha: float = option(0.3, help="Freq-MixStyle: statistics mixed with Beta(a, a) weights.")
+    freq_masks: int = option(0, help="Frequency masks per clip (SpecAugment).")
+    freq_mask_width: int = option(0, help="Widest frequency mask, in mel bands.")
+    time_masks: int = option(0, help="Time masks per clip (SpecAugment).")
+    time_mask_width: int = option(0, help="Widest time mask, in frames.")
+    time_roll: int = option(0, help="Circular time shift of each clip by up to +-N frames; 0 = off.")
+    time_crop: int = option(0, help="Random window of N frames of each clip; 0 = the whole clip.")
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.mixup_alpha < 0 or self.mixstyle_alpha <= 0:
             raise ConfigError(
                 f"mixup_alpha={self.mixup_alpha} must be >= 0 (0 = off) and "
@@ -113,18 +109,13 @@ class AugmentConfig(Config):
         )
 
 
-def check_optim(
-    optimizer: str, weight_decay: float, schedule: str, warmup: float, lr_floor: float
-) -> None:
-    """Checks of the optimiser and schedule fields of ``OptimConfig``.
+def check_optim(weight_decay: float, warmup: float, lr_floor: float) -> None:
+    """Range checks of the optimiser and schedule fields of ``OptimConfig`` (their choices are
+    enums, checked by :class:`rgasc.config.Config`).
 
     Raises:
-        ConfigError: an unknown choice, or a value out of its range.
+        ConfigError: a value out of its range.
     """
-    if optimizer not in OPTIMIZERS:
-        raise ConfigError(f"optimizer={optimizer!r}: use one of {OPTIMIZERS}")
-    if schedule not in SCHEDULES:
-        raise ConfigError(f"schedule={schedule!r}: use one of {SCHEDULES}")
     if weight_decay < 0:
         raise ConfigError(f"weight_decay={weight_decay} must be >= 0")
     if not 0.0 <= warmup < 1.0 or not 0.0 <= lr_floor <= 1.0:
@@ -192,7 +183,7 @@ def preset(name: str) -> dict[str, Any]:
     """
     key = name.value if isinstance(name, enum.Enum) else str(name)
     if key not in PRESETS:
-        raise ConfigError(f"recipe={name!r}: use one of {RECIPES}")
+        raise ConfigError(f"recipe={name!r}: use one of {tuple(PRESETS)}")
     return dict(PRESETS[key])
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 
-from rgasc.config import Config
+from rgasc.config import Config, option
 from rgasc.errors import ConfigError
 from rgasc.train.config.averaging import AverageConfig
 
@@ -24,7 +24,8 @@ class Rule(enum.StrEnum):
     AVERAGED = "averaged"  # the EMA/SWA weights after the last epoch
 
 
-RULES = tuple(m.value for m in Rule)
+#: Every rule, in the order reports list them.
+RULES = tuple(Rule)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,13 +45,24 @@ class SelectConfig(Config):
             headline numbers stay those of ``rule``.
     """
 
-    rule: str = Rule.BEST.value
-    window: int = 5
-    score_all: bool = False
+    rule: Rule = option(
+        Rule.BEST,
+        help="Exported weights: best epoch (paper), smoothed (best of a centred moving average "
+        "of the curve), last epoch, or averaged (the EMA/SWA weights).",
+        flag="select_rule",
+    )
+    window: int = option(
+        5, help="Epochs (odd) in the centred window of --select-rule smoothed.", flag="select_window"
+    )
+    score_all: bool = option(
+        False,
+        help="Also score every rule's weights on val and test, and the selected weights on the "
+        "training split (metrics.json rules, train): a study of the rules.",
+        flag="score_all_rules",
+    )
 
     def __post_init__(self) -> None:
-        if self.rule not in RULES:
-            raise ConfigError(f"select.rule={self.rule!r}: use one of {RULES}")
+        super().__post_init__()
         if self.window < 1 or self.window % 2 == 0:
             raise ConfigError(
                 f"select.window={self.window}: give an odd number >= 1 (a centred window)"

@@ -22,21 +22,28 @@ builds its options from it at start-up).
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from rgasc.artefacts import CONFIG_FILE
-from rgasc.config import Config, field_default, field_paths, flatten, load_yaml, override
+from rgasc.config import (
+    ACCELERATOR_HELP,
+    DEVICES_HELP,
+    NUM_NODES_HELP,
+    Config,
+    field_default,
+    field_of,
+    field_paths,
+    flatten,
+    load_yaml,
+    option,
+    override,
+)
 from rgasc.errors import ArtefactError, ConfigError
 from rgasc.train.config.averaging import AverageConfig
 from rgasc.train.config.choices import (  # re-exported: the config's choices live beside it
-    GRADS,
-    INITS,
-    SELECT_ON,
-    SPACES,
     Accelerator,
     Init,
     Precision,
@@ -46,7 +53,6 @@ from rgasc.train.config.choices import (  # re-exported: the config's choices li
 )
 from rgasc.train.config.recipes import (
     PAPER,
-    RECIPES,
     AugmentConfig,
     Optimizer,
     Recipe,
@@ -55,7 +61,6 @@ from rgasc.train.config.recipes import (
     layered,
 )
 from rgasc.train.config.selection import SelectConfig
-from rgasc.utils import text_hash
 
 if TYPE_CHECKING:
     from rgasc.data.datasets import Clip, DcaseDataset
@@ -71,24 +76,19 @@ PUASC_LAMBDAS: tuple[float, float, float, float] = (1.0, 0.0, 0.0, 0.0)
 # --- sections -------------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class DataConfig(Config):
-    """Inputs and the split.
+    """Inputs and the split: train = the fold's training list minus ~val_fraction of each
+    scene's locations (the val split); test = the fold's evaluate list
+    (:meth:`DcaseDataset.split`)."""
 
-    Attributes:
-        dataset: dataset folder (DCASE layout). features: feature cache folder (``rgasc
-            features --out``). labels: pseudo-label file (``rgasc tag``). relation: R_SE folder
-            (``rgasc relation``).
-        fold, val_fraction, split_seed: the split (:meth:`DcaseDataset.split`): train = the
-            fold's training list minus ~val_fraction of each scene's locations (the val split);
-            test = the fold's evaluate list.
-    """
-
-    dataset: str
-    features: str
-    labels: str
-    relation: str
-    fold: int = 1
-    val_fraction: float = 0.3
-    split_seed: int = 0
+    dataset: str = option(help="Dataset folder (DCASE layout).", path=True)
+    features: str = option(help="Feature cache (`rgasc features`).", path=True)
+    labels: str = option(help="Pseudo-labels (`rgasc tag`).", path=True)
+    relation: str = option(help="R_SE folder (`rgasc relation`).", path=True)
+    fold: int = option(1, help="Fold of evaluation_setup/.")
+    val_fraction: float = option(
+        0.3, help="Share of each scene's training locations carved out for validation."
+    )
+    split_seed: int = option(0, help="Seed of the validation carve.")
 
     def clips(self, dataset: DcaseDataset, split: str) -> list[Clip]:
         """``split``'s clips under this fold/carve/seed (readers use features, not audio)."""
@@ -96,6 +96,7 @@ class DataConfig(Config):
         return dataset.split(split, fold=f, val_fraction=v, seed=s, check_audio=False)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not 0.0 <= self.val_fraction < 1.0:
             raise ConfigError(f"val_fraction={self.val_fraction} must be in [0, 1)")
 
@@ -103,26 +104,23 @@ class DataConfig(Config):
 @dataclasses.dataclass(frozen=True)
 class NetConfig(Config):
     """The run's choices for the network (:class:`rgasc.models.ModelConfig` adds the sizes:
-    scenes, events and mel bands come from the data).
+    scenes, events and mel bands come from the data). With ``init`` "panns", CNN14's blocks are
+    copied from ``init_checkpoint`` into the shared blocks and both towers (width 1 only)."""
 
-    Attributes:
-        shared_blocks, width, block_dropout, head_dropout: ``ModelConfig`` fields.
-        learn_relation: R_SE becomes a non-negative parameter initialised from the prior.
-        init: "he" (PANNs' He-uniform) or "panns" (copy CNN14's blocks from
-            ``init_checkpoint`` into the shared blocks and both towers; width 1 only).
-    """
-
-    shared_blocks: int = 2
-    width: float = 1.0
-    block_dropout: float = 0.2
-    head_dropout: float = 0.5
-    learn_relation: bool = False
-    init: str = Init.HE.value
-    init_checkpoint: str | None = None
+    shared_blocks: int = option(2, help="Blocks shared by both towers, 0..6.")
+    width: float = option(1.0, help="Channel multiplier (1 = CNN14 widths).")
+    block_dropout: float = option(0.2, help="Dropout after each convolution block.")
+    head_dropout: float = option(0.5, help="Dropout before each tower's output layer.")
+    learn_relation: bool = option(
+        False, help="Learn R_SE (non-negative), starting from the prior."
+    )
+    init: Init = option(
+        Init.HE, help="he (PANNs' He-uniform) or panns (CNN14 blocks from --init-checkpoint)."
+    )
+    init_checkpoint: str | None = option(None, help="CNN14 .pth for --init panns.", path=True)
 
     def __post_init__(self) -> None:
-        if self.init not in INITS:
-            raise ConfigError(f"init={self.init!r}: use one of {INITS}")
+        super().__post_init__()
         if self.init == Init.PANNS and not self.init_checkpoint:
             raise ConfigError(
                 "init='panns' needs the CNN14 checkpoint: pass --init-checkpoint "
@@ -133,22 +131,26 @@ class NetConfig(Config):
 @dataclasses.dataclass(frozen=True)
 class LossConfig(Config):
     """Weights and options of eq. 8 (the losses themselves: :mod:`rgasc.train.algorithms.losses`).
+    A zero weight skips its term entirely."""
 
-    Attributes:
-        lambdas: (l1 scene, l2 s_by_event, l3 event, l4 e_by_scene), eq. 8's order; the paper's
-            best (:data:`PAPER_LAMBDAS`) is the default. A zero weight skips its term entirely.
-        relation_space: "prob" (paper) or "log" (authors' code), see
-            :mod:`rgasc.train.algorithms.losses`.
-        relation_grad: "paper" (reference side detached) or "both" (authors' code).
-        label_smoothing: label smoothing of the scene loss (eq. 4); 0 = the paper.
-    """
-
-    lambdas: tuple[float, float, float, float] = PAPER_LAMBDAS
-    relation_space: str = RelationSpace.PROB.value
-    relation_grad: str = RelationGrad.PAPER.value
-    label_smoothing: float = 0.0
+    lambdas: tuple[float, float, float, float] = option(
+        PAPER_LAMBDAS,
+        help="Loss weights l1 scene, l2 s_by_event, l3 event, l4 e_by_scene (eq. 8): 4 numbers "
+        "or l1,l2,l3,l4.",
+    )
+    relation_space: RelationSpace = option(
+        RelationSpace.PROB,
+        help="prob (paper) or log (authors' code): scene side of the relation losses.",
+    )
+    relation_grad: RelationGrad = option(
+        RelationGrad.PAPER, help="paper (reference side detached) or both (authors' code)."
+    )
+    label_smoothing: float = option(
+        0.0, help="Label smoothing of the scene loss (0 = the paper)."
+    )
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         lam = tuple(float(x) for x in self.lambdas)
         if len(lam) != 4 or any(x < 0 for x in lam) or not any(x > 0 for x in lam):
             raise ConfigError(
@@ -156,130 +158,79 @@ class LossConfig(Config):
                 "event, e_by_scene), at least one positive"
             )
         object.__setattr__(self, "lambdas", lam)  # lists from YAML/CLI -> tuple of floats
-        if self.relation_space not in SPACES:
-            raise ConfigError(f"relation_space={self.relation_space!r}: use one of {SPACES}")
-        if self.relation_grad not in GRADS:
-            raise ConfigError(f"relation_grad={self.relation_grad!r}: use one of {GRADS}")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ConfigError(f"label_smoothing={self.label_smoothing} must be in [0, 1)")
 
 
 @dataclasses.dataclass(frozen=True)
 class OptimConfig(Config):
-    """Optimisation and model selection.
+    """Optimisation and model selection: Adam with the paper's lr 1e-3, batch 64, 100 epochs by
+    default. The lr per step (:func:`rgasc.train.algorithms.schedule.lr_at`): linear warm-up
+    over ``warmup`` (a fraction of all steps), then constant (the paper), cosine or linear decay
+    to ``lr_floor`` x lr at the last step."""
 
-    Attributes:
-        epochs, batch_size, lr: Adam with the paper's lr 1e-3, batch 64, 100 epochs.
-        select_on: "val" (default: model selection on the carved validation split, test used
-            once) or "test" (the authors' protocol, labelled as test-set selection everywhere).
-        optimizer: "adam" (the paper) or "adamw"; weight_decay: its weight decay (an L2 term
-            for adam, decoupled for adamw), on every parameter.
-        schedule, warmup, lr_floor: the lr per step (:func:`rgasc.train.algorithms.schedule.lr_at`):
-            linear warm-up over ``warmup`` (a fraction of all steps), then "constant" (the
-            paper), "cosine" or "linear" decay to ``lr_floor`` x lr at the last step.
-    """
-
-    epochs: int = 100
-    batch_size: int = 64
-    lr: float = 1e-3
-    select_on: str = SelectOn.VAL.value
-    optimizer: str = Optimizer.ADAM.value
-    weight_decay: float = 0.0
-    schedule: str = Schedule.CONSTANT.value
-    warmup: float = 0.0
-    lr_floor: float = 0.0
+    epochs: int = option(100, help="Epochs. A resumed run keeps its own unless given.")
+    batch_size: int = option(64, help="Clips per batch.")
+    lr: float = option(1e-3, help="Learning rate (the peak, after the warm-up).")
+    select_on: SelectOn = option(
+        SelectOn.VAL,
+        help="Model selection split: val, or test (the authors' protocol; labelled as such).",
+    )
+    optimizer: Optimizer = option(
+        Optimizer.ADAM, help="adam (the paper) or adamw (decoupled weight decay)."
+    )
+    weight_decay: float = option(0.0, help="Weight decay of every parameter (L2 for adam).")
+    schedule: Schedule = option(
+        Schedule.CONSTANT,
+        help="LR after the warm-up, per step: constant (the paper), cosine or linear decay.",
+    )
+    warmup: float = option(0.0, help="Linear LR warm-up, as a fraction of all training steps.")
+    lr_floor: float = option(0.0, help="LR at the last step of a decay, as a fraction of --lr.")
 
     def __post_init__(self) -> None:
-        if self.select_on not in SELECT_ON:
-            raise ConfigError(f"select_on={self.select_on!r}: use one of {SELECT_ON}")
+        super().__post_init__()
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError("epochs, batch_size and eval_batch_size must be >= 1")
         if not self.lr > 0:
             raise ConfigError(f"lr={self.lr} must be > 0")
-        check_optim(self.optimizer, self.weight_decay, self.schedule, self.warmup, self.lr_floor)
+        check_optim(self.weight_decay, self.warmup, self.lr_floor)
 
 
 @dataclasses.dataclass(frozen=True)
 class RuntimeConfig(Config):
-    """How a run is computed; free to change when it is resumed.
+    """How a run is computed; free to change when it is resumed. One device by default: the
+    paper's batch of 64 on one device, and no DDP processes spawned inside an experiment's
+    sweep unless asked for."""
 
-    Attributes:
-        precision, devices, num_nodes, strategy, accelerator, deterministic: Lightning Trainer
-            arguments (``devices`` as Lightning reads it: "auto", "2", "0,1" or "-1"; one
-            device by default: the paper's batch of 64 on one device, and no DDP processes
-            spawned inside an experiment's sweep unless asked for).
-        num_workers: DataLoader worker processes. compile: ``torch.compile`` the forward.
-        channels_last: NHWC memory format for the convolutions on CUDA (faster on tensor
-            cores; ignored on CPU).
-        log_every_n_steps, progress_bar, model_summary, sanity_val_steps: Lightning logging/UI.
-        eval_batch_size: batch size of the final evaluation (inference only, can be larger).
-    """
-
-    precision: str = Precision.P32_TRUE.value
-    devices: str = "1"
-    num_nodes: int = 1
-    strategy: str = "auto"
-    accelerator: str = Accelerator.AUTO.value
-    deterministic: bool = False
-    num_workers: int = 0
-    compile: bool = False
-    channels_last: bool = True
-    log_every_n_steps: int = 50
-    progress_bar: bool = True
-    model_summary: bool = False  # a 15-line table; --model-summary shows it
-    sanity_val_steps: int = 2
-    eval_batch_size: int = 64
+    precision: Precision = option(
+        Precision.P32_TRUE,
+        help="Lightning precision (GPU-only ones fall back to 32-true on the CPU).",
+    )
+    devices: str = option("1", help=DEVICES_HELP)
+    num_nodes: int = option(1, help=NUM_NODES_HELP)
+    strategy: str = option("auto", help="Lightning strategy, e.g. auto or ddp.")
+    accelerator: Accelerator = option(Accelerator.AUTO, help=ACCELERATOR_HELP)
+    deterministic: bool = option(False, help="Deterministic algorithms only.")
+    workers: int = option(0, help="DataLoader worker processes; 0 = this process.")
+    compile: bool = option(False, help="torch.compile the forward pass.")
+    channels_last: bool = option(
+        True, help="NHWC convolutions on CUDA (faster on tensor cores; ignored on the CPU)."
+    )
+    log_every_n_steps: int = option(50, help="Lightning logging interval in steps.")
+    progress_bar: bool = option(True, help="Lightning progress bar.")
+    model_summary: bool = option(False, help="Lightning model summary at the start.")
+    sanity_val_steps: int = option(2, help="Validation batches run before training (a check).")
+    eval_batch_size: int = option(64, help="Batch size of the final evaluation.")
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         object.__setattr__(self, "devices", str(self.devices))  # YAML may hold 1 or -1
         if self.eval_batch_size < 1:
             raise ConfigError("epochs, batch_size and eval_batch_size must be >= 1")
-        if self.num_workers < 0 or self.num_nodes < 1:
-            raise ConfigError("num_workers must be >= 0 and num_nodes >= 1")
+        if self.workers < 0 or self.num_nodes < 1:
+            raise ConfigError("workers must be >= 0 and num_nodes >= 1")
 
 
-#: Sections whose leaves were top-level fields of the flat TrainConfig (before the tree).
-_FLAT_SECTIONS: dict[str, type[Config]] = {
-    "data": DataConfig,
-    "model": NetConfig,
-    "optim": OptimConfig,
-    "runtime": RuntimeConfig,
-}
-#: Leaf name of the flat layout -> its section.
-_FLAT_KEYS = {f.name: s for s, cls in _FLAT_SECTIONS.items() for f in dataclasses.fields(cls)}
-#: Runtime fields by leaf name (the flat layout's RUNTIME_FIELDS).
-RUNTIME_FIELDS = frozenset(f.name for f in dataclasses.fields(RuntimeConfig))
-#: Fields that hold paths; resolved to absolute paths so a run never depends on the cwd.
-PATH_FIELDS = (
-    "data.dataset",
-    "data.features",
-    "data.labels",
-    "data.relation",
-    "out",
-    "model.init_checkpoint",
-)
-#: What a new run must be given (CLI flag names in the error message).
-REQUIRED = ("data.dataset", "data.features", "data.labels", "data.relation", "out")
-#: Leaves added after the hashes of older run folders were fixed: the recipe and what it sets.
-#: At their default they are left out of :meth:`TrainConfig.flat_dict`, so the digest and the
-#: sweep identity of a run that does not use them stay what they were.
-ADDED_FIELDS = ("recipe", *PAPER)
-
-
-def nest_flat(d: Mapping[str, Any]) -> dict[str, Any]:
-    """A ``train`` section in the flat layout (written before the config tree: ``lr``,
-    ``width``, ``precision``... at the top, ``loss`` nested) as the tree's nested dict.
-
-    A dict already in the tree's layout is returned unchanged (as a copy).
-    """
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        section = _FLAT_KEYS.get(k)
-        if section is None:
-            out[k] = v
-        else:
-            out.setdefault(section, {})[k] = v
-    return out
 
 
 # --- the tree -------------------------------------------------------------------------------
@@ -302,9 +253,14 @@ class TrainConfig(Config):
             "best" by default, the paper's protocol).
     """
 
-    out: str
-    seed: int = 0
-    recipe: str = Recipe.PAPER.value
+    out: str = option(help="Run folder: config.yaml, checkpoints/, logs/, metrics.json.", path=True)
+    seed: int = option(0, help="Seed of weights, shuffling, dropout and augmentation.")
+    recipe: Recipe = option(
+        Recipe.PAPER,
+        help="Preset of the options beyond the paper: paper (none of them) or modern (mixup, "
+        "Freq-MixStyle, frequency mask, roll, AdamW, warm-up + cosine; README). It fills the "
+        "defaults: options given explicitly win.",
+    )
     data: DataConfig
     model: NetConfig = dataclasses.field(default_factory=NetConfig)
     loss: LossConfig = dataclasses.field(default_factory=LossConfig)
@@ -315,8 +271,7 @@ class TrainConfig(Config):
     select: SelectConfig = dataclasses.field(default_factory=SelectConfig)
 
     def __post_init__(self) -> None:
-        if self.recipe not in RECIPES:
-            raise ConfigError(f"recipe={self.recipe!r}: use one of {RECIPES}")
+        super().__post_init__()
         if self.select.rule == "averaged" and not self.average.on:
             raise ConfigError(
                 "select.rule='averaged' exports the averaged weights: turn averaging on "
@@ -327,42 +282,6 @@ class TrainConfig(Config):
                 "val_fraction=0 leaves no validation split to select the model on: set "
                 "val_fraction > 0, or --select-on test (the authors' protocol)"
             )
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Self:
-        """Inverse of :meth:`to_dict`; the flat layout of older run folders is read too."""
-        return super().from_dict(nest_flat(d))
-
-    def flat_dict(self) -> dict[str, Any]:
-        """The flat layout (every section's leaves at the top, ``loss`` and ``augment``
-        nested) of run folders written before the tree; what hashes of older artefacts were
-        computed from. The leaves added since (:data:`ADDED_FIELDS`) are left out while at
-        their default, so a run that does not use them hashes as before."""
-        d = self.to_dict()
-        for key in ADDED_FIELDS:
-            *parents, leaf = key.split(".")
-            node = d
-            for part in parents:
-                node = node[part]
-            if node[leaf] == field_default(TrainConfig, key):
-                del node[leaf]
-        if not d["augment"]:
-            del d["augment"]
-        for section in _FLAT_SECTIONS:
-            d.update(d.pop(section))
-        # sections added since then appear only when set: a run with them at their defaults
-        # (averaging off, the best epoch) keeps the digest and sweep identity it had
-        for section, default in (("average", AverageConfig()), ("select", SelectConfig())):
-            if getattr(self, section) == default:
-                d.pop(section)
-        if "select" in d and not self.select.score_all:
-            del d["select"]["score_all"]  # added later: runs without it hash as before
-        return d
-
-    def digest(self) -> str:
-        """Stable hash of every field, computed on :meth:`flat_dict`: the same settings keep
-        the digest they had in run folders written before the tree (only the layout moved)."""
-        return text_hash(type(self).__name__, json.dumps(self.flat_dict(), sort_keys=True))
 
     def resolved(self) -> TrainConfig:
         """The same config with every path absolute (a run must not depend on the cwd)."""
@@ -394,6 +313,10 @@ class TrainConfig(Config):
 
 
 TRAIN_KEYS = tuple(field_paths(TrainConfig))
+#: Fields that hold paths; resolved to absolute paths so a run never depends on the cwd.
+PATH_FIELDS = tuple(k for k in TRAIN_KEYS if field_of(TrainConfig, k).metadata.get("path"))
+#: What a new run must be given (the fields without a default).
+REQUIRED = tuple(k for k in TRAIN_KEYS if field_default(TrainConfig, k) is dataclasses.MISSING)
 
 
 def make_config(changes: Mapping[str, Any], base: TrainConfig | None = None) -> TrainConfig:
@@ -438,8 +361,7 @@ def load_run_config(run_dir: str | os.PathLike[str]) -> TrainConfig:
 def config_file_changes(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The settings of a YAML config file as dotted changes (``rgasc train --config FILE``).
 
-    The file is a run's ``config.yaml`` (its ``train`` section is read, in the tree's layout
-    or the older flat one), or a YAML mapping in the ``train`` section's layout. It may hold
+    The file is a run's ``config.yaml`` (its ``train`` section is read), or a YAML mapping in the ``train`` section's layout. It may hold
     only some keys: the rest come from the defaults or the command line.
 
     Raises:
@@ -455,7 +377,7 @@ def config_file_changes(path: str | os.PathLike[str]) -> dict[str, Any]:
     section = data.get("train", data)
     if not isinstance(section, Mapping):
         raise ConfigError(f"--config {p}: its 'train' section is not a mapping")
-    changes = flatten(nest_flat(section))
+    changes = flatten(section)
     unknown = [k for k in changes if k not in TRAIN_KEYS]
     if unknown:
         raise ConfigError(

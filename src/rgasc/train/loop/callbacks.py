@@ -2,11 +2,11 @@
 of the weights a run's ``select.rule`` picks.
 
 Neither callback is added when ``average.method`` is "none" and ``select.rule`` is "best" (the
-defaults): such a run is trained, checkpointed and selected exactly as before they existed.
+defaults): such a run goes through the plain Lightning loop, and its checkpoints hold no
+averaging or selection state.
 
-- :class:`AveragingCallback`: keeps an EMA or SWA copy (:mod:`rgasc.train.algorithms.averaging`) of
-  the
-  network and the relation prior; evaluates it on every validation loader after each epoch,
+- :class:`AveragingCallback`: keeps an EMA or SWA copy (:mod:`rgasc.train.algorithms.averaging`)
+  of the network and the relation prior; evaluates it on every validation loader after each epoch,
   logged as ``{split}_{ema|swa}/{macro_acc,acc,log_loss}`` (``val_ema/macro_acc``); its state
   is part of every Lightning checkpoint (``last.ckpt`` resumes it).
 - :class:`EpochKeeper` (``select.rule`` smoothed): records the selection curve and keeps the

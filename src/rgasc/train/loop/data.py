@@ -259,7 +259,7 @@ class RGASCDataModule(L.LightningDataModule):
         batch_size: int | None = None,
         sampler: Any = None,
     ) -> DataLoader:
-        workers = self.cfg.runtime.num_workers
+        workers = self.cfg.runtime.workers
         data = self.clip_dataset(split)
         # the order of epoch e depends on (seed, e) only, so a resumed run shuffles alike
         if shuffle:

@@ -1,7 +1,7 @@
 """Quiet training output: Lightning's banners, tips and known harmless warnings, silenced at
 their source.
 
-A 1-epoch ``rgasc train`` used to print ~24 lines: GPU/TPU availability, an advertisement
+Left alone, a 1-epoch ``rgasc train`` prints ~24 lines: GPU/TPU availability, an advertisement
 for a logging service, a deprecation warning with a site-packages path, the
 ``log_every_n_steps`` hint... Here each is silenced where it comes from, not by muting every
 warning: Lightning's info messages go through two loggers (their level is raised to WARNING),
@@ -46,10 +46,6 @@ def set_verbose(verbose: bool) -> None:
     """``--verbose``: show Lightning's own output unchanged in this process."""
     global _verbose
     _verbose = bool(verbose)
-
-
-def is_verbose() -> bool:
-    return _verbose
 
 
 @contextlib.contextmanager

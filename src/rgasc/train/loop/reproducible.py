@@ -1,10 +1,10 @@
 """Exact resume: every epoch's randomness is a function of (seed, epoch), never of history.
 
-Why: a resumed session used to start its random streams from ``seed_everything(seed)``
-again, the state the *first* epoch started from. Epoch e of the resumed session therefore
-replayed epoch 0's shuffling order and dropout masks (the model had already been fitted to
-exactly those batches and masks, so its training loss jumped away from the uninterrupted
-run's), and every later number differed.
+Why: a resumed session that restarts its random streams from ``seed_everything(seed)``
+puts them back in the state the *first* epoch started from. Epoch e of the resumed session
+would then replay epoch 0's shuffling order and dropout masks (the model is already fitted to
+exactly those batches and masks, so its training loss jumps away from the uninterrupted
+run's), and every later number would differ.
 
 Three pieces make a resumed run equal the uninterrupted one (same metrics, same selected
 epoch, same weights; bit for bit on the CPU with ``runtime.deterministic``):
@@ -162,7 +162,7 @@ class ReproducibleEpochs(L.Callback):
         self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
     ) -> None:
         state = checkpoint.get(CHECKPOINT_KEY)
-        if state is None:  # a checkpoint written before exact resume: best effort
+        if state is None:  # a checkpoint without epoch and RNG states: best effort
             return
         self.clock.epoch = int(state["next_epoch"])
         set_rng_states(state["rng"])
@@ -173,7 +173,7 @@ def last_checkpoint(dirpath: str | os.PathLike[str]) -> ModelCheckpoint:
 
     Lightning 2.6's ``save_last=True`` writes ``last.ckpt`` only when a top-k checkpoint was
     saved in the same step: after epochs that did not improve the monitored score it keeps an
-    older epoch, and ``--resume`` went back to it. Listed after the best-model checkpoint, so
+    older epoch, and ``--resume`` would go back to it. Listed after the best-model checkpoint, so
     the state it saves holds that epoch's best-so-far.
     """
     return ModelCheckpoint(
