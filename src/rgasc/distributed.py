@@ -22,16 +22,18 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Sized
+from collections.abc import Sequence, Sized
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rgasc.errors import RgascError
 
 #: How long a rank waits for the others at the exchange. Long on purpose: on a resumed run a
 #: rank whose shard is already finished waits for the slowest shard to be computed.
 WAIT = timedelta(days=2)
+
+T = TypeVar("T")
 
 
 # --- ranks and shards (pure) -----------------------------------------------------------------
@@ -74,6 +76,13 @@ def shard_range(n: int, rank: int, world: int) -> tuple[int, int]:
     if world < 1 or not 0 <= rank < world:
         raise ValueError(f"rank {rank} of world {world}")
     return n * rank // world, n * (rank + 1) // world
+
+
+def shard_clips(clips: Sequence[T], rank: int, world: int) -> list[T]:
+    """Rank ``rank``'s contiguous share of ``clips`` (see :func:`shard_range`): what it
+    computes, and what the merge expects from it."""
+    lo, hi = shard_range(len(clips), rank, world)
+    return list(clips[lo:hi])
 
 
 def shard_name(rank: int, world: int) -> str:

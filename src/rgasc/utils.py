@@ -128,13 +128,11 @@ def mark_stage_done(
         write_json(stamp, {field: key, **info})
 
 
-def file_hash(path: str | os.PathLike[str], algo: str = "sha256", chunk: int = 1 << 20) -> str:
-    """Hex digest of a file, read in chunks (works for multi-GB archives)."""
-    h = hashlib.new(algo)
+def file_hash(path: str | os.PathLike[str], algo: str = "sha256") -> str:
+    """Hex digest of a file's bytes with ``algo`` (any :func:`hashlib.new` name), streamed:
+    multi-GB archives are never held in memory."""
     with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, algo).hexdigest()
 
 
 def text_hash(*parts: str, n: int = 16) -> str:

@@ -99,7 +99,7 @@ def test_ctrl_c_keeps_the_chunks_done_and_names_the_same_command(
 
     monkeypatch.setattr(compute_mod, "extract_chunk", interrupted)
     out = tmp_path / "feat"
-    args = ["features", str(ds.root), "--out", str(out), "--sample-rate", "16000", "--n-fft",
+    args = ["features", "--dataset", str(ds.root), "--out", str(out), "--sample-rate", "16000", "--n-fft",
             "512", "--hop-length", "256", "--clip-seconds", "1", "--no-progress"]  # fmt: skip
     with pytest.raises(SystemExit) as e:
         main(args)
@@ -120,21 +120,6 @@ def test_ctrl_c_keeps_the_chunks_done_and_names_the_same_command(
     with pytest.raises(Interrupted) as info:  # the library raises the typed error
         compute_features(ds, tmp_path / "other", CFG, progress=False)
     assert info.value.same_command
-
-
-def test_format_1_folders_of_this_config_are_removed(ds: DcaseDataset, tmp_path: Path) -> None:
-    from rgasc.utils import write_json
-
-    old = tmp_path / "feat" / "0123456789abcdef"
-    old.mkdir(parents=True)
-    write_json(old / "manifest.json", {"format": 1, "config": CFG.to_dict()})
-    partial = tmp_path / "feat" / "fedcba9876543210"
-    partial.mkdir()
-    write_json(partial / "progress.json", {"key": "x", "done": [], "bad": {}})
-    other = tmp_path / "feat" / "notes"
-    other.mkdir()
-    compute_features(ds, tmp_path / "feat", CFG, progress=False)
-    assert not old.exists() and not partial.exists() and other.exists()
 
 
 def test_truncated_and_very_short_clips_are_bad_clips(ds: DcaseDataset, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_features_on_two_processes_equal_one(tiny_dataset: Path, tmp_path: Path) -> None:
-    common = ["features", str(tiny_dataset), "--sample-rate", "16000", "--n-fft", "512",
+    common = ["features", "--dataset", str(tiny_dataset), "--sample-rate", "16000", "--n-fft", "512",
               "--hop-length", "256", "--n-mels", "32", "--clip-seconds", "0.25",
               "--no-progress"]  # fmt: skip
     run_rgasc([*common, "--out", str(tmp_path / "one")], tmp_path)

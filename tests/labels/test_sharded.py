@@ -28,7 +28,7 @@ def test_tag_on_two_processes_equals_one(tmp_path: Path) -> None:
     labels = tmp_path / "class_labels_indices.csv"
     rows = ["index,mid,display_name", *(f"{i},/m/{i:04x},Event {i}" for i in range(527))]
     labels.write_text("\n".join(rows) + "\n")
-    common = ["tag", str(ds), "--teacher", "panns-cnn14-16k", "--checkpoint", str(ckpt),
+    common = ["tag", "--dataset", str(ds), "--teacher", "panns-cnn14-16k", "--checkpoint", str(ckpt),
               "--class-labels", str(labels), "--accelerator", "cpu", "--batch-size", "4",
               "--embeddings"]  # fmt: skip
 

@@ -17,25 +17,20 @@ features') -> R_SE (the hash of the label file it was built from).
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rgasc.utils import text_hash
+from rgasc.utils import file_hash, text_hash
 
 #: Hex digits kept of a clip's sha256 (128 bits: collisions are not a concern).
 HASH_CHARS = 32
 
 
-def content_hash(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+def content_hash(path: str | os.PathLike[str]) -> str:
     """Truncated sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()[:HASH_CHARS]
+    return file_hash(path, "sha256")[:HASH_CHARS]
 
 
 def file_stat(path: str | os.PathLike[str]) -> tuple[int, int] | None:
@@ -77,13 +72,3 @@ def fingerprint(root: str | os.PathLike[str], names: Sequence[str]) -> dict[str,
         "clips": len(names),
         "clip_list": clip_list_hash(names),
     }
-
-
-def hash_digest(hashes: Mapping[str, str]) -> str:
-    """One hash over clip -> content hash pairs (order-free)."""
-    return text_hash("content", *(f"{k}\t{v}" for k, v in sorted(hashes.items())))
-
-
-def differing(a: Mapping[str, str], b: Mapping[str, str], names: Iterable[str]) -> list[str]:
-    """Names whose hash is known in both ``a`` and ``b`` and differs."""
-    return [n for n in names if n in a and n in b and a[n] != b[n]]

@@ -18,7 +18,6 @@ or a clean restart:
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import time
@@ -29,6 +28,7 @@ import requests
 import urllib3
 
 from rgasc.errors import DownloadError
+from rgasc.utils import file_hash
 
 PART_SUFFIX = ".part"
 CHUNK = 1 << 20
@@ -72,14 +72,6 @@ def part_path(dest: Path) -> Path:
     return dest.with_name(dest.name + PART_SUFFIX)
 
 
-def file_md5(path: Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        while block := f.read(CHUNK):
-            h.update(block)
-    return h.hexdigest()
-
-
 def fetch_verified(
     url: str, dest: str | os.PathLike[str], size: int, md5: str, *, progress: bool = True
 ) -> Path:
@@ -99,7 +91,7 @@ def fetch_verified(
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     if dest.is_file():
-        if dest.stat().st_size == size and file_md5(dest) == md5:
+        if dest.stat().st_size == size and file_hash(dest, "md5") == md5:
             return dest
         # Not a verified archive (another version, or written by other means): the bytes
         # cannot be trusted as a prefix either, so fetch it whole.
@@ -136,7 +128,7 @@ def fetch_verified(
                 best = max(best, now)
                 time.sleep(RETRY_DELAYS_S[min(stalls, len(RETRY_DELAYS_S) - 1)])
                 continue
-        got, got_size = file_md5(part), part.stat().st_size
+        got, got_size = file_hash(part, "md5"), part.stat().st_size
         if got == md5:
             os.replace(part, dest)
             return dest

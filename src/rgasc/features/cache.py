@@ -37,16 +37,13 @@ import numpy as np
 from rgasc.artefacts import BAD_CLIPS_FILE
 from rgasc.data.datasets import Clip, clip_key
 from rgasc.errors import ArtefactError, LabelSpaceError
-from rgasc.features.logmel import FeatureConfig
+from rgasc.features.logmel import SAMPLE_RATE, FeatureConfig
 from rgasc.features.normalize import band_stats
 from rgasc.utils import read_json, text_hash, write_json
 
-FORMAT_VERSION = 2
-#: Formats this version reads (1: one folder per config *and* file list, no clip identities).
-READABLE_FORMATS = (1, 2)
+FORMAT_VERSION = 2  # the only one read: older caches are recomputed
 MANIFEST = "manifest.json"
 LATEST = "latest.json"
-FEATURES = "features.npy"  # the array's name in format 1 (format 2 records its file)
 PROGRESS = "progress.json"
 BAD_CLIPS = BAD_CLIPS_FILE
 
@@ -57,14 +54,14 @@ def features_command(
     """The ``rgasc features`` command that (re)computes ``cfg``'s features of ``dataset``."""
     import shlex
 
-    default = FeatureConfig()
-    words = ["rgasc", "features", str(dataset), "--out", str(out)]
-    for field in ("sample_rate", "n_mels", "n_fft", "hop_length", "fmin", "power", "clip_seconds"):
-        value = getattr(cfg, field)
-        if value != getattr(default, field):
-            words += ["--" + field.replace("_", "-"), f"{value:g}"]
-    if cfg.fmax != cfg.sample_rate / 2:
-        words += ["--fmax", f"{cfg.fmax:g}"]
+    # every field is an option of the command; fmax defaults to the rate's Nyquist
+    default = FeatureConfig(sample_rate=cfg.sample_rate).replace(sample_rate=SAMPLE_RATE)
+    words = ["rgasc", "features", "--dataset", str(dataset), "--out", str(out)]
+    for field in dataclasses.fields(cfg):
+        value = getattr(cfg, field.name)
+        if value != getattr(default, field.name):
+            text = f"{value:g}" if isinstance(value, float | int) else str(value)
+            words += ["--" + field.name.replace("_", "-"), text]
     return shlex.join(words)
 
 
@@ -88,13 +85,13 @@ class FeatureCache:
         if not manifest_path.is_file():
             raise ArtefactError(
                 f"{manifest_path}: missing; {self.path} is not a finished feature cache "
-                "(run `rgasc features DATASET --out DIR` again to finish it)"
+                "(run `rgasc features --dataset DATASET --out DIR` again to finish it)"
             )
         m = read_json(manifest_path)
-        if m.get("format") not in READABLE_FORMATS:
+        if m.get("format") != FORMAT_VERSION:
             raise ArtefactError(
-                f"{manifest_path}: cache format {m.get('format')} is not one of "
-                f"{READABLE_FORMATS}; recompute it with `rgasc features`"
+                f"{manifest_path}: cache format {m.get('format')} is not {FORMAT_VERSION}, the "
+                "one this version reads; recompute it with `rgasc features`"
             )
         self.manifest: dict[str, Any] = m
         self.key: str = m["key"]
@@ -102,7 +99,7 @@ class FeatureCache:
         self.meta: list[Clip] = [Clip(**c) for c in m["meta"]]
         self.names: list[str] = [c.filename for c in self.meta]
         self.bad_clips: list[str] = [b["filename"] for b in m.get("bad_clips", [])]
-        self.file: str = m.get("file", FEATURES)
+        self.file: str = m["file"]
         try:
             self.features: np.ndarray = np.load(self.path / self.file, mmap_mode="r")
         except (OSError, ValueError) as e:
@@ -148,7 +145,8 @@ class FeatureCache:
         """Names (of ``paths``: name -> audio file) whose audio changed since its row was made.
 
         Cheap: size and mtime only. A file that is absent is not stale (training may run
-        without the audio); a clip without a recorded identity (format 1) is not checked.
+        without the audio); a clip without a recorded identity (its file was missing, so it
+        is a bad clip) is not checked.
         """
         from rgasc.data.provenance import file_stat, same_stat
 
@@ -258,7 +256,8 @@ def open_cache(path: str | os.PathLike[str], cfg: FeatureConfig | None = None) -
             return c
     what = "" if cfg is None else " for this FeatureConfig"
     raise ArtefactError(
-        f"{path}: no finished feature cache{what}; run `rgasc features DATASET --out {path}`"
+        f"{path}: no finished feature cache{what}; "
+        f"run `rgasc features --dataset DATASET --out {path}`"
     )
 
 

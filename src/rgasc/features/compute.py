@@ -6,22 +6,21 @@ still has the recorded size, mtime *and* content hash. The new state gets its ow
 file; reused rows are copied into it, the rest are computed in chunks of consecutive clips,
 each written into the memmap, flushed, and only then recorded in ``progress.json``. An
 interrupted run therefore redoes at most the chunk it was in, and, since every clip's
-features depend on that clip alone, yields the same bytes as an uninterrupted run.
+features depend on that clip alone, yields the same bytes as an uninterrupted run. The
+resume, bad-clip and flush protocol is the one of :class:`rgasc.data.clip_job.ClipJob`;
+this module says what a row is and how the state is stored.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
-import io
 import multiprocessing as mp
 import os
-import shutil
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -29,9 +28,10 @@ from typing import Any
 import numpy as np
 
 from rgasc.audio import load_audio
+from rgasc.data.clip_job import Bad, ClipJob, write_bad_clips
 from rgasc.data.datasets import Clip, DcaseDataset
 from rgasc.data.provenance import content_hash, file_stat, fingerprint, identity, same_stat
-from rgasc.errors import ArtefactError, Interrupted, RgascError
+from rgasc.errors import ArtefactError, RgascError
 from rgasc.features.cache import (
     BAD_CLIPS,
     FORMAT_VERSION,
@@ -42,12 +42,14 @@ from rgasc.features.cache import (
     clip_to_dict,
 )
 from rgasc.features.logmel import FeatureConfig, logmel
-from rgasc.utils import package_versions, read_stamp, text_hash, write_json, write_text_atomic
+from rgasc.utils import package_versions, read_stamp, text_hash, write_json
 
 DEFAULT_CHUNK = 16  # clips per recorded unit of work: 16 x 320 x 64 x 4 B = 1.3 MB in flight
 
 # (row within chunk, exception class, message): exceptions travel back from workers as data
 ChunkErrors = list[tuple[int, type, str]]
+# what extract_chunk returns: features, failures, identities
+ChunkResult = tuple[np.ndarray, ChunkErrors, list[dict[str, Any] | None]]
 
 
 def files_digest(dataset: DcaseDataset) -> str:
@@ -76,9 +78,7 @@ def state_key(cfg: FeatureConfig, names: Sequence[str], idents: dict[str, Any]) 
     )
 
 
-def extract_chunk(
-    paths: Sequence[str], cfg: FeatureConfig
-) -> tuple[np.ndarray, ChunkErrors, list[dict[str, Any] | None]]:
+def extract_chunk(paths: Sequence[str], cfg: FeatureConfig) -> ChunkResult:
     """Decode, featurise and identify files one after another (runs in a worker process).
 
     Returns:
@@ -116,8 +116,8 @@ def _one_blas_thread() -> contextlib.AbstractContextManager[Any]:
 
 
 def _run_chunks(
-    chunks: list[np.ndarray], paths: list[str], cfg: FeatureConfig, workers: int
-) -> Iterator[tuple[np.ndarray, tuple[np.ndarray, ChunkErrors, list[dict[str, Any] | None]]]]:
+    chunks: list[np.ndarray], paths: Sequence[str], cfg: FeatureConfig, workers: int
+) -> Generator[tuple[np.ndarray, ChunkResult], None, None]:
     """Yield (rows, extract_chunk result) in chunk order; at most 2 * workers chunks in flight."""
     if workers <= 0:
         for rows in chunks:
@@ -205,20 +205,149 @@ def _reusable(
         return list(pool.map(decide, range(len(names))))
 
 
-def _remove_superseded(out: Path, kdir: Path, cfg: FeatureConfig, keep: str) -> None:
-    """Delete what no finished cache needs any more: the old array files of ``kdir`` and
-    format-1 folders of this config (or unfinished format-1 runs, which cannot resume)."""
+def _chunks(todo: Sequence[int], chunk_size: int, workers: int) -> list[np.ndarray]:
+    """``todo`` (ascending rows) cut into chunks of consecutive rows, at most ``chunk_size``
+    each; with workers, at least ~4 chunks each, so the last ones do not leave a core idle."""
+    rows = np.asarray(todo, dtype=np.int64)
+    step = max(1, min(chunk_size, -(-rows.size // (4 * workers)) if workers > 0 else chunk_size))
+    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+    runs = [r for r in np.split(rows, breaks) if r.size]
+    return [r[i : i + step] for r in runs for i in range(0, r.size, step)]
+
+
+#: One computed row: its features (n_frames, n_mels) and its clip's identity (None: missing).
+Row = tuple[np.ndarray, dict[str, Any] | None]
+
+
+def _outcomes(
+    todo: list[int], paths: Sequence[str], cfg: FeatureConfig, workers: int, chunk_size: int
+) -> Iterator[list[tuple[int, Row | Bad]]]:
+    """Each chunk of ``todo``'s rows as computed by :func:`extract_chunk`, in chunk order;
+    a clip that failed is :class:`Bad`, with its identity kept for the bad-clip record."""
+    chunks = _run_chunks(_chunks(todo, chunk_size, workers), paths, cfg, workers)
+    with contextlib.closing(chunks):  # stopped early: no queued chunk is started
+        for rows, (arr, errors, idents) in chunks:
+            failed = {j: cls(msg) for j, cls, msg in errors}
+            yield [
+                (int(row), Bad(failed[j], idents[j]) if j in failed else (arr[j], idents[j]))
+                for j, row in enumerate(rows)
+            ]
+
+
+class _NewState:
+    """The state being written: its own array file and, in ``progress.json``, the rows it
+    holds so far (identities and bad clips), recorded only once those rows are on disk.
+
+    The array is never the finished state's file (that one stays servable, and open
+    memmaps of it stay valid); an unfinished run for the same clips is continued in place.
+    """
+
+    def __init__(
+        self, kdir: Path, cfg: FeatureConfig, names: list[str], partial: _Source | None
+    ) -> None:
+        self.kdir, self.cfg, self.names = kdir, cfg, names
+        self.clips: dict[str, dict[str, Any]] = {}  # name -> identity, rows with features
+        self.bad: dict[str, dict[str, Any]] = {}  # name -> {"error", "identity"}
+        if partial is not None and partial.names == names:
+            self.file = partial.file
+            self.feats: np.memmap = np.load(self.file, mmap_mode="r+")
+        else:
+            kdir.mkdir(parents=True, exist_ok=True)
+            self.file = kdir / f"features-{uuid.uuid4().hex[:12]}.npy"
+            self.feats = np.lib.format.open_memmap(
+                self.file, mode="w+", dtype=np.float32, shape=self.shape
+            )
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (len(self.names), self.cfg.n_frames, self.cfg.n_mels)
+
+    def copy(self, plan: list[tuple[_Source, str] | None], sources: list[_Source]) -> None:
+        """Take the reusable rows and bad records of ``plan`` from their sources, and record."""
+        arrays = {s.file: np.load(s.file, mmap_mode="r") for s in sources if s.file != self.file}
+        for i, p in enumerate(plan):
+            if p is None:
+                continue
+            src, how = p
+            name = self.names[i]
+            if how == "bad":
+                self.bad[name] = src.bad[name]
+                self.feats[i] = 0.0
+                continue
+            if src.file != self.file or src.rows[name] != i:
+                self.feats[i] = arrays[src.file][src.rows[name]]
+            self.clips[name] = src.clips[name]
+        del arrays
+        self.flush()
+
+    def store(self, row: int, value: Row | Bad) -> None:
+        """Put one computed row (or a bad clip's zero row) into the array (the job's sink)."""
+        name = self.names[row]
+        if isinstance(value, Bad):
+            self.bad[name] = {"error": value.message, "identity": value.detail}
+            self.feats[row] = 0.0  # a continued array may hold an unrecorded older row there
+            return
+        features, ident = value
+        self.feats[row] = features
+        if ident is not None:
+            self.clips[name] = ident
+
+    def flush(self) -> None:
+        """The rows on disk first, then the atomic record that says they are there."""
+        self.feats.flush()
+        write_json(self.kdir / PROGRESS, {"format": FORMAT_VERSION, "config": self.cfg.to_dict(),
+                                          "file": self.file.name, "names": self.names,
+                                          "clips": self.clips, "bad": self.bad})  # fmt: skip
+
+    def close(self) -> None:
+        del self.feats
+
+    def bad_rows(self) -> list[dict[str, str]]:
+        """{"filename", "error"} of the bad clips, in row order."""
+        return [{"filename": n, "error": self.bad[n]["error"]} for n in self.names if n in self.bad]
+
+    def manifest(self, dataset: DcaseDataset, listed: Sequence[Clip]) -> dict[str, Any]:
+        """The finished state's manifest (see :mod:`rgasc.features.cache`)."""
+        names, bad = self.names, self.bad
+        idents_all = {nm: self.clips.get(nm) or bad[nm].get("identity") for nm in names}
+        return {
+            "format": FORMAT_VERSION,
+            "key": state_key(self.cfg, names, idents_all),
+            "config": self.cfg.to_dict(),
+            "config_digest": self.cfg.digest(),
+            "files_digest": files_digest(dataset),
+            "dataset": str(dataset.root),
+            "provenance": fingerprint(dataset.root, names),
+            "file": self.file.name,
+            "shape": list(self.shape),
+            "dtype": "float32",
+            "names": names,
+            "meta": [clip_to_dict(c) for c in listed],
+            "clips": idents_all,
+            "bad": bad,
+            "bad_clips": self.bad_rows(),
+            "versions": package_versions(),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+
+
+def _remove_superseded(kdir: Path, keep: str) -> None:
+    """Delete the array files of ``kdir`` that no finished state needs any more."""
     for f in kdir.glob("features*.npy"):
         if f.name != keep:
             f.unlink(missing_ok=True)
-    for sub in out.iterdir() if out.is_dir() else ():
-        if not sub.is_dir() or sub == kdir:
-            continue
-        man, prog = read_stamp(sub / MANIFEST), read_stamp(sub / PROGRESS)
-        old_done = man is not None and man.get("format") == 1 and man.get("config") == cfg.to_dict()
-        old_partial = man is None and prog is not None and "format" not in prog and "done" in prog
-        if old_done or old_partial:
-            shutil.rmtree(sub, ignore_errors=True)
+
+
+def _refuse_lost(names: list[str], paths: list[str], plan: list[Any]) -> None:
+    """Raise when a clip is in no source with the content it has now (a merge of shards)."""
+    # (a missing file is not lost: it fails at once, as a bad clip, exactly as in one process)
+    lost = [nm for nm, p, f in zip(names, plan, paths, strict=True) if p is None and file_stat(f)]
+    if lost:
+        raise ArtefactError(
+            f"{len(lost)} clip(s) are in no shard with the content they have now, e.g. "
+            f"{lost[:3]}: the ranks read different files, or the audio changed during the run; "
+            "rerun the same command (the shards are kept and checked clip by clip)"
+        )
 
 
 def compute_features(
@@ -254,16 +383,16 @@ def compute_features(
         Interrupted on Ctrl-C. The chunks finished before either are kept, so a rerun
         resumes there.
     """
-    return _compute(dataset, out, cfg, workers=workers, skip_bad=skip_bad, progress=progress,
-                    chunk_size=chunk_size)  # fmt: skip
+    return update_cache(dataset, out, cfg, workers=workers, skip_bad=skip_bad,
+                        progress=progress, chunk_size=chunk_size)  # fmt: skip
 
 
-def _compute(
+def update_cache(
     dataset: DcaseDataset,
     out: str | os.PathLike[str],
     cfg: FeatureConfig,
     *,
-    clip_list: Sequence[Clip] | None = None,
+    clips: Sequence[Clip] | None = None,
     reuse: Sequence[Path] = (),
     only_reuse: bool = False,
     workers: int = 0,
@@ -271,40 +400,37 @@ def _compute(
     progress: bool = True,
     chunk_size: int = DEFAULT_CHUNK,
 ) -> FeatureCache:
-    """:func:`compute_features` of ``clip_list`` (default: every clip of ``dataset``), also
-    reusing the rows of the states (finished or not) in the KEY folders ``reuse`` (the shards
-    of a multi-process run, see :mod:`rgasc.features.sharded`), by the same per-clip checks.
+    """:func:`compute_features` of ``clips`` only, with more sources of rows to reuse.
 
-    ``only_reuse``: compute nothing; raise ArtefactError naming the clips that no source
-    holds with the content they have now.
+    The building block of the multi-process run (:mod:`rgasc.features.sharded`): each rank
+    updates a cache of its shard of the clips, and rank 0 merges the shards' caches into
+    ``out`` by this same update, with nothing left to compute.
+
+    Args:
+        dataset, out, cfg, workers, skip_bad, progress, chunk_size: as for
+            :func:`compute_features`.
+        clips: the clips of the cache, in its row order (default: every clip of ``dataset``).
+        reuse: more KEY folders whose states (finished or not) hold reusable rows; a row is
+            copied after the same per-clip checks (size, mtime, content hash) as any other.
+        only_reuse: compute nothing: every clip must be reusable from a source.
+
+    Raises:
+        as :func:`compute_features`; with ``only_reuse``, ArtefactError naming the clips that
+        no source holds with the content they have now.
     """
-    from tqdm import tqdm
-
     out = Path(out)
     kdir = out / cache_key(cfg)
-    listed = list(dataset.clips if clip_list is None else clip_list)
+    listed = list(dataset.clips if clips is None else clips)
     names = [c.filename for c in listed]
     paths = [str(dataset.audio_path(c)) for c in listed]
-    n = len(names)
-    shape = (n, cfg.n_frames, cfg.n_mels)
     finished = _source(kdir, read_stamp(kdir / MANIFEST), cfg)
     partial = _source(kdir, read_stamp(kdir / PROGRESS), cfg)
     extra = [_source(d, read_stamp(d / f), cfg) for d in reuse for f in (PROGRESS, MANIFEST)]
     sources = [s for s in (partial, finished, *extra) if s is not None]
     plan = _reusable(names, paths, sources, max(4, workers))
     reused = sum(p is not None for p in plan)
-    # (a missing file is not lost: it fails at once, as a bad clip, exactly as in one process)
-    lost = (
-        [nm for nm, p, f in zip(names, plan, paths, strict=True) if p is None and file_stat(f)]
-        if only_reuse
-        else []
-    )
-    if lost:
-        raise ArtefactError(
-            f"{len(lost)} clip(s) are in no shard with the content they have now, e.g. "
-            f"{lost[:3]}: the ranks read different files, or the audio changed during the run; "
-            "rerun the same command (the shards are kept and checked clip by clip)"
-        )
+    if only_reuse:
+        _refuse_lost(names, paths, plan)
 
     if (
         finished is not None
@@ -312,111 +438,35 @@ def _compute(
         and all(p is not None and p[0] is finished for p in plan)
     ):  # the finished cache is this dataset's: nothing to do
         (kdir / PROGRESS).unlink(missing_ok=True)
-        _remove_superseded(out, kdir, cfg, keep=finished.file.name)
+        _remove_superseded(kdir, keep=finished.file.name)
         write_json(out / LATEST, {"key": kdir.name})
         return _opened(kdir, reused, 0)
 
-    # The new state's rows go to their own file (never the finished one: it stays servable,
-    # and open memmaps of it stay valid); an unfinished run for the same clips continues.
-    if partial is not None and partial.names == names:
-        target = partial.file
-        feats = np.load(target, mmap_mode="r+")
-    else:
-        kdir.mkdir(parents=True, exist_ok=True)
-        target = kdir / f"features-{uuid.uuid4().hex[:12]}.npy"
-        feats = np.lib.format.open_memmap(target, mode="w+", dtype=np.float32, shape=shape)
-    clips: dict[str, dict[str, Any]] = {}
-    bad: dict[str, dict[str, Any]] = {}
-    arrays = {s.file: np.load(s.file, mmap_mode="r") for s in sources if s.file != target}
-    for i, p in enumerate(plan):
-        if p is None:
-            continue
-        src, how = p
-        if how == "bad":
-            bad[names[i]] = src.bad[names[i]]
-            feats[i] = 0.0
-            continue
-        if src.file != target or src.rows[names[i]] != i:
-            feats[i] = arrays[src.file][src.rows[names[i]]]
-        clips[names[i]] = src.clips[names[i]]
-    feats.flush()  # data on disk before the progress record says so
-    del arrays
-
-    def record() -> None:
-        write_json(kdir / PROGRESS, {"format": FORMAT_VERSION, "config": cfg.to_dict(),
-                                     "file": target.name, "names": names, "clips": clips,
-                                     "bad": bad})  # fmt: skip
-
-    record()
-    todo = np.asarray([i for i, p in enumerate(plan) if p is None], dtype=np.int64)
-    # with workers, at least ~4 chunks each so the last ones do not leave a core idle
-    step = max(1, min(chunk_size, -(-todo.size // (4 * workers)) if workers > 0 else chunk_size))
-    # split the remaining rows into runs of consecutive rows of at most `step` clips
-    breaks = np.flatnonzero(np.diff(todo) != 1) + 1
-    runs = [r for r in np.split(todo, breaks) if r.size]
-    chunks = [r[i : i + step] for r in runs for i in range(0, r.size, step)]
-
-    bar = tqdm(total=n, initial=reused, disable=not progress, unit="clip", desc="features")
+    state = _NewState(kdir, cfg, names, partial)
     try:
-        for rows, (arr, errors, idents) in _run_chunks(chunks, paths, cfg, workers):
-            if errors and not skip_bad:
-                _, cls, msg = errors[0]
-                raise cls(f"{msg} (rerun with --skip-bad to record it in {BAD_CLIPS} and go on)")
-            failed = {int(i): msg for i, _cls, msg in errors}
-            for j, row in enumerate(rows):
-                name = names[int(row)]
-                if j in failed:
-                    bad[name] = {"error": failed[j], "identity": idents[j]}
-                elif (ident := idents[j]) is not None:
-                    clips[name] = ident
-            feats[rows[0] : rows[-1] + 1] = arr
-            feats.flush()
-            record()
-            bar.update(len(rows))
-    except KeyboardInterrupt as e:
-        kept = len(clips) + len(bad)
-        raise Interrupted(
-            f"{kdir}: stopped with {kept} of {n} clips done; they are kept ({PROGRESS})",
-            same_command=True,
-        ) from e
+        state.copy(plan, sources)
+        job: ClipJob[int, Row] = ClipJob(
+            lambda todo: _outcomes(todo, paths, cfg, workers, chunk_size),
+            state.store,
+            state.flush,
+            skip_bad=skip_bad,
+            hint=f"rerun with --skip-bad to record it in {BAD_CLIPS} and go on",
+            stopped=lambda kept, total: (
+                f"{kdir}: stopped with {kept} of {total} clips done; they are kept ({PROGRESS})"
+            ),
+            desc="features",
+            progress=progress,
+        )
+        done = job.run(range(len(names)), done={i for i, p in enumerate(plan) if p is not None})
     finally:
-        bar.close()
-        del feats
+        state.close()
 
-    bad_rows = [{"filename": nm, "error": bad[nm]["error"]} for nm in names if nm in bad]
-    if bad_rows:
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=["filename", "error"])
-        w.writeheader()
-        w.writerows(bad_rows)
-        write_text_atomic(kdir / BAD_CLIPS, buf.getvalue())
-    else:
-        (kdir / BAD_CLIPS).unlink(missing_ok=True)
-    idents_all = {nm: clips.get(nm) or bad[nm].get("identity") for nm in names}
-    manifest = {
-        "format": FORMAT_VERSION,
-        "key": state_key(cfg, names, idents_all),
-        "config": cfg.to_dict(),
-        "config_digest": cfg.digest(),
-        "files_digest": files_digest(dataset),
-        "dataset": str(dataset.root),
-        "provenance": fingerprint(dataset.root, names),
-        "file": target.name,
-        "shape": list(shape),
-        "dtype": "float32",
-        "names": names,
-        "meta": [clip_to_dict(c) for c in listed],
-        "clips": idents_all,
-        "bad": bad,
-        "bad_clips": bad_rows,
-        "versions": package_versions(),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    write_json(kdir / MANIFEST, manifest)  # last: the commit point of the new state
+    write_bad_clips(kdir / BAD_CLIPS, {r["filename"]: r["error"] for r in state.bad_rows()})
+    write_json(kdir / MANIFEST, state.manifest(dataset, listed))  # last: the commit point
     (kdir / PROGRESS).unlink(missing_ok=True)
-    _remove_superseded(out, kdir, cfg, keep=target.name)
+    _remove_superseded(kdir, keep=state.file.name)
     write_json(out / LATEST, {"key": kdir.name})
-    return _opened(kdir, reused, len(todo))
+    return _opened(kdir, reused, len(done.done))
 
 
 def _opened(kdir: Path, reused: int, computed: int) -> FeatureCache:

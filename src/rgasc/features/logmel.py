@@ -149,7 +149,7 @@ def mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -
 
 
 @lru_cache(maxsize=8)
-def _frontend(cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+def frontend_arrays(cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
     """(window [n_fft] scaled by 1/sqrt(sum(w^2)), mel filterbank transposed [n_freqs, n_mels])."""
     w = window_array(cfg)
     # scipy's spectrogram(mode="magnitude") divides |STFT| by sqrt(fs * sum(w^2)) with fs=1;
@@ -182,7 +182,7 @@ def logmel(waveform: np.ndarray, cfg: FeatureConfig = FeatureConfig()) -> np.nda
     if x.ndim != 1:
         raise ValueError(f"logmel expects a mono waveform of shape (samples,), got {x.shape}")
     x = np.ascontiguousarray(fix_length(x, cfg.n_samples))
-    window, fb_t = _frontend(cfg)
+    window, fb_t = frontend_arrays(cfg)
     # (frames, n_fft) strided view: frame t covers samples [t*hop, t*hop + n_fft)
     frames = np.lib.stride_tricks.sliding_window_view(x, cfg.n_fft)[:: cfg.hop_length]
     # scipy.fft keeps float32 (numpy's rfft works in float64 and is ~2x slower here)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rgasc.features.logmel import FeatureConfig, _frontend
+from rgasc.features.logmel import FeatureConfig, frontend_arrays
 
 
 class LogMel(nn.Module):
@@ -25,7 +25,7 @@ class LogMel(nn.Module):
     def __init__(self, cfg: FeatureConfig = FeatureConfig()) -> None:
         super().__init__()
         self.cfg = cfg
-        window, fb_t = _frontend(cfg)
+        window, fb_t = frontend_arrays(cfg)
         self.register_buffer("window", torch.from_numpy(window.copy()), persistent=False)
         self.register_buffer("fb", torch.from_numpy(fb_t.copy()), persistent=False)  # [F, M]
 

@@ -1,9 +1,10 @@
 """``rgasc features --devices N [--num-nodes M]``: feature extraction spread over processes.
 
 Each rank computes the features of its contiguous shard of the clip list with the
-single-process code (:func:`rgasc.features.compute_features`'s own path: same chunks, same
-per-clip identities and content hashes, same bad-clip policy, same resumable
-``progress.json``) into a cache of its own::
+single-process code (:func:`rgasc.features.compute.update_cache`, which
+:func:`rgasc.features.compute_features` runs too: same chunks, same per-clip identities and
+content hashes, same bad-clip policy, same resumable ``progress.json``) into a cache of its
+own::
 
     OUT.shards/rank{r}-of-{n}/SUB/        the shard's cache (format 2, the shard's clips only)
     OUT.shards/rank{r}-of-{n}/done.json   stamp written last: the config and the shard's clips
@@ -31,20 +32,14 @@ from pathlib import Path
 
 from rgasc.data.datasets import Clip, DcaseDataset
 from rgasc.data.provenance import clip_list_hash
-from rgasc.distributed import Ranks, shard_dir, shard_range, shards_dir, sync_or_raise
+from rgasc.distributed import Ranks, shard_clips, shard_dir, shards_dir, sync_or_raise
 from rgasc.errors import ArtefactError
 from rgasc.features.cache import FeatureCache
-from rgasc.features.compute import DEFAULT_CHUNK, _compute, cache_key
+from rgasc.features.compute import DEFAULT_CHUNK, cache_key, update_cache
 from rgasc.features.logmel import FeatureConfig
 from rgasc.utils import read_stamp, text_hash, write_json
 
 DONE = "done.json"
-
-
-def shard_clips(clips: Sequence[Clip], rank: int, world: int) -> list[Clip]:
-    """Rank ``rank``'s contiguous share of ``clips`` (see :func:`rgasc.distributed.shard_range`)."""
-    lo, hi = shard_range(len(clips), rank, world)
-    return list(clips[lo:hi])
 
 
 def shard_key(cfg: FeatureConfig, clips: Sequence[Clip]) -> str:
@@ -84,8 +79,9 @@ def shard_features(
     cache = None
     if mine:
         main = Path(out) / cache_key(cfg)
-        cache = _compute(dataset, folder, cfg, clip_list=mine, reuse=[main], workers=workers,
-                         skip_bad=skip_bad, progress=progress, chunk_size=chunk_size)  # fmt: skip
+        cache = update_cache(dataset, folder, cfg, clips=mine, reuse=[main], workers=workers,
+                             skip_bad=skip_bad, progress=progress,
+                             chunk_size=chunk_size)  # fmt: skip
     counts = (cache.reused or 0, cache.computed or 0) if cache is not None else (0, 0)
     write_json(stamp, {"key": shard_key(cfg, mine), "clips": len(mine), "reused": counts[0],
                        "computed": counts[1]})  # fmt: skip
@@ -128,8 +124,8 @@ def merge_feature_shards(
         computed += int(stamp.get("computed", 0))
         if stamp.get("clips"):
             sources.append(shard_cache_dir(out, cfg, r, world))
-    cache = _compute(dataset, out, cfg, reuse=sources, only_reuse=True, workers=workers,
-                     skip_bad=skip_bad, progress=progress)  # fmt: skip
+    cache = update_cache(dataset, out, cfg, reuse=sources, only_reuse=True, workers=workers,
+                         skip_bad=skip_bad, progress=progress)  # fmt: skip
     shutil.rmtree(shards_dir(out), ignore_errors=True)
     cache.reused, cache.computed = reused, computed
     return cache

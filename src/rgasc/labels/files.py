@@ -91,8 +91,35 @@ class PseudoLabels:
         return self.probs[[index[clip_key(n)] for n in names]]
 
 
-def write_labels(path: str | os.PathLike[str], pl: PseudoLabels) -> None:
-    """Write atomically; the format follows the suffix (.h5/.hdf5 or .csv)."""
+def write_labels(
+    path: str | os.PathLike[str], pl: PseudoLabels, embeddings: np.ndarray | None = None
+) -> None:
+    """Write atomically; the format follows the suffix (.h5/.hdf5 or .csv).
+
+    ``embeddings``: the clips' embeddings [clips, D], stored as the float32 dataset
+    ``embedding`` of an .h5 file (read back by :func:`rgasc.labels.tagging.read_embeddings`);
+    they are added before the file gets its final name, so a label file that promises
+    embeddings always holds them.
+    """
+    if embeddings is None:
+        _write_labels(path, pl)
+        return
+    path = Path(path)
+    if path.suffix.lower() not in (".h5", ".hdf5"):
+        raise ArtefactError(f"{path}: embeddings are stored only in .h5 label files")
+    import h5py
+
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.writing{path.suffix}")
+    try:
+        _write_labels(tmp, pl)
+        with h5py.File(tmp, "a") as f:
+            f.create_dataset("embedding", data=embeddings.astype(np.float32))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_labels(path: str | os.PathLike[str], pl: PseudoLabels) -> None:
     path = Path(path)
     suffix = path.suffix.lower()
     with atomic_path(path) as tmp:

@@ -17,7 +17,6 @@ unfinished ones where they stopped.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import shutil
@@ -27,31 +26,17 @@ from pathlib import Path
 import numpy as np
 
 from rgasc.artefacts import BAD_CLIPS_FILE
+from rgasc.data.clip_job import read_bad_clips, write_bad_clips
 from rgasc.data.datasets import Clip, DcaseDataset
-
-# the single-process tagger's own writers and run key: a merged file must be written as it is
 from rgasc.data.provenance import clip_list_hash
-from rgasc.distributed import Ranks, shard_dir, shard_range, shards_dir, sync_or_raise
+from rgasc.distributed import Ranks, shard_clips, shard_dir, shards_dir, sync_or_raise
 from rgasc.errors import ArtefactError
-from rgasc.labels.files import PseudoLabels, read_labels
-from rgasc.labels.tagging import (
-    _run_key,
-    _write,
-    _write_bad,
-    bad_clips_path,
-    read_embeddings,
-    tag_dataset,
-)
+from rgasc.labels.files import PseudoLabels, read_labels, write_labels
+from rgasc.labels.tagging import bad_clips_path, read_embeddings, tag_dataset, tag_run_key
 from rgasc.teachers.base import Teacher
 from rgasc.utils import stage_done, write_json
 
 DONE = "done.json"
-
-
-def shard_clips(clips: Sequence[Clip], rank: int, world: int) -> list[Clip]:
-    """Rank ``rank``'s contiguous share of ``clips`` (see :func:`rgasc.distributed.shard_range`)."""
-    lo, hi = shard_range(len(clips), rank, world)
-    return list(clips[lo:hi])
 
 
 def shard_label_path(out: str | os.PathLike[str], rank: int, world: int) -> Path:
@@ -81,7 +66,7 @@ def tag_shard(
     mine = shard_clips(list(dataset.clips if clips is None else clips), rank, world)
     path = shard_label_path(out, rank, world)
     stamp = path.parent / DONE
-    key = _run_key(teacher, dataset, mine, embeddings)
+    key = tag_run_key(teacher, dataset, mine, embeddings)
     if stage_done(stamp, key, outputs=[path] if mine else []):
         return path if mine else None
     # a stale stamp or bad-clip list (another teacher, other clips) must not survive a redo
@@ -103,13 +88,6 @@ def tag_shard(
         path.parent.mkdir(parents=True, exist_ok=True)
     write_json(stamp, {"key": key, "clips": len(mine)})
     return path if mine else None
-
-
-def _read_bad(path: Path) -> dict[str, str]:
-    if not path.is_file():
-        return {}
-    with open(path, newline="") as f:
-        return {r["filename"]: r["error"] for r in csv.DictReader(f)}
 
 
 def merge_label_shards(
@@ -139,8 +117,8 @@ def merge_label_shards(
         path = shard_label_path(out, r, world)
         if not (path.parent / DONE).is_file():
             raise ArtefactError(f"{path.parent}: shard {r} of {world} is unfinished")
-        shard_bad = {**_read_bad(path.parent / BAD_CLIPS_FILE), **_read_bad(bad_clips_path(path))}
-        bad.update(shard_bad)
+        bad.update(read_bad_clips(path.parent / BAD_CLIPS_FILE))
+        bad.update(read_bad_clips(bad_clips_path(path)))
         if not path.is_file():
             continue  # an empty shard
         pl = read_labels(path)
@@ -163,11 +141,8 @@ def merge_label_shards(
         attrs=attrs,
         hashes=[h for p in parts for h in (p.hashes or [])] if hashed else None,
     )
-    _write(out, merged, np.concatenate(embs) if embeddings else None)
-    if bad:
-        _write_bad(bad_clips_path(out), bad)
-    else:
-        bad_clips_path(out).unlink(missing_ok=True)
+    write_labels(out, merged, np.concatenate(embs) if embeddings else None)
+    write_bad_clips(bad_clips_path(out), bad)  # or remove a stale list
     shutil.rmtree(shards_dir(out), ignore_errors=True)
     return merged
 

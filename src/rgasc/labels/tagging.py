@@ -7,12 +7,13 @@ Clips are decoded on a background thread while the model runs, batched with clip
 same length (no padding between clips, so a clip's probabilities never depend on its batch
 mates), and the results so far are flushed every few batches to ``<out>.partial.npz``. That
 file is keyed by the teacher, its checkpoint and the clip list: a rerun of the same command
-continues where the interrupted one stopped; any other run starts afresh.
+continues where the interrupted one stopped; any other run starts afresh. That resume,
+bad-clip and flush protocol is :class:`rgasc.data.clip_job.ClipJob`'s (shared with
+``rgasc features``); this module says how clips are tagged and how results are stored.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -25,9 +26,10 @@ import numpy as np
 from rgasc import __version__
 from rgasc.artefacts import BAD_CLIPS_FILE
 from rgasc.audio import check_duration, load_audio
+from rgasc.data.clip_job import Bad, ClipJob, write_bad_clips
 from rgasc.data.datasets import Clip, DcaseDataset
 from rgasc.data.provenance import clip_list_hash, content_hash
-from rgasc.errors import ArtefactError, AudioError, AudioMissingError, Interrupted, TeacherError
+from rgasc.errors import ArtefactError, AudioError, AudioMissingError, TeacherError
 from rgasc.labels.files import PseudoLabels, read_strings, write_labels
 from rgasc.teachers.base import NameTeacher, Teacher
 from rgasc.utils import atomic_path, installed_versions, package_versions, text_hash
@@ -51,11 +53,18 @@ def tag_command(dataset: str | os.PathLike[str], teacher: str, out: str | os.Pat
     """The ``rgasc tag`` command that (re)makes the label file ``out``."""
     import shlex
 
-    return shlex.join(["rgasc", "tag", str(dataset), "--teacher", teacher, "--out", str(out)])
+    return shlex.join(
+        ["rgasc", "tag", "--dataset", str(dataset), "--teacher", teacher, "--out", str(out)]
+    )
 
 
-def _run_key(teacher: Teacher, dataset: DcaseDataset, clips: Sequence[Clip], emb: bool) -> str:
-    """Identity of a run: a partial file made by any other run must not be resumed."""
+def tag_run_key(teacher: Teacher, dataset: DcaseDataset, clips: Sequence[Clip], emb: bool) -> str:
+    """The identity of a tagging run: teacher, weights, options, dataset, clip list, and
+    whether embeddings are kept.
+
+    A partial file (or, for ``--devices``, a finished shard) recorded under any other key
+    belongs to another run: it is never resumed, so labels of two runs cannot mix.
+    """
     options = getattr(teacher, "options", {})
     return text_hash(
         teacher.name,
@@ -68,6 +77,11 @@ def _run_key(teacher: Teacher, dataset: DcaseDataset, clips: Sequence[Clip], emb
     )
 
 
+#: One tagged clip: probabilities [E], its embedding [D] (if kept), its audio's content hash
+#: (None when tagged by name).
+Tagged = tuple[np.ndarray, np.ndarray | None, str | None]
+
+
 class _Progress:
     """Results gathered so far: probabilities (and embeddings) per clip name, bad clips."""
 
@@ -76,6 +90,18 @@ class _Progress:
         self.emb: dict[str, np.ndarray] = {}
         self.bad: dict[str, str] = {}
         self.hashes: dict[str, str] = {}  # content hash of each tagged clip's audio
+
+    def store(self, clip: Clip, value: Tagged | Bad) -> None:
+        """Keep one clip's outcome (the :class:`ClipJob`'s sink)."""
+        if isinstance(value, Bad):
+            self.bad[clip.filename] = value.message
+            return
+        probs, emb, content = value
+        self.probs[clip.filename] = probs
+        if emb is not None:
+            self.emb[clip.filename] = emb
+        if content is not None:
+            self.hashes[clip.filename] = content
 
     def save(self, path: Path, key: str) -> None:
         names = list(self.probs)
@@ -233,84 +259,102 @@ def tag_dataset(
         raise TeacherError(f"teacher {teacher.name!r} has no embedding; drop --embeddings")
     teacher.to(device)
 
-    key = _run_key(teacher, dataset, clips, embeddings)
+    key = tag_run_key(teacher, dataset, clips, embeddings)
     part = partial_path(out)
     state = (_Progress.load(part, key) if part.is_file() else None) or _Progress()
-    todo = [c for c in clips if c.filename not in state.probs and c.filename not in state.bad]
 
-    from tqdm.auto import tqdm
-
-    bar = tqdm(
-        total=len(clips),
-        initial=len(clips) - len(todo),
-        unit="clip",
-        desc=f"tag {teacher.name}",
-        disable=not progress,
-    )
-    batches_since_flush = 0
-
-    def run(batch: list[tuple[Clip, np.ndarray]]) -> None:
-        nonlocal batches_since_flush
-        probs, emb = _predict(teacher, np.stack([w for _, w in batch]), embeddings)
-        for i, (c, _) in enumerate(batch):
-            state.probs[c.filename] = np.asarray(probs[i], dtype=np.float32)
-            if emb is not None:
-                state.emb[c.filename] = np.asarray(emb[i], dtype=np.float32)
-        bar.update(len(batch))
-        batches_since_flush += 1
-        if batches_since_flush >= FLUSH_EVERY:
-            state.save(part, key)
-            batches_since_flush = 0
-
-    try:
+    def compute(todo: list[Clip]) -> Iterator[list[tuple[Clip, Tagged | Bad]]]:
         if isinstance(teacher, NameTeacher):
-            for i in range(0, len(todo), batch_size):
-                chunk = todo[i : i + batch_size]
-                rows = teacher.tag_names([c.filename for c in chunk])
-                for c, r in zip(chunk, rows, strict=True):
-                    state.probs[c.filename] = np.asarray(r, dtype=np.float32)
-                bar.update(len(chunk))
-        else:
-            # buckets of equal-length waveforms; a bucket runs when full, or (if many
-            # lengths are pending) the largest one runs early to bound memory
-            buckets: dict[int, list[tuple[Clip, np.ndarray]]] = {}
-            window = clip_seconds or typical_seconds(dataset, dataset.clips)
-            for c, loaded in _prefetch(dataset, todo, teacher.sample_rate, window):
-                if isinstance(loaded, AudioError):
-                    if not skip_bad:
-                        raise type(loaded)(
-                            f"{loaded} (rerun with --skip-bad to leave it out and go on)"
-                        ) from loaded
-                    state.bad[c.filename] = str(loaded)
-                    bar.update(1)
-                    continue
-                wav, state.hashes[c.filename] = loaded
-                bucket = buckets.setdefault(wav.shape[-1], [])
-                bucket.append((c, wav))
-                if len(bucket) >= batch_size:
-                    run(buckets.pop(wav.shape[-1]))
-                elif sum(map(len, buckets.values())) >= 4 * batch_size:
-                    run(buckets.pop(max(buckets, key=lambda n: len(buckets[n]))))
-            for n in list(buckets):
-                run(buckets.pop(n))
-    except KeyboardInterrupt as e:
-        state.save(part, key)  # keep what is done, so a rerun resumes here
-        bar.close()
-        raise Interrupted(
-            f"{out}: stopped with {len(state.probs) + len(state.bad)} of {len(clips)} clips "
-            f"tagged; they are kept in {part}",
-            same_command=True,
-        ) from e
-    except BaseException:
-        state.save(part, key)  # keep what is done, so a rerun resumes here
-        bar.close()
-        raise
-    bar.close()
+            return _tag_names(teacher, todo, batch_size)
+        return _tag_audio(teacher, dataset, todo, batch_size, embeddings, clip_seconds)
+
+    job: ClipJob[Clip, Tagged] = ClipJob(
+        compute,
+        state.store,
+        lambda: state.save(part, key),
+        skip_bad=skip_bad,
+        stopped=lambda kept, total: (
+            f"{out}: stopped with {kept} of {total} clips tagged; they are kept in {part}"
+        ),
+        flush_every=FLUSH_EVERY,
+        desc=f"tag {teacher.name}",
+        progress=progress,
+    )
+    job.run(clips, done={c for c in clips if c.filename in state.probs or c.filename in state.bad})
 
     done = [c for c in clips if c.filename in state.probs]
     if not done:
         raise ArtefactError(f"{dataset.root}: no clip could be tagged (see {bad_clips_path(out)})")
-    pl = PseudoLabels(
+    pl = _pseudo_labels(state, teacher, dataset, clips, done)
+    write_labels(out, pl, np.stack([state.emb[c.filename] for c in done]) if embeddings else None)
+    write_bad_clips(bad_clips_path(out), state.bad)  # or remove an earlier run's list
+    part.unlink(missing_ok=True)
+    return pl
+
+
+def _tag_audio(
+    teacher: Teacher,
+    dataset: DcaseDataset,
+    todo: Sequence[Clip],
+    batch_size: int,
+    embeddings: bool,
+    clip_seconds: float | None,
+) -> Iterator[list[tuple[Clip, Tagged | Bad]]]:
+    """Decode ``todo`` ahead of the model and tag it in batches of equal-length waveforms.
+
+    A batch runs when full or, while many lengths are pending, the largest one runs early
+    to bound memory. Undecodable clips come out at once, one per batch.
+    """
+    window = clip_seconds or typical_seconds(dataset, dataset.clips)
+    buckets: dict[int, list[tuple[Clip, np.ndarray, str]]] = {}
+    for c, loaded in _prefetch(dataset, todo, teacher.sample_rate, window):
+        if isinstance(loaded, AudioError):
+            yield [(c, Bad(loaded))]
+            continue
+        wav, content = loaded
+        bucket = buckets.setdefault(wav.shape[-1], [])
+        bucket.append((c, wav, content))
+        if len(bucket) >= batch_size:
+            yield _tag_batch(teacher, buckets.pop(wav.shape[-1]), embeddings)
+        elif sum(map(len, buckets.values())) >= 4 * batch_size:
+            largest = max(buckets, key=lambda n: len(buckets[n]))
+            yield _tag_batch(teacher, buckets.pop(largest), embeddings)
+    for n in list(buckets):
+        yield _tag_batch(teacher, buckets.pop(n), embeddings)
+
+
+def _tag_batch(
+    teacher: Teacher, batch: list[tuple[Clip, np.ndarray, str]], embeddings: bool
+) -> list[tuple[Clip, Tagged | Bad]]:
+    probs, emb = _predict(teacher, np.stack([w for _, w, _ in batch]), embeddings)
+    return [
+        (c, (np.asarray(probs[i], np.float32),
+             None if emb is None else np.asarray(emb[i], np.float32), content))
+        for i, (c, _, content) in enumerate(batch)
+    ]  # fmt: skip
+
+
+def _tag_names(
+    teacher: NameTeacher, todo: Sequence[Clip], batch_size: int
+) -> Iterator[list[tuple[Clip, Tagged | Bad]]]:
+    """Tag ``todo`` by clip name (no audio is read, so no clip is bad)."""
+    for i in range(0, len(todo), batch_size):
+        chunk = todo[i : i + batch_size]
+        rows = teacher.tag_names([c.filename for c in chunk])
+        yield [
+            (c, (np.asarray(r, np.float32), None, None)) for c, r in zip(chunk, rows, strict=True)
+        ]
+
+
+def _pseudo_labels(
+    state: _Progress,
+    teacher: Teacher,
+    dataset: DcaseDataset,
+    clips: Sequence[Clip],
+    done: Sequence[Clip],
+) -> PseudoLabels:
+    """The label file's contents: the ``done`` clips' rows and the run's provenance."""
+    return PseudoLabels(
         filenames=[c.filename for c in done],
         probs=np.stack([state.probs[c.filename] for c in done]),
         labels=list(teacher.labels),
@@ -329,40 +373,6 @@ def tag_dataset(
         },
         hashes=[state.hashes.get(c.filename, "") for c in done] if state.hashes else None,
     )
-    emb_rows = np.stack([state.emb[c.filename] for c in done]) if embeddings else None
-    _write(out, pl, emb_rows)
-    bad_file = bad_clips_path(out)
-    if state.bad:
-        _write_bad(bad_file, state.bad)
-    else:
-        bad_file.unlink(missing_ok=True)  # no stale list of an earlier run
-    part.unlink(missing_ok=True)
-    return pl
-
-
-def _write(out: Path, pl: PseudoLabels, emb: np.ndarray | None) -> None:
-    """Write the label file; with embeddings, add them before the file gets its final name."""
-    if emb is None:
-        write_labels(out, pl)
-        return
-    import h5py
-
-    tmp = out.with_name(f".{out.stem}.{os.getpid()}.writing{out.suffix}")
-    try:
-        write_labels(tmp, pl)
-        with h5py.File(tmp, "a") as f:
-            f.create_dataset("embedding", data=emb.astype(np.float32))
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _write_bad(path: Path, bad: dict[str, str]) -> None:
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["filename", "error"])
-        for name, err in bad.items():
-            w.writerow([name, err])
 
 
 def read_embeddings(path: str | os.PathLike[str]) -> tuple[list[str], np.ndarray]:
