@@ -39,8 +39,9 @@ def rgasc(args: list[str], cwd: Path) -> float:
         "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
     }
     t0 = time.perf_counter()
-    res = subprocess.run([sys.executable, "-m", "rgasc", *args], cwd=cwd, env=env,
-                         capture_output=True, text=True)  # fmt: skip
+    res = subprocess.run(
+        [sys.executable, "-m", "rgasc", *args], cwd=cwd, env=env, capture_output=True, text=True
+    )
     if res.returncode:
         raise SystemExit(f"rgasc {' '.join(args)} failed:\n{res.stdout}\n{res.stderr}")
     return time.perf_counter() - t0
@@ -95,8 +96,12 @@ def main() -> None:
     p.add_argument("--devices", type=int, default=2)
     p.add_argument("--accelerator", default="cpu", help="tagging only; features run on CPUs")
     p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--stages", nargs="+", default=["tag", "features"],
-                   help="tag and/or features (also comma-separated)")  # fmt: skip
+    p.add_argument(
+        "--stages",
+        nargs="+",
+        default=["tag", "features"],
+        help="tag and/or features (also comma-separated)",
+    )
     p.add_argument("--root", default=None, help="work folder (default: a temporary one)")
     a = p.parse_args()
     stages = [s for arg in a.stages for s in arg.split(",") if s]
@@ -106,7 +111,10 @@ def main() -> None:
         root = Path(a.root or tmp)
         root.mkdir(parents=True, exist_ok=True)
         ds = root / "synth"
-        rgasc(["synth", "--out", str(ds), "--clips", str(a.clips), "--clip-seconds", str(a.seconds)], root)
+        rgasc(
+            ["synth", "--out", str(ds), "--clips", str(a.clips), "--clip-seconds", str(a.seconds)],
+            root,
+        )
         print(f"{a.clips} clips x {a.seconds:g} s, {os.cpu_count()} CPUs, devices 1 vs {a.devices}")
         for stage in stages:
             times: dict[int, float] = {}
@@ -115,14 +123,35 @@ def main() -> None:
                 if stage == "tag":
                     ckpt, labels = teacher_files(root)
                     outs[n] = root / f"tag{n}" / "labels.h5"
-                    args = ["tag", "--dataset", str(ds), "--teacher", "panns-cnn14-16k", "--checkpoint",
-                            str(ckpt), "--class-labels", str(labels), "--accelerator",
-                            a.accelerator, "--batch-size", str(a.batch_size),
-                            "--out", str(outs[n])]  # fmt: skip
+                    args = [
+                        "tag",
+                        "--dataset",
+                        str(ds),
+                        "--teacher",
+                        "panns-cnn14-16k",
+                        "--checkpoint",
+                        str(ckpt),
+                        "--class-labels",
+                        str(labels),
+                        "--accelerator",
+                        a.accelerator,
+                        "--batch-size",
+                        str(a.batch_size),
+                        "--out",
+                        str(outs[n]),
+                    ]
                 else:
                     outs[n] = root / f"feat{n}"
-                    args = ["features", "--dataset", str(ds), "--out", str(outs[n]), "--no-progress",
-                            "--clip-seconds", f"{a.seconds:g}"]  # fmt: skip
+                    args = [
+                        "features",
+                        "--dataset",
+                        str(ds),
+                        "--out",
+                        str(outs[n]),
+                        "--no-progress",
+                        "--clip-seconds",
+                        f"{a.seconds:g}",
+                    ]
                     if n > 1:
                         args += ["--accelerator", "cpu"]
                 if n > 1:

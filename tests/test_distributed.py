@@ -42,8 +42,9 @@ from rgasc.labels.files import read_labels
 from rgasc.labels.sharded import merge_label_shards, tag_shard
 from rgasc.labels.tagging import bad_clips_path, read_embeddings, tag_dataset
 
-CFG = FeatureConfig(sample_rate=16000, n_fft=512, hop_length=256, n_mels=32, fmax=8000.0,
-                    clip_seconds=0.25)  # fmt: skip
+CFG = FeatureConfig(
+    sample_rate=16000, n_fft=512, hop_length=256, n_mels=32, fmax=8000.0, clip_seconds=0.25
+)
 
 
 def test_shards_tile_the_clips_and_validation_counts_every_clip_once() -> None:
@@ -58,7 +59,15 @@ def test_shards_tile_the_clips_and_validation_counts_every_clip_once() -> None:
         shard_range(4, 2, 2)
     assert [shard_clips(list("abcde"), r, 2) for r in (0, 1)] == [["a", "b"], ["c", "d", "e"]]
     assert [is_multi_process(d) for d in ("auto", "1", "0", "1,", "cuda:1", "2", "-1", "0,1")] == [
-        False, False, False, False, False, True, True, True]  # fmt: skip
+        False,
+        False,
+        False,
+        False,
+        False,
+        True,
+        True,
+        True,
+    ]
     assert is_multi_process("1", num_nodes=2)
 
     # validation under DDP: 9 clips over 2 ranks -> 5 + 4, each clip once (no padding)
@@ -85,13 +94,23 @@ def test_tag_shards_merge_into_the_single_process_file(
     ds: DcaseDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     one = tmp_path / "one" / "labels.h5"
-    ref = tag_dataset(ds, ToyTeacher(), one, batch_size=4, skip_bad=True, progress=False,
-                      embeddings=True)  # fmt: skip
+    ref = tag_dataset(
+        ds, ToyTeacher(), one, batch_size=4, skip_bad=True, progress=False, embeddings=True
+    )
     out = tmp_path / "many" / "labels.h5"
     world = 3
     for rank in (2, 0, 1):  # any order: the merge goes by rank
-        tag_shard(ds, ToyTeacher(), out, rank, world, batch_size=4, skip_bad=True,
-                  progress=False, embeddings=True)  # fmt: skip
+        tag_shard(
+            ds,
+            ToyTeacher(),
+            out,
+            rank,
+            world,
+            batch_size=4,
+            skip_bad=True,
+            progress=False,
+            embeddings=True,
+        )
 
     # a finished shard is not tagged again
     def recomputed(*args: object) -> None:
@@ -128,8 +147,10 @@ def test_feature_shards_merge_into_the_single_process_cache(
     one = compute_features(ds, tmp_path / "one", CFG, skip_bad=True, progress=False)
     out = tmp_path / "many"
     # two ranks in this process, one after the other: rank 1 writes its shard and returns
-    assert features_distributed(ds, out, CFG, Ranks(1, 2, "cpu"), skip_bad=True,
-                                progress=False) is None  # fmt: skip
+    assert (
+        features_distributed(ds, out, CFG, Ranks(1, 2, "cpu"), skip_bad=True, progress=False)
+        is None
+    )
     assert (shard_dir(out, 1, 2) / DONE).is_file() and not (out / "latest.json").exists()
     merged = features_distributed(ds, out, CFG, Ranks(0, 2, "cpu"), skip_bad=True, progress=False)
     # clip 10 is bad: counted as bad, not as computed
@@ -224,5 +245,4 @@ def test_shards_of_other_inputs_are_refused(ds: DcaseDataset, tmp_path: Path) ->
     for rank in (0, 1):  # the rerun the message asks for recomputes that clip, then merges
         shard_features(ds, out, CFG, rank, world, skip_bad=True, progress=False)
     merged = merge_feature_shards(ds, out, CFG, world, skip_bad=True, progress=False)
-    _same_cache(merged, compute_features(ds, tmp_path / "one", CFG, skip_bad=True,
-                                         progress=False))  # fmt: skip
+    _same_cache(merged, compute_features(ds, tmp_path / "one", CFG, skip_bad=True, progress=False))

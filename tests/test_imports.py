@@ -106,8 +106,12 @@ def _lint_imports(cwd: Path, config: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(cwd), "PYTHONDONTWRITEBYTECODE": "1"}
     return subprocess.run(
         [str(exe), "--config", str(config), "--no-cache"],
-        cwd=cwd, env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def test_layers_follow_the_data_flow() -> None:
@@ -122,9 +126,7 @@ def test_every_package_has_a_layer() -> None:
     """A new top-level module must be placed in the layer contract, not left outside it."""
     layers = tomllib.loads((SRC.parent / "pyproject.toml").read_text())["tool"]["importlinter"]
     listed = {
-        name.strip()
-        for layer in layers["contracts"][0]["layers"]
-        for name in layer.split("|")
+        name.strip() for layer in layers["contracts"][0]["layers"] for name in layer.split("|")
     }
     top = {
         f"rgasc.{p.stem if p.is_file() else p.name}"

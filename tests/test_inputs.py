@@ -47,10 +47,25 @@ def inputs(tmp_path: Path) -> TinyInputs:
     ds = _corpus(tmp_path / "A", seed=0)
     compute_features(DcaseDataset(ds), tmp_path / "feat", TINY_FEATURES, progress=False)
     for args in (
-        ["tag", "--dataset", str(ds), "--teacher", "annotations", "--out", str(tmp_path / "labels.h5")],
-        ["relation", "--labels", str(tmp_path / "labels.h5"), "--dataset", str(ds), "--out",
-         str(tmp_path / "rel")],
-    ):  # fmt: skip
+        [
+            "tag",
+            "--dataset",
+            str(ds),
+            "--teacher",
+            "annotations",
+            "--out",
+            str(tmp_path / "labels.h5"),
+        ],
+        [
+            "relation",
+            "--labels",
+            str(tmp_path / "labels.h5"),
+            "--dataset",
+            str(ds),
+            "--out",
+            str(tmp_path / "rel"),
+        ],
+    ):
         with pytest.raises(SystemExit) as e:
             main(args)
         assert e.value.code in (0, None)
@@ -118,13 +133,35 @@ def test_relation_of_other_labels_is_refused_and_the_suggestion_rebuilds_it(
     from rgasc.cli import main
 
     # R_SE built on corpus B (same names, other events) is not this label file's
-    other = _corpus(tmp_path / "B", seed=1, events={"airport": ["Bird"], "bus": ["Speech"],
-                                                    "park": ["Vehicle", "Bird"]})  # fmt: skip
+    other = _corpus(
+        tmp_path / "B",
+        seed=1,
+        events={"airport": ["Bird"], "bus": ["Speech"], "park": ["Vehicle", "Bird"]},
+    )
     with pytest.raises(SystemExit):
-        main(["tag", "--dataset", str(other), "--teacher", "annotations", "--out", str(tmp_path / "b.h5")])
+        main(
+            [
+                "tag",
+                "--dataset",
+                str(other),
+                "--teacher",
+                "annotations",
+                "--out",
+                str(tmp_path / "b.h5"),
+            ]
+        )
     with pytest.raises(SystemExit):
-        main(["relation", "--labels", str(tmp_path / "b.h5"), "--dataset", str(other), "--out",
-              str(tmp_path / "rel_b")])  # fmt: skip
+        main(
+            [
+                "relation",
+                "--labels",
+                str(tmp_path / "b.h5"),
+                "--dataset",
+                str(other),
+                "--out",
+                str(tmp_path / "rel_b"),
+            ]
+        )
     changes = {"data.relation": tmp_path / "rel_b"}
     with pytest.raises(ArtefactError, match="other pseudo-labels than") as info:
         RGASCDataModule(tiny_config(inputs, tmp_path / "run", changes))
@@ -137,8 +174,9 @@ def test_label_space_mismatch_suggestion_works(inputs: TinyInputs, tmp_path: Pat
     from rgasc.relation import Relation, load_relation, save_relation
 
     rel = load_relation(inputs.relation)
-    save_relation(tmp_path / "rel_x", Relation(rel.matrix[:, ::-1], rel.scenes,
-                                               rel.events[::-1], rel.meta))  # fmt: skip
+    save_relation(
+        tmp_path / "rel_x", Relation(rel.matrix[:, ::-1], rel.scenes, rel.events[::-1], rel.meta)
+    )
     changes = {"data.relation": tmp_path / "rel_x"}
     with pytest.raises(LabelSpaceError, match="same names, different order") as info:
         RGASCDataModule(tiny_config(inputs, tmp_path / "run", changes))
@@ -158,6 +196,16 @@ def test_relation_builds_from_labels_that_left_bad_clips_out(tmp_path: Path) -> 
     labels = tmp_path / "labels.h5"
     tag_dataset(ds, ToyTeacher(), labels, skip_bad=True, progress=False)
     with pytest.raises(SystemExit) as e:
-        main(["relation", "--labels", str(labels), "--dataset", str(ds.root), "--out", str(tmp_path / "rel")])
+        main(
+            [
+                "relation",
+                "--labels",
+                str(labels),
+                "--dataset",
+                str(ds.root),
+                "--out",
+                str(tmp_path / "rel"),
+            ]
+        )
     assert e.value.code in (0, None)
     assert load_relation(tmp_path / "rel").meta["left_out_bad_clips"] == [bad.filename]

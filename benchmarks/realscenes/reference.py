@@ -149,13 +149,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         "log-mel + teacher": np.concatenate([mel, teacher], axis=1),
         "ground-truth events": load_events(args.data, keys),
     }
-    print(f"{len(keys)} clips: {len(train)} train, {len(val)} validation "
-          f"({len(val_locs)} locations), {len(test)} evaluate; {len(scenes)} scenes")  # fmt: skip
+    print(
+        f"{len(keys)} clips: {len(train)} train, {len(val)} validation "
+        f"({len(val_locs)} locations), {len(test)} evaluate; {len(scenes)} scenes"
+    )
     results: dict[str, dict[str, float]] = {}
     for name, x in sets.items():
         acc, c, val_acc = probe(x, y, train, val, test)
-        results[name] = {"macro_accuracy": acc, "C": c, "val_macro_accuracy": val_acc,
-                         "dims": int(x.shape[1])}  # fmt: skip
+        results[name] = {
+            "macro_accuracy": acc,
+            "C": c,
+            "val_macro_accuracy": val_acc,
+            "dims": int(x.shape[1]),
+        }
         print(f"  {name:24s} {acc:.3f}  (C={c:g}, validation {val_acc:.3f}, {x.shape[1]} dims)")
     for item in args.lookup:
         name, _, path = item.partition("=")

@@ -40,19 +40,44 @@ class Measurement:
 
 
 MEASUREMENTS = (
-    Measurement("real-sound", "realscenes/baselines", "puasc", "rgasc", "best epoch",
-                "first YAMNet tags"),
-    Measurement("real-sound", "realscenes/variance-10seeds", "puasc", "rgasc", "best epoch",
-                "rebuilt YAMNet tags"),
-    Measurement("real-sound", "realscenes/variance-10seeds", "puasc_ema", "rgasc_ema", "EMA",
-                "rebuilt YAMNet tags"),
+    Measurement(
+        "real-sound", "realscenes/baselines", "puasc", "rgasc", "best epoch", "first YAMNet tags"
+    ),
+    Measurement(
+        "real-sound",
+        "realscenes/variance-10seeds",
+        "puasc",
+        "rgasc",
+        "best epoch",
+        "rebuilt YAMNet tags",
+    ),
+    Measurement(
+        "real-sound",
+        "realscenes/variance-10seeds",
+        "puasc_ema",
+        "rgasc_ema",
+        "EMA",
+        "rebuilt YAMNet tags",
+    ),
     Measurement("synthetic", "synthetic/variance-10seeds", "puasc", "rgasc", "best epoch"),
     Measurement("synthetic", "synthetic/variance-10seeds", "puasc_ema", "rgasc_ema", "EMA"),
-    Measurement("real-sound", "realscenes/recipe", "puasc_modern", "rgasc_modern", "best epoch",
-                "--recipe modern, rebuilt YAMNet tags"),
-    Measurement("synthetic", "synthetic/recipe", "puasc_modern", "rgasc_modern", "best epoch",
-                "--recipe modern"),
-)  # fmt: skip
+    Measurement(
+        "real-sound",
+        "realscenes/recipe",
+        "puasc_modern",
+        "rgasc_modern",
+        "best epoch",
+        "--recipe modern, rebuilt YAMNet tags",
+    ),
+    Measurement(
+        "synthetic",
+        "synthetic/recipe",
+        "puasc_modern",
+        "rgasc_modern",
+        "best epoch",
+        "--recipe modern",
+    ),
+)
 
 
 def read_runs(path: Path) -> dict[str, dict[int, float]]:

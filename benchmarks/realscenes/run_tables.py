@@ -44,15 +44,34 @@ def _command(
     rgasc: str, table: str, out: Path, seeds: list[int], a: argparse.Namespace
 ) -> list[str]:
     return [
-        rgasc, "experiment", table,
-        "--dataset", a.dataset, "--features", a.features, "--labels", a.labels,
-        "--relation", a.relation, "--out", str(out / table),
-        "--seeds", ",".join(str(s) for s in seeds),
-        "--width", str(a.width), "--epochs", str(a.epochs), "--batch-size", str(a.batch_size),
-        "--accelerator", "cpu", "--no-progress-bar", "--no-model-summary",
+        rgasc,
+        "experiment",
+        table,
+        "--dataset",
+        a.dataset,
+        "--features",
+        a.features,
+        "--labels",
+        a.labels,
+        "--relation",
+        a.relation,
+        "--out",
+        str(out / table),
+        "--seeds",
+        ",".join(str(s) for s in seeds),
+        "--width",
+        str(a.width),
+        "--epochs",
+        str(a.epochs),
+        "--batch-size",
+        str(a.batch_size),
+        "--accelerator",
+        "cpu",
+        "--no-progress-bar",
+        "--no-model-summary",
         *(["--recipe", a.recipe] if a.recipe else []),
         *(["--configs", a.configs] if a.configs else []),
-    ]  # fmt: skip
+    ]
 
 
 def _link_shared(out: Path, table: str, seed: int) -> None:
@@ -102,8 +121,12 @@ def main() -> None:
             log = out / "logs" / f"{table}-seed{seed}.log"
             started = time.time()
             with open(log, "w") as f:
-                rc = subprocess.call(_command(a.rgasc, table, out, [seed], a), stdout=f,
-                                     stderr=subprocess.STDOUT, env=env)  # fmt: skip
+                rc = subprocess.call(
+                    _command(a.rgasc, table, out, [seed], a),
+                    stdout=f,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                )
             took = time.time() - started
             print(f"{table} seed {seed}: exit {rc} in {took / 60:.1f} min ({log})", flush=True)
             if rc:
@@ -118,8 +141,12 @@ def main() -> None:
         started = time.time()
         log = out / "logs" / f"{table}-table.log"
         with open(log, "w") as f:
-            rc = subprocess.call(_command(a.rgasc, table, out, a.seeds, a), stdout=f,
-                                 stderr=subprocess.STDOUT, env=env)  # fmt: skip
+            rc = subprocess.call(
+                _command(a.rgasc, table, out, a.seeds, a),
+                stdout=f,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
         print(f"{table} table: exit {rc} in {time.time() - started:.0f} s", flush=True)
         failed += [f"{table} table"] if rc else []
     if failed:

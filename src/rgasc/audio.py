@@ -52,8 +52,17 @@ def is_audio_file(path: str | os.PathLike[str]) -> bool:
 
 
 # libsndfile's name for the container of each extension (see soundfile.available_formats()).
-_SNDFILE_FORMAT = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".oga": "OGG", ".opus": "OGG",
-                   ".mp3": "MP3", ".aif": "AIFF", ".aiff": "AIFF", ".au": "AU"}  # fmt: skip
+_SNDFILE_FORMAT = {
+    ".wav": "WAV",
+    ".flac": "FLAC",
+    ".ogg": "OGG",
+    ".oga": "OGG",
+    ".opus": "OGG",
+    ".mp3": "MP3",
+    ".aif": "AIFF",
+    ".aiff": "AIFF",
+    ".au": "AU",
+}
 
 
 def _decodable_extension(path: Path) -> bool:

@@ -87,9 +87,14 @@ def check_relation(
     meta = relation.meta
     recorded = meta.get("labels_digest")
     split = str(meta.get("split", "train"))
-    fix = relation_command(labels_path, dataset.root, relation_path, split=split,
-                           fold=int(meta.get("fold", fold)),
-                           binarize=meta.get("binarize"))  # fmt: skip
+    fix = relation_command(
+        labels_path,
+        dataset.root,
+        relation_path,
+        split=split,
+        fold=int(meta.get("fold", fold)),
+        binarize=meta.get("binarize"),
+    )
     if recorded and recorded != labels.digest():
         raise ArtefactError(
             f"{relation_path}: R_SE was built from other pseudo-labels than {labels_path} "

@@ -93,9 +93,15 @@ def _read(path: str) -> tuple[np.ndarray, int]:
 
 def _make(build: ModuleType, sources: list, out: Path, seed: int = 3) -> dict:
     return build.build_dataset(
-        out, sources, lambda s: _read(s.path), clips=18, seed=seed, sample_rate=16000,
-        clip_seconds=CLIP_S, scene_events=SCENES,
-    )  # fmt: skip
+        out,
+        sources,
+        lambda s: _read(s.path),
+        clips=18,
+        seed=seed,
+        sample_rate=16000,
+        clip_seconds=CLIP_S,
+        scene_events=SCENES,
+    )
 
 
 @pytest.fixture(scope="module")

@@ -30,8 +30,10 @@ def _runs(path: Path, rows: dict[str, dict[int, float]]) -> None:
 
 def test_pairs_by_seed_and_reports_d(summary, tmp_path):
     # puASC 0.30/0.40/0.50 (mean 40, sd 10); RGASC +2, +4, +6 pp: diffs mean 4, sd 2
-    _runs(tmp_path / "t" / "runs.csv", {"pu": {1: 0.30, 2: 0.40, 3: 0.50, 9: 0.9},
-                                          "rg": {1: 0.32, 2: 0.44, 3: 0.56}})  # fmt: skip
+    _runs(
+        tmp_path / "t" / "runs.csv",
+        {"pu": {1: 0.30, 2: 0.40, 3: 0.50, 9: 0.9}, "rg": {1: 0.32, 2: 0.44, 3: 0.56}},
+    )
     m = summary.Measurement("toy", "t", "pu", "rg", "best epoch", "n")
     table = summary.summarize(tmp_path, (m,))
     row = table.splitlines()[2]

@@ -25,7 +25,18 @@ def test_cli_download_list_and_unknown_name() -> None:
 def test_cli_synth(tmp_path: Path) -> None:
     out = tmp_path / "cli"
     res = CliRunner().invoke(
-        app, ["synth", "--out", str(out), "--clips", "3", "--clip-seconds", "0.5", "--scenes", "park,bus,tram"]
+        app,
+        [
+            "synth",
+            "--out",
+            str(out),
+            "--clips",
+            "3",
+            "--clip-seconds",
+            "0.5",
+            "--scenes",
+            "park,bus,tram",
+        ],
     )
     assert res.exit_code == 0, res.output
     assert "3 clips" in res.output and "park 1" in res.output
@@ -33,7 +44,15 @@ def test_cli_synth(tmp_path: Path) -> None:
 
 
 def test_cli_features(tiny_dataset: Path, tmp_path: Path) -> None:
-    args = ["features", "--dataset", str(tiny_dataset), "--out", str(tmp_path / "out"), "--clip-seconds", "1"]
+    args = [
+        "features",
+        "--dataset",
+        str(tiny_dataset),
+        "--out",
+        str(tmp_path / "out"),
+        "--clip-seconds",
+        "1",
+    ]
     res = CliRunner().invoke(app, [*args, "--n-mels", "40", "--no-progress"])
     assert res.exit_code == 0, res.output
     cache = open_cache(tmp_path / "out")

@@ -39,7 +39,9 @@ def test_cli_evaluate(run: Path, tmp_path: Path) -> None:
 
 
 def test_cli_evaluate_default_split_is_test(run: Path) -> None:
-    res = CliRunner().invoke(app, ["evaluate", "--model", str(run), "--no-tsne", "--accelerator", "cpu"])
+    res = CliRunner().invoke(
+        app, ["evaluate", "--model", str(run), "--no-tsne", "--accelerator", "cpu"]
+    )
     assert res.exit_code == 0, res.output
     assert read_json(run / "eval_test" / "metrics.json")["n"] == 12
 

@@ -19,8 +19,20 @@ torch.set_num_threads(1)
 
 # --- predict -----------------------------------------------------------------------------------
 def test_cli_predict_json_to_stdout(tiny_run: Path, tiny_audio: Path) -> None:
-    res = CliRunner().invoke(app, ["predict", str(tiny_audio), "--model", str(tiny_run), "--format",
-                                   "json", "--top-k", "2", "--no-progress"])  # fmt: skip
+    res = CliRunner().invoke(
+        app,
+        [
+            "predict",
+            str(tiny_audio),
+            "--model",
+            str(tiny_run),
+            "--format",
+            "json",
+            "--top-k",
+            "2",
+            "--no-progress",
+        ],
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert [Path(d["file"]).name for d in data] == ["a.wav", "c.flac", "with space, comma.wav"]
@@ -29,8 +41,17 @@ def test_cli_predict_json_to_stdout(tiny_run: Path, tiny_audio: Path) -> None:
 
 def test_cli_skip_existing_appends(tiny_run: Path, tiny_audio: Path, tmp_path: Path) -> None:
     out = tmp_path / "sub.tsv"
-    args = ["predict", "--model", str(tiny_run), "--format", "dcase2020", "--out", str(out),
-            "--skip-existing", "--no-progress"]  # fmt: skip
+    args = [
+        "predict",
+        "--model",
+        str(tiny_run),
+        "--format",
+        "dcase2020",
+        "--out",
+        str(out),
+        "--skip-existing",
+        "--no-progress",
+    ]
     res = CliRunner().invoke(app, [*args, str(tiny_audio / "a.wav")])
     assert res.exit_code == 0, res.output
     first = out.read_text()
@@ -42,14 +63,28 @@ def test_cli_skip_existing_appends(tiny_run: Path, tiny_audio: Path, tmp_path: P
 
 
 def test_cli_bad_files_exit_codes(
-    tiny_run: Path, tiny_audio: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tiny_run: Path,
+    tiny_audio: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+) -> None:
     bad = tmp_path / "broken.wav"
     bad.write_bytes(b"RIFF\x00\x00garbage")
     out = tmp_path / "o.csv"
-    base = ["rgasc", "predict", str(tiny_audio / "a.wav"), str(bad), "--model", str(tiny_run),
-            "--format", "csv", "--out", str(out), "--no-progress"]  # fmt: skip
+    base = [
+        "rgasc",
+        "predict",
+        str(tiny_audio / "a.wav"),
+        str(bad),
+        "--model",
+        str(tiny_run),
+        "--format",
+        "csv",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     monkeypatch.setattr(sys, "argv", base)
     with pytest.raises(SystemExit) as exc:
         main()
@@ -67,10 +102,27 @@ def test_cli_bad_files_exit_codes(
 
 
 def test_cli_predict_windows(tiny_run: Path, tiny_audio: Path) -> None:
-    base = ["predict", str(tiny_audio / "sub"), "--model", str(tiny_run), "--format", "json",
-            "--no-progress"]  # fmt: skip
-    args = ["--clip-seconds", "1", "--hop-seconds", "0.25", "--top-k", "3",
-            "--accelerator", "cpu", "--devices", "auto"]  # fmt: skip
+    base = [
+        "predict",
+        str(tiny_audio / "sub"),
+        "--model",
+        str(tiny_run),
+        "--format",
+        "json",
+        "--no-progress",
+    ]
+    args = [
+        "--clip-seconds",
+        "1",
+        "--hop-seconds",
+        "0.25",
+        "--top-k",
+        "3",
+        "--accelerator",
+        "cpu",
+        "--devices",
+        "auto",
+    ]
     res = CliRunner().invoke(app, [*base, *args])
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
@@ -92,17 +144,18 @@ def test_cli_predict_choice_typos_exit_2(tiny_run: Path, tiny_audio: Path) -> No
 # --- export, info ------------------------------------------------------------------------------
 def test_export_cli(tiny_run: Path, tmp_path: Path) -> None:
     out = tmp_path / "cli.pt"
-    res = CliRunner().invoke(app, ["export", "--model", str(tiny_run), "--format", "torchscript",
-                                   "--out", str(out)])  # fmt: skip
+    res = CliRunner().invoke(
+        app, ["export", "--model", str(tiny_run), "--format", "torchscript", "--out", str(out)]
+    )
     assert res.exit_code == 0, res.output
     assert "max abs diff" in res.output and out.is_file()
 
 
-
 def test_export_format_typo(tiny_run: Path, tmp_path: Path) -> None:
     out = tmp_path / "old.pt"
-    res = CliRunner().invoke(app, ["export", "--model", str(tiny_run), "--format", "tflite",
-                                   "--out", str(out)])  # fmt: skip
+    res = CliRunner().invoke(
+        app, ["export", "--model", str(tiny_run), "--format", "tflite", "--out", str(out)]
+    )
     assert res.exit_code == 2 and "onnx" in res.output and "torchscript" in res.output
 
 

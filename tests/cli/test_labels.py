@@ -47,7 +47,16 @@ def test_annotations_teacher_and_cli(tiny_dataset: Path, tmp_path: Path) -> None
     )
     assert (direct.probs != pl.probs).any()
     res = CliRunner().invoke(
-        app, ["tag", "--dataset", str(ds.root), "--teacher", "annotations", "--out", str(tmp_path / "y.txt")]
+        app,
+        [
+            "tag",
+            "--dataset",
+            str(ds.root),
+            "--teacher",
+            "annotations",
+            "--out",
+            str(tmp_path / "y.txt"),
+        ],
     )
     assert res.exit_code != 0
 
@@ -83,7 +92,16 @@ def test_tag_class_labels_and_device_options(
 
 def test_tag_teacher_typo_is_a_usage_error(tiny_dataset: Path, tmp_path: Path) -> None:
     res = CliRunner().invoke(
-        app, ["tag", "--dataset", str(tiny_dataset), "--teacher", "pans", "--out", str(tmp_path / "x.h5")]
+        app,
+        [
+            "tag",
+            "--dataset",
+            str(tiny_dataset),
+            "--teacher",
+            "pans",
+            "--out",
+            str(tmp_path / "x.h5"),
+        ],
     )
     assert res.exit_code == 2
     for name in ("panns-cnn14-16k", "panns-cnn14", "yamnet", "annotations"):

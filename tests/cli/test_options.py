@@ -103,8 +103,21 @@ def test_every_help_runs() -> None:
     res = CliRunner().invoke(app, ["--help"])
     assert res.exit_code == 0, res.output
     commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
-    assert {"download", "synth", "features", "tag", "relation", "train", "evaluate", "predict",
-            "export", "info", "version", "experiment", "demo"} <= set(commands)  # fmt: skip
+    assert {
+        "download",
+        "synth",
+        "features",
+        "tag",
+        "relation",
+        "train",
+        "evaluate",
+        "predict",
+        "export",
+        "info",
+        "version",
+        "experiment",
+        "demo",
+    } <= set(commands)
     for name in commands:
         res = CliRunner().invoke(app, [name, "--help"])
         assert res.exit_code == 0, (name, res.output)

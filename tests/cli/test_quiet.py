@@ -36,23 +36,49 @@ def test_one_epoch_train_prints_a_handful_of_lines(
     compute_features(ds, inputs.features, TINY_FEATURES, skip_bad=True, progress=False)
     capfd.readouterr()
     run = tmp_path / "run"
-    args = ["train", "--dataset", str(inputs.dataset), "--features", str(inputs.features),
-            "--labels", str(inputs.labels), "--relation", str(inputs.relation), "--out", str(run),
-            "--epochs", "1", "--width", "0.0625", "--batch-size", "8", "--accelerator", "cpu",
-            "--no-progress-bar"]  # fmt: skip
+    args = [
+        "train",
+        "--dataset",
+        str(inputs.dataset),
+        "--features",
+        str(inputs.features),
+        "--labels",
+        str(inputs.labels),
+        "--relation",
+        str(inputs.relation),
+        "--out",
+        str(run),
+        "--epochs",
+        "1",
+        "--width",
+        "0.0625",
+        "--batch-size",
+        "8",
+        "--accelerator",
+        "cpu",
+        "--no-progress-bar",
+    ]
     code, lines = _run(capfd, args)
     assert code == 0, lines
     text = "\n".join(lines)
     assert len(lines) <= 6, text  # run, selected epoch, val, test, the bad-clip line
-    for noise in ("GPU available", "TPU available", "litlogger", "site-packages",
-                  "log_every_n_steps", "UserWarning"):  # fmt: skip
+    for noise in (
+        "GPU available",
+        "TPU available",
+        "litlogger",
+        "site-packages",
+        "log_every_n_steps",
+        "UserWarning",
+    ):
         assert noise not in text, noise
     warned = [ln for ln in lines if "leaving out 1 train clip" in ln]
     assert len(warned) == 1 and warned[0].startswith("warning: ")
 
     assert "GPU available" not in caplog.text
-    code, lines = _run(capfd, ["train", "--resume", "--out", str(run), "--epochs", "2",
-                               "--verbose", "--no-progress-bar"])  # fmt: skip
+    code, lines = _run(
+        capfd,
+        ["train", "--resume", "--out", str(run), "--epochs", "2", "--verbose", "--no-progress-bar"],
+    )
     # Lightning logs to stderr, or (when pytest's handlers came first) to pytest's capture
     assert code == 0 and "GPU available" in "\n".join(lines) + caplog.text
 

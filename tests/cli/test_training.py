@@ -24,8 +24,16 @@ PATHS = ["--dataset", "d", "--features", "f", "--labels", "l.h5", "--relation", 
 
 
 def _inputs_args(inputs: TinyInputs) -> list[str]:
-    return ["--dataset", str(inputs.dataset), "--features", str(inputs.features),
-            "--labels", str(inputs.labels), "--relation", str(inputs.relation)]  # fmt: skip
+    return [
+        "--dataset",
+        str(inputs.dataset),
+        "--features",
+        str(inputs.features),
+        "--labels",
+        str(inputs.labels),
+        "--relation",
+        str(inputs.relation),
+    ]
 
 
 def _invoke(args: list[str]) -> Any:
@@ -54,9 +62,28 @@ def test_cli_train_resume_and_evaluate(tiny_inputs: TinyInputs, tmp_path: Path) 
     from rgasc.evaluate.run import evaluate_run
 
     out = tmp_path / "cli_run"
-    args = ["train", *_inputs_args(tiny_inputs), "--out", str(out), "--width", "0.0625",
-            "--epochs", "1", "--batch-size", "8", "--lambdas", "1", "0", "0.5", "0",
-            "--accelerator", "cpu", "--devices", "1", "--no-progress-bar"]  # fmt: skip
+    args = [
+        "train",
+        *_inputs_args(tiny_inputs),
+        "--out",
+        str(out),
+        "--width",
+        "0.0625",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--lambdas",
+        "1",
+        "0",
+        "0.5",
+        "0",
+        "--accelerator",
+        "cpu",
+        "--devices",
+        "1",
+        "--no-progress-bar",
+    ]
     result = _invoke(args)
     assert result.exit_code == 0, result.output
     assert "test macro acc" in result.output and "validation-set selection" in result.output
@@ -78,10 +105,28 @@ def test_cli_train_config_file_reproduces_a_run_elsewhere(
     tiny_inputs: TinyInputs, tmp_path: Path
 ) -> None:
     first, second = tmp_path / "first", tmp_path / "second"
-    args = ["train", *_inputs_args(tiny_inputs), "--out", str(first), "--width", "0.0625",
-            "--epochs", "1", "--batch-size", "8", "--seed", "5", "--lambdas", "1,0.01,0,0.01",
-            "--accelerator", "cpu", "--no-progress-bar", "--no-model-summary",
-            "--sanity-val-steps", "0"]  # fmt: skip
+    args = [
+        "train",
+        *_inputs_args(tiny_inputs),
+        "--out",
+        str(first),
+        "--width",
+        "0.0625",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--seed",
+        "5",
+        "--lambdas",
+        "1,0.01,0,0.01",
+        "--accelerator",
+        "cpu",
+        "--no-progress-bar",
+        "--no-model-summary",
+        "--sanity-val-steps",
+        "0",
+    ]
     assert (res := _invoke(args)).exit_code == 0, res.output
     res = _invoke(["train", "--config", str(first / "config.yaml"), "--out", str(second)])
     assert res.exit_code == 0, res.output
@@ -96,10 +141,32 @@ def test_cli_train_options_reach_the_config(fake_train: list[TrainConfig], tmp_p
         assert (res := _invoke([*base, "--lambdas", *lam])).exit_code == 0, res.output
     assert (res := _invoke([*base, "--lambdas=1,0,0.5,0"])).exit_code == 0, res.output
     assert [c.loss.lambdas for c in fake_train] == [(1.0, 0.0, 0.5, 0.0)] * 3
-    args = [*base, "--select-on", "test", "--val-fraction", "0", "--init", "panns",
-            "--init-checkpoint", "c.pth", "--relation-space", "log", "--relation-grad", "both",
-            "--precision", "bf16-mixed", "--accelerator", "cuda", "--split-seed", "4",
-            "--head-dropout", "0.1", "--eval-batch-size", "128", "--no-channels-last"]  # fmt: skip
+    args = [
+        *base,
+        "--select-on",
+        "test",
+        "--val-fraction",
+        "0",
+        "--init",
+        "panns",
+        "--init-checkpoint",
+        "c.pth",
+        "--relation-space",
+        "log",
+        "--relation-grad",
+        "both",
+        "--precision",
+        "bf16-mixed",
+        "--accelerator",
+        "cuda",
+        "--split-seed",
+        "4",
+        "--head-dropout",
+        "0.1",
+        "--eval-batch-size",
+        "128",
+        "--no-channels-last",
+    ]
     assert (res := _invoke(args)).exit_code == 0, res.output
     cfg = fake_train[-1]
     assert cfg.optim.select_on == "test" and cfg.data.val_fraction == 0.0
@@ -108,7 +175,10 @@ def test_cli_train_options_reach_the_config(fake_train: list[TrainConfig], tmp_p
     assert cfg.runtime.precision == "bf16-mixed" and cfg.runtime.accelerator == "cuda"
     assert cfg.runtime.precision == "bf16-mixed" and cfg.runtime.channels_last is False
     assert (cfg.data.split_seed, cfg.model.head_dropout, cfg.runtime.eval_batch_size) == (
-        4, 0.1, 128)  # fmt: skip
+        4,
+        0.1,
+        128,
+    )
     assert (res := _invoke(base)).exit_code == 0, res.output
     defaults = fake_train[-1]
     assert defaults.loss.lambdas == PAPER_LAMBDAS and defaults.runtime.devices == "1"
@@ -116,8 +186,13 @@ def test_cli_train_options_reach_the_config(fake_train: list[TrainConfig], tmp_p
 
 def test_cli_train_usage_errors(fake_train: list[TrainConfig], tmp_path: Path) -> None:
     base = ["train", *PATHS, "--out", str(tmp_path / "r")]
-    for bad in (["--select-on", "tset"], ["--precision", "bf17"], ["--accelerator", "tpu"],
-                ["--lambdas", "1,0,0"], ["--learn-relation", "yes"]):  # fmt: skip
+    for bad in (
+        ["--select-on", "tset"],
+        ["--precision", "bf17"],
+        ["--accelerator", "tpu"],
+        ["--lambdas", "1,0,0"],
+        ["--learn-relation", "yes"],
+    ):
         res = _invoke([*base, *bad])
         assert res.exit_code == 2, (bad, res.output)
     res = _invoke(["train", "--dataset", "d", "--out", str(tmp_path / "r")])
@@ -130,8 +205,17 @@ def test_cli_train_usage_errors(fake_train: list[TrainConfig], tmp_path: Path) -
 def test_cli_help_lists_choices_and_dataclass_defaults() -> None:
     res = CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
     assert res.exit_code == 0
-    for text in ("val|test", "he|panns", "prob|log", "paper|both", "auto|cpu|gpu|cuda|mps",
-                 "bf16-mixed", "1 0.01 0.5 0.01", "--config", "--resume"):  # fmt: skip
+    for text in (
+        "val|test",
+        "he|panns",
+        "prob|log",
+        "paper|both",
+        "auto|cpu|gpu|cuda|mps",
+        "bf16-mixed",
+        "1 0.01 0.5 0.01",
+        "--config",
+        "--resume",
+    ):
         assert text in res.output, text
     res = CliRunner().invoke(app, ["experiment", "--help"], env={"COLUMNS": "200"})
     assert "--grid" in res.output and "--seeds" in res.output and "--lambdas" not in res.output
@@ -141,10 +225,22 @@ def test_split_commas() -> None:
     flags = tuple_flags(TrainConfig)
     assert flags == {"--lambdas"}
     assert split_commas(["--lambdas", "1,2,3,4", "--lr", "1"], flags) == [
-        "--lambdas", "1", "2", "3", "4", "--lr", "1"]  # fmt: skip
+        "--lambdas",
+        "1",
+        "2",
+        "3",
+        "4",
+        "--lr",
+        "1",
+    ]
     assert split_commas(["--lambdas=1,2,3,4"], flags) == ["--lambdas", "1", "2", "3", "4"]
     assert split_commas(["--devices", "0,1", "--", "--lambdas", "1,2"], flags) == [
-        "--devices", "0,1", "--", "--lambdas", "1,2"]  # fmt: skip
+        "--devices",
+        "0,1",
+        "--",
+        "--lambdas",
+        "1,2",
+    ]
 
 
 # --- experiment, demo -------------------------------------------------------------------------
@@ -158,9 +254,23 @@ def test_cli_experiment_parses_seeds_grid_and_options(
         return Path(out) / "results.md"
 
     monkeypatch.setattr(rgasc.experiments.sweep, "run_experiment", fake_run)
-    args = ["experiment", "lambdas", *PATHS, "--out", str(tmp_path), "--epochs", "3",
-            "--width", "0.25", "--grid", "1,0,0,0;1,0.01,0.5,0.01",
-            "--seeds", "4", "5", "6"]  # fmt: skip
+    args = [
+        "experiment",
+        "lambdas",
+        *PATHS,
+        "--out",
+        str(tmp_path),
+        "--epochs",
+        "3",
+        "--width",
+        "0.25",
+        "--grid",
+        "1,0,0,0;1,0.01,0.5,0.01",
+        "--seeds",
+        "4",
+        "5",
+        "6",
+    ]
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     assert seen["name"] == "lambdas" and seen["seeds"] == [4, 5, 6]
@@ -188,13 +298,26 @@ def test_cli_demo_passes_its_options(tmp_path: Path, monkeypatch: pytest.MonkeyP
         return Path(out) / "report.md"
 
     monkeypatch.setattr(rgasc.demo.run, "run_demo", fake_demo)
-    args = ["demo", "--out", str(tmp_path / "d"), "--clips", "40", "--epochs", "2",
-            "--width", "0.25", "--teacher", "annotations"]  # fmt: skip
+    args = [
+        "demo",
+        "--out",
+        str(tmp_path / "d"),
+        "--clips",
+        "40",
+        "--epochs",
+        "2",
+        "--width",
+        "0.25",
+        "--teacher",
+        "annotations",
+    ]
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     cfg = seen["cfg"]
     assert (cfg.clips, cfg.epochs, cfg.width, cfg.teacher) == (40, 2, 0.25, "annotations")
-    assert cfg.clip_seconds == rgasc.demo.run.DemoConfig().clip_seconds and "report.md" in res.output
+    assert (
+        cfg.clip_seconds == rgasc.demo.run.DemoConfig().clip_seconds and "report.md" in res.output
+    )
     res = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "d"), "--teacher", "panns"])
     assert res.exit_code == 2 and "annotations" in res.output  # a choice, not a free string
 
@@ -268,8 +391,19 @@ def test_cli_experiment_takes_the_recipe(tmp_path: Path, monkeypatch: pytest.Mon
         return Path(out) / "results.md"
 
     monkeypatch.setattr(rgasc.experiments.sweep, "run_experiment", fake_run)
-    args = ["experiment", "ablation", *PATHS, "--out", str(tmp_path), "--recipe", "modern",
-            "--time-roll", "2", "--seeds", "1"]  # fmt: skip
+    args = [
+        "experiment",
+        "ablation",
+        *PATHS,
+        "--out",
+        str(tmp_path),
+        "--recipe",
+        "modern",
+        "--time-roll",
+        "2",
+        "--seeds",
+        "1",
+    ]
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     base = seen["base"]
@@ -281,8 +415,22 @@ def test_cli_averaging_and_selection_rule_options(
     fake_train: list[TrainConfig], tmp_path: Path
 ) -> None:
     # a folder of the test's own: the fake runner writes metrics.json into --out
-    args = ["train", *PATHS, "--out", str(tmp_path / "o"), "--averaging", "swa", "--swa-epochs", "3",
-            "--select-rule", "smoothed", "--select-window", "3", "--ema-decay", "0.99"]  # fmt: skip
+    args = [
+        "train",
+        *PATHS,
+        "--out",
+        str(tmp_path / "o"),
+        "--averaging",
+        "swa",
+        "--swa-epochs",
+        "3",
+        "--select-rule",
+        "smoothed",
+        "--select-window",
+        "3",
+        "--ema-decay",
+        "0.99",
+    ]
     result = _invoke(args)
     assert result.exit_code == 0, result.output
     cfg = fake_train[-1]

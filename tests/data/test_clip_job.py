@@ -106,8 +106,9 @@ def test_without_skip_bad_the_error_names_the_file_and_the_batch_is_kept(tmp_pat
     def too_short(todo: list[str]) -> Iterator[list[tuple[str, int | Bad]]]:
         yield [(todo[0], Bad(AudioTooShortError(f"{todo[0]}: too short")))]
 
-    job: ClipJob[str, int] = ClipJob(too_short, short.store, short.flush, hint="see the docs",
-                                     progress=False)  # fmt: skip
+    job: ClipJob[str, int] = ClipJob(
+        too_short, short.store, short.flush, hint="see the docs", progress=False
+    )
     with pytest.raises(AudioTooShortError, match=r"c0\.wav: too short \(see the docs\)$"):
         job.run(CLIPS)
 

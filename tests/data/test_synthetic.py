@@ -58,8 +58,11 @@ def test_audio_is_48k_stereo_24bit(corpus: Path) -> None:
     for c in ds.clips:
         info = sf.info(ds.audio_path(c))
         assert (info.samplerate, info.channels, info.subtype, info.frames) == (
-            48000, 2, "PCM_24", 48000
-        )  # fmt: skip
+            48000,
+            2,
+            "PCM_24",
+            48000,
+        )
     x, _ = sf.read(ds.audio_path(ds.clips[0]))
     assert 0 < np.abs(x).max() <= 0.9 and np.isfinite(x).all()
     assert not np.allclose(x[:, 0], x[:, 1])  # really stereo
@@ -182,8 +185,13 @@ def test_events_carry_more_scene_information_than_backgrounds() -> None:
     def band_stats(x: np.ndarray) -> np.ndarray:
         frames = np.lib.stride_tricks.sliding_window_view(x.mean(1), 1024)[::512]
         power = np.abs(np.fft.rfft(frames * np.hanning(1024), axis=1)) ** 2
-        bands = np.stack([power[:, (freqs >= a) & (freqs < b)].sum(1) for a, b in
-                          zip(edges[:-1], edges[1:], strict=True)], 1)  # fmt: skip
+        bands = np.stack(
+            [
+                power[:, (freqs >= a) & (freqs < b)].sum(1)
+                for a, b in zip(edges[:-1], edges[1:], strict=True)
+            ],
+            1,
+        )
         logb = np.log(bands + 1e-10)
         return np.concatenate([logb.mean(0), logb.std(0)])
 
@@ -191,8 +199,10 @@ def test_events_carry_more_scene_information_than_backgrounds() -> None:
     for clip, gi, loc, c in syn._plan(syn.SCENES, 200):
         lrng = np.random.default_rng([0, gi, 0, loc])
         bg = syn.SCENE_BACKGROUNDS[clip.scene].jitter(lrng, 1.0)
-        prof = {k: float(np.clip(p * lrng.uniform(0.6, 1.4), 0, 0.95))
-                for k, p in syn.SCENE_EVENT_PROBS[clip.scene].items()}  # fmt: skip
+        prof = {
+            k: float(np.clip(p * lrng.uniform(0.6, 1.4), 0, 0.95))
+            for k, p in syn.SCENE_EVENT_PROBS[clip.scene].items()
+        }
         xb, _ = syn._render_clip(np.random.default_rng([0, gi, 1, c]), n, sr, bg, {})
         _, ev = syn._render_clip(np.random.default_rng([0, gi, 1, c]), n, sr, bg, prof)
         bg_feats.append(band_stats(xb))

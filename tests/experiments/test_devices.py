@@ -82,8 +82,13 @@ def test_single_device_dataset_gives_no_device_table() -> None:
 
 
 def _base(tmp_path: Path) -> TrainConfig:
-    paths = {"data.dataset": "ds", "data.features": "feat", "data.labels": "labels.h5",
-             "data.relation": "rel", "out": tmp_path / "ignored"}  # fmt: skip
+    paths = {
+        "data.dataset": "ds",
+        "data.features": "feat",
+        "data.labels": "labels.h5",
+        "data.relation": "rel",
+        "out": tmp_path / "ignored",
+    }
     return make_config({**paths, "optim.epochs": 1})
 
 

@@ -61,8 +61,9 @@ def test_paired_comparison_pairs_by_seed() -> None:
     p = paired_comparison(row, base)
     assert p.seeds == (1, 2, 3) and p.n == 3  # d = +2, -2, +4 points
     assert p.mean == pytest.approx(0.04 / 3)
-    assert p.std == pytest.approx(math.sqrt(((0.02 - 0.04 / 3) ** 2 + (-0.02 - 0.04 / 3) ** 2
-                                             + (0.04 - 0.04 / 3) ** 2) / 2))  # fmt: skip
+    assert p.std == pytest.approx(
+        math.sqrt(((0.02 - 0.04 / 3) ** 2 + (-0.02 - 0.04 / 3) ** 2 + (0.04 - 0.04 / 3) ** 2) / 2)
+    )
     assert p.low < 0 < p.high and p.verdict == "no difference"
     assert interval_text(p).startswith("+1.33 [")
     # a deterministic row (run once) is paired with each seed of the baseline
@@ -108,8 +109,13 @@ def test_aggregate_adds_spread_and_the_paired_difference() -> None:
 
 
 def _base(tmp_path: Path) -> TrainConfig:
-    paths = {"data.dataset": "ds", "data.features": "feat", "data.labels": "labels.h5",
-             "data.relation": "rel", "out": tmp_path / "ignored"}  # fmt: skip
+    paths = {
+        "data.dataset": "ds",
+        "data.features": "feat",
+        "data.labels": "labels.h5",
+        "data.relation": "rel",
+        "out": tmp_path / "ignored",
+    }
     return make_config({**paths, "optim.epochs": 3})
 
 

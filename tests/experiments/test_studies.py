@@ -21,8 +21,13 @@ from rgasc.train.config.tree import PAPER_LAMBDAS, PUASC_LAMBDAS, make_config
 
 
 def _base(tmp_path: Path, changes: dict[str, Any] | None = None) -> TrainConfig:
-    paths = {"data.dataset": "ds", "data.features": "feat", "data.labels": "labels.h5",
-             "data.relation": "rel", "out": tmp_path / "ignored"}  # fmt: skip
+    paths = {
+        "data.dataset": "ds",
+        "data.features": "feat",
+        "data.labels": "labels.h5",
+        "data.relation": "rel",
+        "out": tmp_path / "ignored",
+    }
     return make_config({**paths, "optim.epochs": 3, **(changes or {})})
 
 
@@ -33,13 +38,16 @@ def _fake_train(calls: list[TrainConfig], rules: bool = True):  # noqa: ANN202
     def run(cfg: TrainConfig) -> None:
         calls.append(cfg)
         base = cfg.seed / 10 + (0.01 if cfg.loss.lambdas == PAPER_LAMBDAS else 0.0)
-        m: dict[str, Any] = {"val": {"macro_accuracy": base}, "test": {"macro_accuracy": base},
-                             "train": {"macro_accuracy": 0.9}}  # fmt: skip
+        m: dict[str, Any] = {
+            "val": {"macro_accuracy": base},
+            "test": {"macro_accuracy": base},
+            "train": {"macro_accuracy": 0.9},
+        }
         if rules:
             m["rules"] = {
                 r: {split: {"macro_accuracy": base + k / 1000} for split in ("val", "test")}
                 for k, r in enumerate(("best", "smoothed", "last", "averaged"))
-            }  # fmt: skip
+            }
         (Path(cfg.out) / "metrics.json").write_text(json.dumps(m))
 
     return run
@@ -66,8 +74,9 @@ def test_recipe_rows_set_every_option_of_their_recipe_whatever_the_base() -> Non
 def test_variance_trains_two_configs_and_reads_every_rule_from_them(tmp_path: Path) -> None:
     calls: list[TrainConfig] = []
     base = _base(tmp_path, {"recipe": "modern"})
-    md = run_experiment("variance", base, tmp_path / "v", [1, 2, 3],
-                        runners={"train": _fake_train(calls)}, log=str)  # fmt: skip
+    md = run_experiment(
+        "variance", base, tmp_path / "v", [1, 2, 3], runners={"train": _fake_train(calls)}, log=str
+    )
     assert len(calls) == 2 * 3  # puASC and RGASC per seed: the rules are read, not trained
     assert all(c.average.method == "ema" and c.select.score_all for c in calls)
     assert all(c.recipe == "modern" for c in calls)  # the base's recipe is kept
@@ -93,11 +102,19 @@ def test_variance_trains_two_configs_and_reads_every_rule_from_them(tmp_path: Pa
 
 def test_derived_rows_need_the_results_they_read(tmp_path: Path) -> None:
     calls: list[TrainConfig] = []
-    settings = [Setting("a", "a"), Setting("a_last", "a, last", kind="derived", source="a",
-                                           metric="rules.last")]  # fmt: skip
+    settings = [
+        Setting("a", "a"),
+        Setting("a_last", "a, last", kind="derived", source="a", metric="rules.last"),
+    ]
     with pytest.raises(ArtefactError, match="no 'rules.last' results"):
-        run_sweep(settings, _base(tmp_path), tmp_path / "o", [1],
-                  runners={"train": _fake_train(calls, rules=False)}, log=str)  # fmt: skip
+        run_sweep(
+            settings,
+            _base(tmp_path),
+            tmp_path / "o",
+            [1],
+            runners={"train": _fake_train(calls, rules=False)},
+            log=str,
+        )
 
 
 def test_per_row_versus_pairs_with_the_named_row() -> None:
@@ -121,10 +138,24 @@ def test_per_row_versus_pairs_with_the_named_row() -> None:
 
 def test_configs_picks_rows_and_their_sources(tmp_path: Path) -> None:
     calls: list[TrainConfig] = []
-    md = run_experiment("variance", _base(tmp_path), tmp_path / "v", [1, 2], configs=["rgasc_last"],
-                        runners={"train": _fake_train(calls)}, log=str)  # fmt: skip
+    md = run_experiment(
+        "variance",
+        _base(tmp_path),
+        tmp_path / "v",
+        [1, 2],
+        configs=["rgasc_last"],
+        runners={"train": _fake_train(calls)},
+        log=str,
+    )
     assert {Path(c.out).parent.name for c in calls} == {"rgasc"}  # the derived row's source
     assert "RGASC, last epoch" in md.read_text() and "puASC, last" not in md.read_text()
     with pytest.raises(RgascError, match="not rows of this experiment; its rows: puasc"):
-        run_experiment("variance", _base(tmp_path), tmp_path / "w", [1], configs=["nope"],
-                       runners={"train": _fake_train(calls)}, log=str)  # fmt: skip
+        run_experiment(
+            "variance",
+            _base(tmp_path),
+            tmp_path / "w",
+            [1],
+            configs=["nope"],
+            runners={"train": _fake_train(calls)},
+            log=str,
+        )

@@ -41,8 +41,13 @@ FAKE_TEST = {"a": {1: 0.70, 2: 0.80}, "b": {1: 0.50, 2: 0.60}}
 
 
 def _base(tmp_path: Path, changes: dict[str, Any] | None = None) -> TrainConfig:
-    paths = {"data.dataset": "ds", "data.features": "feat", "data.labels": "labels.h5",
-             "data.relation": "rel", "out": tmp_path / "ignored"}  # fmt: skip
+    paths = {
+        "data.dataset": "ds",
+        "data.features": "feat",
+        "data.labels": "labels.h5",
+        "data.relation": "rel",
+        "out": tmp_path / "ignored",
+    }
     return make_config({**paths, "optim.epochs": 3, **(changes or {})})
 
 
@@ -321,9 +326,15 @@ def test_event_lookup_and_pann_fixed_write_run_metrics(tmp_path: Path, tiny_inpu
     from rgasc.experiments.baselines import event_lookup, pann_fixed
 
     inputs = tiny_inputs
-    cfg = make_config({"data.dataset": inputs.dataset, "data.features": inputs.features,
-                       "data.labels": inputs.labels, "data.relation": inputs.relation,
-                       "out": tmp_path / "lk"})  # fmt: skip
+    cfg = make_config(
+        {
+            "data.dataset": inputs.dataset,
+            "data.features": inputs.features,
+            "data.labels": inputs.labels,
+            "data.relation": inputs.relation,
+            "out": tmp_path / "lk",
+        }
+    )
     (tmp_path / "lk").mkdir()
     lk = event_lookup(cfg)
     # the hand-made labels put event k on scene k: the lookup is (nearly) perfect

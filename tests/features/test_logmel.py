@@ -132,9 +132,14 @@ def test_config_is_validated_and_round_trips() -> None:
 @pytest.mark.parametrize("sr", [48000, 44100])
 def test_ten_seconds_give_320_frames(tmp_path: Path, sr: int) -> None:
     root = make_dcase(
-        tmp_path / "ds", scenes=("bus",), cities=("lyon",), locations_per_city=1,
-        clips_per_location=1, seconds=10.0, sr=sr,
-    )  # fmt: skip
+        tmp_path / "ds",
+        scenes=("bus",),
+        cities=("lyon",),
+        locations_per_city=1,
+        clips_per_location=1,
+        seconds=10.0,
+        sr=sr,
+    )
     cache = compute_features(DcaseDataset(root), tmp_path / "out", progress=False)
     assert cache.features.shape == (1, 320, 64)
     assert np.isfinite(cache.features[0]).all()

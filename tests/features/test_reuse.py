@@ -99,8 +99,22 @@ def test_ctrl_c_keeps_the_chunks_done_and_names_the_same_command(
 
     monkeypatch.setattr(compute_mod, "extract_chunk", interrupted)
     out = tmp_path / "feat"
-    args = ["features", "--dataset", str(ds.root), "--out", str(out), "--sample-rate", "16000", "--n-fft",
-            "512", "--hop-length", "256", "--clip-seconds", "1", "--no-progress"]  # fmt: skip
+    args = [
+        "features",
+        "--dataset",
+        str(ds.root),
+        "--out",
+        str(out),
+        "--sample-rate",
+        "16000",
+        "--n-fft",
+        "512",
+        "--hop-length",
+        "256",
+        "--clip-seconds",
+        "1",
+        "--no-progress",
+    ]
     with pytest.raises(SystemExit) as e:
         main(args)
     err = capsys.readouterr().err

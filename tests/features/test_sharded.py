@@ -17,13 +17,27 @@ pytestmark = pytest.mark.slow
 
 
 def test_features_on_two_processes_equal_one(tiny_dataset: Path, tmp_path: Path) -> None:
-    common = ["features", "--dataset", str(tiny_dataset), "--sample-rate", "16000", "--n-fft", "512",
-              "--hop-length", "256", "--n-mels", "32", "--clip-seconds", "0.25",
-              "--no-progress"]  # fmt: skip
+    common = [
+        "features",
+        "--dataset",
+        str(tiny_dataset),
+        "--sample-rate",
+        "16000",
+        "--n-fft",
+        "512",
+        "--hop-length",
+        "256",
+        "--n-mels",
+        "32",
+        "--clip-seconds",
+        "0.25",
+        "--no-progress",
+    ]
     run_rgasc([*common, "--out", str(tmp_path / "one")], tmp_path)
     two = tmp_path / "two"
-    res = run_rgasc([*common, "--out", str(two), "--accelerator", "cpu", "--devices", "2"],
-                    tmp_path)  # fmt: skip
+    res = run_rgasc(
+        [*common, "--out", str(two), "--accelerator", "cpu", "--devices", "2"], tmp_path
+    )
     assert res.stdout.count("24 clips ->") == 1  # rank 0 reports, once
     assert "0 reused, 24 computed, 0 bad" in res.stdout
     a, b = open_cache(tmp_path / "one"), open_cache(two)

@@ -21,15 +21,19 @@ SCENES = ["airport", "bus", "park"]
 EVENTS = ["Speech", "Vehicle", "Bird", "Music", "Wind"]
 #: 1 s at 16 kHz, hop 256: (16000 - 256) // 256 = 61 frames (>= the 32 the poolings need).
 TINY_FEATURES = FeatureConfig(
-    sample_rate=16000, n_fft=512, hop_length=256, n_mels=64, fmin=50.0, fmax=8000.0,
+    sample_rate=16000,
+    n_fft=512,
+    hop_length=256,
+    n_mels=64,
+    fmin=50.0,
+    fmax=8000.0,
     clip_seconds=1.0,
-)  # fmt: skip
+)
 #: Scene k's row favours event k: Speech for airport, Vehicle for bus, Bird for park.
 RELATION = np.array(
-    [[0.9, 0.3, 0.05, 0.2, 0.1],
-     [0.4, 0.95, 0.05, 0.3, 0.1],
-     [0.1, 0.1, 0.9, 0.05, 0.6]], dtype=np.float32,
-)  # fmt: skip
+    [[0.9, 0.3, 0.05, 0.2, 0.1], [0.4, 0.95, 0.05, 0.3, 0.1], [0.1, 0.1, 0.9, 0.05, 0.6]],
+    dtype=np.float32,
+)
 
 
 def make_run(root: Path, seed: int = 0) -> Path:
@@ -39,18 +43,24 @@ def make_run(root: Path, seed: int = 0) -> Path:
     model = RGASC(cfg).eval()
     rng = np.random.default_rng(seed)
     save_model(
-        root / BEST, model, model_config=cfg, feature_config=TINY_FEATURES, scenes=SCENES,
-        events=EVENTS, relation=RELATION,
+        root / BEST,
+        model,
+        model_config=cfg,
+        feature_config=TINY_FEATURES,
+        scenes=SCENES,
+        events=EVENTS,
+        relation=RELATION,
         norm_mean=rng.normal(-6.0, 1.0, 64).astype(np.float32),
         norm_std=rng.uniform(1.0, 3.0, 64).astype(np.float32),
         extra={"epoch": 3, "selection_split": "val", "selection_macro_accuracy": 0.5},
-    )  # fmt: skip
+    )
     (root / "metrics.json").write_text('{"test": {"macro_accuracy": 0.5, "log_loss": 1.1}}')
     return root
 
 
-def tone(seconds: float, sr: int, channels: int = 1, freq: float = 440.0, seed: int = 0
-         ) -> np.ndarray:  # fmt: skip
+def tone(
+    seconds: float, sr: int, channels: int = 1, freq: float = 440.0, seed: int = 0
+) -> np.ndarray:
     """A tone plus noise: (samples,) or (samples, channels) float32."""
     rng = np.random.default_rng(seed)
     t = np.arange(int(round(seconds * sr))) / sr

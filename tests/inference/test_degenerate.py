@@ -52,8 +52,9 @@ def test_short_and_unreadable_files_are_marked_in_every_format(
     # --skip-existing keeps the predicted rows and tries the unreadable file again
     (audio / "cut.wav").rename(audio / "cut.tmp")
     try:
-        again = run_predict([audio], tiny_run, fmt=fmt, out=out, skip_existing=True,
-                            skip_bad=True, progress=False)  # fmt: skip
+        again = run_predict(
+            [audio], tiny_run, fmt=fmt, out=out, skip_existing=True, skip_bad=True, progress=False
+        )
     finally:
         (audio / "cut.tmp").rename(audio / "cut.wav")
     assert again.existing == 2 and again.predicted == 0

@@ -112,8 +112,16 @@ def test_evidence_ranks_planted_event_not_just_most_probable(predictor: Predicto
     # carries most of the evidence for park.
     events = np.array([[0.95, 0.1, 0.6, 0.1, 0.3]], np.float32)  # evidence: .095 .54 .18
     scene = np.array([[0.1, 0.2, 0.7]], np.float32)
-    pred = make_prediction(scene, events, np.zeros(1, np.int64), window=16000, n_samples=16000,
-                           sample_rate=16000, info=predictor.info, top_k=3)  # fmt: skip
+    pred = make_prediction(
+        scene,
+        events,
+        np.zeros(1, np.int64),
+        window=16000,
+        n_samples=16000,
+        sample_rate=16000,
+        info=predictor.info,
+        top_k=3,
+    )
     assert pred.scene == "park"
     assert pred.top_events[0][0] == "Speech"
     assert pred.evidence[0] == ("Bird", pytest.approx(0.6 * 0.9))
@@ -141,8 +149,10 @@ def test_evidence_end_to_end_with_forced_event_output(
 
 # --- files -------------------------------------------------------------------------------------
 def test_predict_files_batches_across_files(predictor: Predictor, tmp_path: Path) -> None:
-    files = [write_wav(tmp_path / f"f{i}.wav", s, 16000, seed=i)
-             for i, s in enumerate([1.0, 0.5, 2.2, 1.0])]  # fmt: skip
+    files = [
+        write_wav(tmp_path / f"f{i}.wav", s, 16000, seed=i)
+        for i, s in enumerate([1.0, 0.5, 2.2, 1.0])
+    ]
     single = [predictor.predict_file(f) for f in files]
     batched = list(predictor.predict_files(files, batch_size=3))
     assert [b.file for b in batched] == [str(f) for f in files]
@@ -160,8 +170,11 @@ def test_bad_files_both_ways(predictor: Predictor, tmp_path: Path) -> None:
     with pytest.raises(AudioError, match="bad.wav"):
         next(it)
     seen: list[str] = []
-    out = list(predictor.predict_files([good, bad, good], skip_bad=True,
-                                       on_bad=lambda f, e: seen.append(f)))  # fmt: skip
+    out = list(
+        predictor.predict_files(
+            [good, bad, good], skip_bad=True, on_bad=lambda f, e: seen.append(f)
+        )
+    )
     assert len(out) == 2 and seen == [str(bad)]
 
 

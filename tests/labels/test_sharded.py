@@ -23,18 +23,33 @@ def test_tag_on_two_processes_equals_one(tmp_path: Path) -> None:
     # CNN14-16k with random weights in the official file layout, and a 527-class list
     torch.manual_seed(0)
     ckpt = tmp_path / "Cnn14_16k_mAP=0.438.pth"
-    torch.save({"model": Cnn14(**CNN14_CONFIGS["panns-cnn14-16k"].model_kwargs()).state_dict()},
-               ckpt)  # fmt: skip
+    torch.save(
+        {"model": Cnn14(**CNN14_CONFIGS["panns-cnn14-16k"].model_kwargs()).state_dict()}, ckpt
+    )
     labels = tmp_path / "class_labels_indices.csv"
     rows = ["index,mid,display_name", *(f"{i},/m/{i:04x},Event {i}" for i in range(527))]
     labels.write_text("\n".join(rows) + "\n")
-    common = ["tag", "--dataset", str(ds), "--teacher", "panns-cnn14-16k", "--checkpoint", str(ckpt),
-              "--class-labels", str(labels), "--accelerator", "cpu", "--batch-size", "4",
-              "--embeddings"]  # fmt: skip
+    common = [
+        "tag",
+        "--dataset",
+        str(ds),
+        "--teacher",
+        "panns-cnn14-16k",
+        "--checkpoint",
+        str(ckpt),
+        "--class-labels",
+        str(labels),
+        "--accelerator",
+        "cpu",
+        "--batch-size",
+        "4",
+        "--embeddings",
+    ]
 
     run_rgasc([*common, "--out", str(tmp_path / "one" / "labels.h5")], tmp_path)
-    res = run_rgasc([*common, "--out", str(tmp_path / "two" / "labels.h5"), "--devices", "2"],
-                    tmp_path)  # fmt: skip
+    res = run_rgasc(
+        [*common, "--out", str(tmp_path / "two" / "labels.h5"), "--devices", "2"], tmp_path
+    )
     assert res.stdout.count("24 clips x 527 events") == 1  # rank 0 reports, once
     one, two = (
         read_labels(tmp_path / "one" / "labels.h5"),

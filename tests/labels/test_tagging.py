@@ -155,8 +155,9 @@ def test_truncated_and_very_short_clips_are_bad_and_listed_per_label_file(
         tag_dataset(ds, ToyTeacher(), tmp_path / "b.h5", progress=False, clips=[short])
     a = tag_dataset(ds, ToyTeacher(), tmp_path / "a.h5", skip_bad=True, progress=False)
     assert a.attrs["n_bad_clips"] == 2 and cut.filename not in a.filenames
-    b = tag_dataset(ds, ToyTeacher(), tmp_path / "b.h5", skip_bad=True, progress=False,
-                    clips=ds.clips[5:8])  # fmt: skip
+    b = tag_dataset(
+        ds, ToyTeacher(), tmp_path / "b.h5", skip_bad=True, progress=False, clips=ds.clips[5:8]
+    )
     assert b.attrs["n_bad_clips"] == 1
     # one list per label file: the second run did not overwrite the first's
     assert cut.filename in (tmp_path / "a.h5.bad_clips.csv").read_text()

@@ -20,8 +20,13 @@ from rgasc.train.loop.data import RGASCDataModule
 from rgasc.train.runner import lightning_devices, resolve_precision, resume, train
 from rgasc.utils import read_json
 
-PATHS = {"data.dataset": "d", "data.features": "f", "data.labels": "l", "data.relation": "r",
-         "out": "o"}  # fmt: skip
+PATHS = {
+    "data.dataset": "d",
+    "data.features": "f",
+    "data.labels": "l",
+    "data.relation": "r",
+    "out": "o",
+}
 
 
 @pytest.fixture

@@ -27,8 +27,9 @@ def _column(rows: list[dict[str, str]], key: str) -> list[str]:
 def test_two_epoch_run_with_ema_writes_every_artefact(
     tiny_inputs: TinyInputs, tmp_path: Path
 ) -> None:
-    cfg = tiny_config(tiny_inputs, tmp_path / "ema", {"average.method": "ema",
-                                                     "average.ema_decay": 0.9})  # fmt: skip
+    cfg = tiny_config(
+        tiny_inputs, tmp_path / "ema", {"average.method": "ema", "average.ema_decay": 0.9}
+    )
     run = train(cfg)
     for name in (
         "config.yaml",
@@ -41,8 +42,12 @@ def test_two_epoch_run_with_ema_writes_every_artefact(
     ):
         assert (run / name).is_file(), name
     conf = load_yaml(run / "config.yaml")
-    assert conf["train"]["average"] == {"method": "ema", "ema_decay": 0.9, "ema_warmup": True,
-                                        "swa_epochs": 10}  # fmt: skip
+    assert conf["train"]["average"] == {
+        "method": "ema",
+        "ema_decay": 0.9,
+        "ema_warmup": True,
+        "swa_epochs": 10,
+    }
     assert conf["selection"]["rule"] == "best" and "EMA" in conf["selection"]["averaging"]
     m = read_json(run / "metrics.json")
     assert m["selection_rule"]["rule"] == "best" and "rule: best epoch" in m["selection"]
@@ -66,8 +71,12 @@ def test_two_epoch_run_with_ema_writes_every_artefact(
         for k, v in model.state_dict().items():
             torch.testing.assert_close(v, ema["averager"]["module"]["model." + k].cpu())
     # a resumed, longer run continues the average
-    train(tiny_config(tiny_inputs, run, {"average.method": "ema", "average.ema_decay": 0.9,
-                                         "optim.epochs": 3}), resume=True)  # fmt: skip
+    train(
+        tiny_config(
+            tiny_inputs, run, {"average.method": "ema", "average.ema_decay": 0.9, "optim.epochs": 3}
+        ),
+        resume=True,
+    )
     state = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     ema = next(v for k, v in state["callbacks"].items() if "AveragingCallback" in k)
     assert ema["averager"]["updates"] == state["global_step"] > 3
@@ -108,8 +117,11 @@ def test_swa_leaves_the_raw_run_unchanged_and_rule_averaged_exports_it(
 
 def test_last_and_smoothed_rules(tiny_inputs: TinyInputs, tmp_path: Path) -> None:
     same = {"optim.epochs": 3, "runtime.deterministic": True, "seed": 2}
-    run = train(tiny_config(tiny_inputs, tmp_path / "sm", {**same, "select.rule": "smoothed",
-                                                          "select.window": 3}))  # fmt: skip
+    run = train(
+        tiny_config(
+            tiny_inputs, tmp_path / "sm", {**same, "select.rule": "smoothed", "select.window": 3}
+        )
+    )
     m = read_json(run / "metrics.json")
     rule = m["selection_rule"]
     assert rule["rule"] == "smoothed" and rule["window"] == 3 and len(rule["curve"]) == 3
@@ -145,10 +157,18 @@ def test_score_all_rules_scores_each_rule_like_a_run_that_selects_it(
     tiny_inputs: TinyInputs, tmp_path: Path
 ) -> None:
     """One run with ``select.score_all`` reports what runs selecting with each rule report."""
-    same = {"optim.epochs": 3, "runtime.deterministic": True, "seed": 2,
-            "average.method": "ema", "average.ema_decay": 0.9}  # fmt: skip
-    study = train(tiny_config(tiny_inputs, tmp_path / "all", {**same, "select.score_all": True,
-                                                              "select.window": 3}))  # fmt: skip
+    same = {
+        "optim.epochs": 3,
+        "runtime.deterministic": True,
+        "seed": 2,
+        "average.method": "ema",
+        "average.ema_decay": 0.9,
+    }
+    study = train(
+        tiny_config(
+            tiny_inputs, tmp_path / "all", {**same, "select.score_all": True, "select.window": 3}
+        )
+    )
     m = read_json(study / "metrics.json")
     assert set(m["rules"]) == {"best", "smoothed", "last", "averaged"}
     assert m["train"]["n"] > 0 and 0.0 <= m["train"]["macro_accuracy"] <= 1.0
@@ -159,8 +179,11 @@ def test_score_all_rules_scores_each_rule_like_a_run_that_selects_it(
     assert m["rules"]["averaged"]["test"] == m["averaged"]["test"]
     assert m["rules"]["last"]["epoch"] == 2
     for rule in ("last", "smoothed"):
-        other = train(tiny_config(tiny_inputs, tmp_path / rule, {**same, "select.rule": rule,
-                                                                 "select.window": 3}))  # fmt: skip
+        other = train(
+            tiny_config(
+                tiny_inputs, tmp_path / rule, {**same, "select.rule": rule, "select.window": 3}
+            )
+        )
         o = read_json(other / "metrics.json")
         assert m["rules"][rule]["epoch"] == o["best_epoch"], rule
         assert m["rules"][rule]["test"]["macro_accuracy"] == o["test"]["macro_accuracy"], rule

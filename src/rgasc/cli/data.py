@@ -9,7 +9,6 @@ import typer
 
 from rgasc.cli._app import app
 from rgasc.cli.options import (
-    AcceleratorName,
     AcceleratorOption,
     ArchiveSelection,
     DatasetName,

@@ -60,10 +60,19 @@ def predict(
 
     device = torch_device(accelerator, devices)
     r = run_predict(
-        paths, model, fmt=str(format_), out=out, top_k=top_k, skip_existing=skip_existing,
-        batch_size=batch_size, device=device, window=clip_seconds, hop=hop_seconds,
-        skip_bad=skip_bad, progress=progress,
-    )  # fmt: skip
+        paths,
+        model,
+        fmt=str(format_),
+        out=out,
+        top_k=top_k,
+        skip_existing=skip_existing,
+        batch_size=batch_size,
+        device=device,
+        window=clip_seconds,
+        hop=hop_seconds,
+        skip_bad=skip_bad,
+        progress=progress,
+    )
     summary = [f"{r.predicted} file(s) predicted" + (f" -> {r.out}" if r.out else "")]
     if r.existing:
         summary.append(f"{r.existing} already in {r.out}")

@@ -110,7 +110,10 @@ def parameter(
         rich_help_panel=panels.get(p.section) if panels else None,
     )
     return inspect.Parameter(
-        p.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[kind | None, info]
+        p.name,
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[kind | None, info],
     )
 
 

@@ -40,7 +40,11 @@ def _modern(p: Param) -> str:
     value = MODERN.get(p.key)
     if value is None or value == p.default:
         return ""
-    return f"(--recipe modern: {value:g})" if isinstance(value, float) else f"(--recipe modern: {value})"
+    return (
+        f"(--recipe modern: {value:g})"
+        if isinstance(value, float)
+        else f"(--recipe modern: {value})"
+    )
 
 
 def with_train_options(exclude: tuple[str, ...] = ()) -> Any:

@@ -129,8 +129,13 @@ class ClipJob(Generic[C, R]):
 
         todo = [c for c in clips if c not in done]
         result: ClipJobResult[C] = ClipJobResult()
-        bar = tqdm(total=len(clips), initial=len(clips) - len(todo), unit="clip",
-                   desc=self.desc, disable=not self.progress)  # fmt: skip
+        bar = tqdm(
+            total=len(clips),
+            initial=len(clips) - len(todo),
+            unit="clip",
+            desc=self.desc,
+            disable=not self.progress,
+        )
         batches: Iterator[Sequence[Outcome[C, R]]] = iter(())
         unflushed = 0
         try:

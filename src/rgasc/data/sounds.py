@@ -158,8 +158,10 @@ def engine(rng: np.random.Generator, sr: int) -> np.ndarray:
 
 
 # (F1, F2, F3) of five vowels in Hz: the formant peaks that make harmonics sound voiced.
-_VOWELS = np.array([[730, 1090, 2440], [270, 2290, 3010], [300, 870, 2240],
-                    [530, 1840, 2480], [570, 840, 2410]], dtype=np.float64)  # fmt: skip
+_VOWELS = np.array(
+    [[730, 1090, 2440], [270, 2290, 3010], [300, 870, 2240], [530, 1840, 2480], [570, 840, 2410]],
+    dtype=np.float64,
+)
 
 
 def speech(rng: np.random.Generator, sr: int) -> np.ndarray:

@@ -48,35 +48,103 @@ __all__ = [
 ]
 
 VERSION = "synth-v1"  # bump when the sounds change, so a stale corpus is regenerated
-SCENES = ("airport", "bus", "metro", "metro_station", "park", "public_square",
-          "shopping_mall", "street_pedestrian", "street_traffic", "tram")  # fmt: skip
+SCENES = (
+    "airport",
+    "bus",
+    "metro",
+    "metro_station",
+    "park",
+    "public_square",
+    "shopping_mall",
+    "street_pedestrian",
+    "street_traffic",
+    "tram",
+)
 CITIES = ("amber", "cobalt", "jade")  # invented names: no one mistakes them for TUT's
 EVALUATE_FRACTION = 0.3  # of each scene's locations, as in the DCASE 2018 fold 1
 
 # Probability that an event label occurs in a clip of the scene (before the per-location
 # perturbation). Unlisted labels have probability 0.
 SCENE_EVENT_PROBS: dict[str, dict[str, float]] = {
-    "airport": {"Speech": 0.8, "Footsteps": 0.6, "Chime": 0.6, "Beep, bleep": 0.3,
-                "Music": 0.2, "Engine": 0.3, "Door": 0.2},
-    "bus": {"Engine": 0.9, "Speech": 0.5, "Beep, bleep": 0.5, "Door": 0.5, "Bell": 0.2,
-            "Car horn": 0.2},
-    "metro": {"Train wheels squealing": 0.7, "Engine": 0.4, "Speech": 0.4, "Door": 0.5,
-              "Beep, bleep": 0.4, "Chime": 0.3},
-    "metro_station": {"Train wheels squealing": 0.5, "Chime": 0.6, "Speech": 0.6,
-                      "Footsteps": 0.6, "Beep, bleep": 0.3, "Music": 0.2},
-    "park": {"Bird": 0.9, "Dog": 0.5, "Speech": 0.3, "Footsteps": 0.3, "Rain": 0.3,
-             "Music": 0.1},
-    "public_square": {"Speech": 0.6, "Footsteps": 0.5, "Bird": 0.4, "Bell": 0.4, "Music": 0.3,
-                      "Dog": 0.2, "Car horn": 0.2, "Rain": 0.2},
-    "shopping_mall": {"Music": 0.7, "Speech": 0.7, "Footsteps": 0.5, "Beep, bleep": 0.5,
-                      "Chime": 0.3, "Door": 0.3},
-    "street_pedestrian": {"Footsteps": 0.7, "Speech": 0.6, "Car horn": 0.3, "Bird": 0.3,
-                          "Music": 0.2, "Dog": 0.2, "Bell": 0.2, "Rain": 0.2},
-    "street_traffic": {"Engine": 0.9, "Car horn": 0.6, "Siren": 0.3, "Rain": 0.2,
-                       "Footsteps": 0.1, "Speech": 0.1},
-    "tram": {"Bell": 0.6, "Engine": 0.4, "Train wheels squealing": 0.5, "Speech": 0.4,
-             "Door": 0.4, "Beep, bleep": 0.4},
-}  # fmt: skip
+    "airport": {
+        "Speech": 0.8,
+        "Footsteps": 0.6,
+        "Chime": 0.6,
+        "Beep, bleep": 0.3,
+        "Music": 0.2,
+        "Engine": 0.3,
+        "Door": 0.2,
+    },
+    "bus": {
+        "Engine": 0.9,
+        "Speech": 0.5,
+        "Beep, bleep": 0.5,
+        "Door": 0.5,
+        "Bell": 0.2,
+        "Car horn": 0.2,
+    },
+    "metro": {
+        "Train wheels squealing": 0.7,
+        "Engine": 0.4,
+        "Speech": 0.4,
+        "Door": 0.5,
+        "Beep, bleep": 0.4,
+        "Chime": 0.3,
+    },
+    "metro_station": {
+        "Train wheels squealing": 0.5,
+        "Chime": 0.6,
+        "Speech": 0.6,
+        "Footsteps": 0.6,
+        "Beep, bleep": 0.3,
+        "Music": 0.2,
+    },
+    "park": {"Bird": 0.9, "Dog": 0.5, "Speech": 0.3, "Footsteps": 0.3, "Rain": 0.3, "Music": 0.1},
+    "public_square": {
+        "Speech": 0.6,
+        "Footsteps": 0.5,
+        "Bird": 0.4,
+        "Bell": 0.4,
+        "Music": 0.3,
+        "Dog": 0.2,
+        "Car horn": 0.2,
+        "Rain": 0.2,
+    },
+    "shopping_mall": {
+        "Music": 0.7,
+        "Speech": 0.7,
+        "Footsteps": 0.5,
+        "Beep, bleep": 0.5,
+        "Chime": 0.3,
+        "Door": 0.3,
+    },
+    "street_pedestrian": {
+        "Footsteps": 0.7,
+        "Speech": 0.6,
+        "Car horn": 0.3,
+        "Bird": 0.3,
+        "Music": 0.2,
+        "Dog": 0.2,
+        "Bell": 0.2,
+        "Rain": 0.2,
+    },
+    "street_traffic": {
+        "Engine": 0.9,
+        "Car horn": 0.6,
+        "Siren": 0.3,
+        "Rain": 0.2,
+        "Footsteps": 0.1,
+        "Speech": 0.1,
+    },
+    "tram": {
+        "Bell": 0.6,
+        "Engine": 0.4,
+        "Train wheels squealing": 0.5,
+        "Speech": 0.4,
+        "Door": 0.4,
+        "Beep, bleep": 0.4,
+    },
+}
 
 # Scene backgrounds: (tilt dB/oct, rumble dB, babble dB, hum dB, swell, level dBFS). The
 # per-location jitter (std 0.8 dB/oct, 3 dB, 3 dB, 3 dB, 0.1, 3 dB) is as large as the
@@ -125,8 +193,14 @@ def synthesize(
     """
     names = _check_args(clips, duration, sr, scenes)
     out = Path(out).expanduser()
-    settings = {"version": VERSION, "clips": clips, "seed": seed, "duration": duration,
-                "sr": sr, "scenes": list(names)}  # fmt: skip
+    settings = {
+        "version": VERSION,
+        "clips": clips,
+        "seed": seed,
+        "duration": duration,
+        "sr": sr,
+        "scenes": list(names),
+    }
     stamp = out / "synth.json"  # the settings themselves, written last
     if out.exists() and any(out.iterdir()):
         if stage_done(stamp, settings, field=None, outputs=[out / "meta.csv"]):
@@ -300,8 +374,10 @@ def _readme(clips: list[Clip], train: list[Clip], seed: int, duration: float, sr
     ]
     for s in sorted(per_scene):
         locs = len({c.location for c in clips if c.scene == s})
-        lines.append(f"  {s:18s} {per_scene[s]:4d}: {per_train[s]} / "
-                     f"{per_scene[s] - per_train[s]}  ({locs} locations)")  # fmt: skip
+        lines.append(
+            f"  {s:18s} {per_scene[s]:4d}: {per_train[s]} / "
+            f"{per_scene[s] - per_train[s]}  ({locs} locations)"
+        )
     lines += [
         "",
         "Each clip = background texture + events. Backgrounds are filtered noise (spectral",

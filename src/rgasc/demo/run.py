@@ -215,16 +215,19 @@ def run_demo(
 
         torch.set_num_threads(cfg.threads)
     what = f"{user.root}: {len(user.clips)} clips" if user else f"{cfg.clips} synthetic clips"
-    log(
-        f"rgasc demo -> {d} ({what} x {cfg.clip_seconds:g} s, width {cfg.width:g}, {cfg.epochs} epochs)"
-    )
+    size = f"{cfg.clip_seconds:g} s, width {cfg.width:g}, {cfg.epochs} epochs"
+    log(f"rgasc demo -> {d} ({what} x {size})")
 
     if user is None:
         with st.stage("corpus") as rec:
             settings_file = d / "data" / "synth.json"
             before = settings_file.read_text() if settings_file.is_file() else None
             synthesize(
-                d / "data", clips=cfg.clips, seed=cfg.seed, duration=cfg.clip_seconds, overwrite=True
+                d / "data",
+                clips=cfg.clips,
+                seed=cfg.seed,
+                duration=cfg.clip_seconds,
+                overwrite=True,
             )
             rec["cached"] = before == settings_file.read_text()
     ds = user or DcaseDataset(d / "data")

@@ -20,8 +20,14 @@ from rgasc.train.config.selection import Rule
 from rgasc.train.config.tree import PAPER_LAMBDAS, PUASC_LAMBDAS
 
 EXPERIMENTS = (
-    "shared-blocks", "ablation", "lambdas", "baselines", "per-class", "recipe", "variance",
-)  # fmt: skip
+    "shared-blocks",
+    "ablation",
+    "lambdas",
+    "baselines",
+    "per-class",
+    "recipe",
+    "variance",
+)
 KINDS = ("train", "lookup", "pann_fixed", "skipped", "derived")
 #: Table II, rows #1-#8: (l1 scene, l2 s_by_event, l3 event, l4 e_by_scene) and Acc %.
 PAPER_TABLE_II: tuple[tuple[tuple[float, float, float, float], float], ...] = (
@@ -34,15 +40,35 @@ PAPER_TABLE_II: tuple[tuple[tuple[float, float, float, float], float], ...] = (
     ((1, 0.01, 0.01, 0.01), 76.48),
     ((1, 0.001, 0.01, 0.001), 76.71),
 )
-_TUT_SCENES = ("airport", "bus", "metro", "metro_station", "park", "public_square",
-               "shopping_mall", "street_pedestrian", "street_traffic", "tram")  # fmt: skip
+_TUT_SCENES = (
+    "airport",
+    "bus",
+    "metro",
+    "metro_station",
+    "park",
+    "public_square",
+    "shopping_mall",
+    "street_pedestrian",
+    "street_traffic",
+    "tram",
+)
 #: Table V: per-class test accuracy % of puASC and RGASC, by TUT2018 scene name.
 PAPER_TABLE_V: dict[str, dict[str, float]] = {
-    "puASC": dict(zip(_TUT_SCENES, (82.26, 67.35, 78.16, 64.86, 93.38, 52.31, 73.47, 52.63,
-                                    85.77, 64.36), strict=True)),
-    "RGASC": dict(zip(_TUT_SCENES, (86.42, 76.86, 77.01, 82.24, 90.50, 56.94, 74.91, 65.99,
-                                    90.24, 72.41), strict=True)),
-}  # fmt: skip
+    "puASC": dict(
+        zip(
+            _TUT_SCENES,
+            (82.26, 67.35, 78.16, 64.86, 93.38, 52.31, 73.47, 52.63, 85.77, 64.36),
+            strict=True,
+        )
+    ),
+    "RGASC": dict(
+        zip(
+            _TUT_SCENES,
+            (86.42, 76.86, 77.01, 82.24, 90.50, 56.94, 74.91, 65.99, 90.24, 72.41),
+            strict=True,
+        )
+    ),
+}
 
 
 #: The row of each experiment every other row is compared with, paired by seed
@@ -131,8 +157,10 @@ def pick_configs(settings: Sequence[Setting], names: Sequence[str] | None) -> li
     known = [s.name for s in settings]
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise RgascError(f"--configs {','.join(unknown)}: not rows of this experiment; "
-                         f"its rows: {', '.join(known)}")  # fmt: skip
+        raise RgascError(
+            f"--configs {','.join(unknown)}: not rows of this experiment; "
+            f"its rows: {', '.join(known)}"
+        )
     want = set(names) | {s.source for s in settings if s.name in names and s.source}
     return [s for s in settings if s.name in want]
 
@@ -155,11 +183,22 @@ def _lam(lam: Sequence[float]) -> tuple[float, ...]:
     return tuple(float(x) for x in lam)
 
 
-PUASC = Setting("puasc", "puASC (L_scene only)", changes={"loss.lambdas": PUASC_LAMBDAS},
-                paper=71.46, paper_ref="Table I #1")  # fmt: skip
-LOOKUP = Setting("event_lookup", "event only via R: argmax y_e . R^T (no training)",
-                 kind="lookup", paper=36.90, paper_ref="Table I #2",
-                 note="deterministic: one run", deterministic=True)  # fmt: skip
+PUASC = Setting(
+    "puasc",
+    "puASC (L_scene only)",
+    changes={"loss.lambdas": PUASC_LAMBDAS},
+    paper=71.46,
+    paper_ref="Table I #1",
+)
+LOOKUP = Setting(
+    "event_lookup",
+    "event only via R: argmax y_e . R^T (no training)",
+    kind="lookup",
+    paper=36.90,
+    paper_ref="Table I #2",
+    note="deterministic: one run",
+    deterministic=True,
+)
 _ABLATION = (  # name, label, lambdas, Table I row, Acc %
     ("scene_event", "L_scene + L_event", (1, 0, 1, 0), 3, 72.94),
     ("relation_only", "L_s_by_event + L_e_by_scene", (0, 1, 0, 1), 4, 10.07),
@@ -181,9 +220,13 @@ def experiment_settings(
             Table II's gets its paper figure).
         init_checkpoint: baselines: CNN14 checkpoint of the fine-tuning row (else skipped).
     """
-    rgasc = Setting("rgasc", f"RGASC (lambdas {PAPER_LAMBDAS})",
-                    changes={"loss.lambdas": PAPER_LAMBDAS}, paper=77.35,
-                    paper_ref="Table II #6")  # fmt: skip
+    rgasc = Setting(
+        "rgasc",
+        f"RGASC (lambdas {PAPER_LAMBDAS})",
+        changes={"loss.lambdas": PAPER_LAMBDAS},
+        paper=77.35,
+        paper_ref="Table II #6",
+    )
     if name == "shared-blocks":
         note = "the paper plots N = 0..6 (Fig. 2) without numbers; its peak is N = 2"
         return [
@@ -192,7 +235,7 @@ def experiment_settings(
                 f"N = {n} shared blocks",
                 changes={"model.shared_blocks": n, "loss.lambdas": PAPER_LAMBDAS},
                 note=note if n == 2 else "",
-            )  # fmt: skip
+            )
             for n in range(7)
         ]
     if name == "ablation":
@@ -203,7 +246,7 @@ def experiment_settings(
                 changes={"loss.lambdas": _lam(lam)},
                 paper=acc,
                 paper_ref=f"Table I #{i}",
-            )  # fmt: skip
+            )
             for n, label, lam, i, acc in _ABLATION
         ]
         scene_only = dataclasses.replace(PUASC, name="scene_only", label="L_scene (puASC)")
@@ -213,27 +256,56 @@ def experiment_settings(
         out = []
         for lam in [_lam(g) for g in grid] if grid else list(table):
             acc, i = table.get(lam, (None, 0))
-            out.append(Setting("lambdas_" + "_".join(f"{x:g}" for x in lam), f"lambdas {lam}",
-                               changes={"loss.lambdas": lam}, paper=acc,
-                               paper_ref=f"Table II #{i}" if i else ""))  # fmt: skip
+            out.append(
+                Setting(
+                    "lambdas_" + "_".join(f"{x:g}" for x in lam),
+                    f"lambdas {lam}",
+                    changes={"loss.lambdas": lam},
+                    paper=acc,
+                    paper_ref=f"Table II #{i}" if i else "",
+                )
+            )
         return out
     if name == "baselines":
         if init_checkpoint:
-            finetune = Setting("pann_finetune", _FINETUNE,
-                               changes={"model.init": "panns",
-                                        "model.init_checkpoint": init_checkpoint,
-                                        "loss.lambdas": PUASC_LAMBDAS, "model.width": 1.0},
-                               paper=73.8, paper_ref="Table III",
-                               note="width 1 (CNN14's)")  # fmt: skip
+            finetune = Setting(
+                "pann_finetune",
+                _FINETUNE,
+                changes={
+                    "model.init": "panns",
+                    "model.init_checkpoint": init_checkpoint,
+                    "loss.lambdas": PUASC_LAMBDAS,
+                    "model.width": 1.0,
+                },
+                paper=73.8,
+                paper_ref="Table III",
+                note="width 1 (CNN14's)",
+            )
         else:
-            finetune = Setting("pann_finetune", _FINETUNE, kind="skipped", paper=73.8,
-                               paper_ref="Table III",
-                               note="skipped: needs --init-checkpoint")  # fmt: skip
-        fixed = Setting("pann_fixed", "PANN fixed mode (linear classifier on the frozen teacher)",
-                        kind="pann_fixed", paper=56.9, paper_ref="Table III",
-                        note="deterministic: one run", deterministic=True)  # fmt: skip
-        return [PUASC, LOOKUP, fixed, finetune,
-                dataclasses.replace(rgasc, paper=77.4, paper_ref="Table III")]  # fmt: skip
+            finetune = Setting(
+                "pann_finetune",
+                _FINETUNE,
+                kind="skipped",
+                paper=73.8,
+                paper_ref="Table III",
+                note="skipped: needs --init-checkpoint",
+            )
+        fixed = Setting(
+            "pann_fixed",
+            "PANN fixed mode (linear classifier on the frozen teacher)",
+            kind="pann_fixed",
+            paper=56.9,
+            paper_ref="Table III",
+            note="deterministic: one run",
+            deterministic=True,
+        )
+        return [
+            PUASC,
+            LOOKUP,
+            fixed,
+            finetune,
+            dataclasses.replace(rgasc, paper=77.4, paper_ref="Table III"),
+        ]
     if name == "per-class":
         return [PUASC, rgasc]
     if name == "recipe":
@@ -250,11 +322,17 @@ MODERN_PIECES: tuple[tuple[str, str, Mapping[str, Any]], ...] = (
     ("mixstyle", "Freq-MixStyle", {"augment.mixstyle_p": 0.0}),
     ("freq_mask", "frequency mask", {"augment.freq_masks": 0, "augment.freq_mask_width": 0}),
     ("roll", "time roll", {"augment.time_roll": 0}),
-    ("adamw", "AdamW + weight decay (Adam, no decay)",
-     {"optim.optimizer": "adam", "optim.weight_decay": 0.0}),
-    ("schedule", "warm-up + cosine decay (constant lr)",
-     {"optim.schedule": "constant", "optim.warmup": 0.0, "optim.lr_floor": 0.0}),
-)  # fmt: skip
+    (
+        "adamw",
+        "AdamW + weight decay (Adam, no decay)",
+        {"optim.optimizer": "adam", "optim.weight_decay": 0.0},
+    ),
+    (
+        "schedule",
+        "warm-up + cosine decay (constant lr)",
+        {"optim.schedule": "constant", "optim.warmup": 0.0, "optim.lr_floor": 0.0},
+    ),
+)
 # every study run also scores the selected weights on the training split (the train/val gap)
 # and every selection rule's weights: rules do not change training
 _STUDY = {"select.score_all": True}
@@ -270,24 +348,47 @@ def recipe_settings() -> list[Setting]:
     piece of the recipe removed (each compared with the full modern recipe)."""
     lam = {"puasc": PUASC_LAMBDAS, "rgasc": PAPER_LAMBDAS}
     rows = [
-        Setting("puasc_paper", "puASC, paper recipe",
-                changes={**_recipe("paper"), "loss.lambdas": lam["puasc"]}),
-        Setting("rgasc_paper", "RGASC, paper recipe", versus="puasc_paper",
-                changes={**_recipe("paper"), "loss.lambdas": lam["rgasc"]}),
-        Setting("puasc_modern", "puASC, modern recipe", versus="puasc_paper",
-                changes={**_recipe("modern"), "loss.lambdas": lam["puasc"]}),
-        Setting("rgasc_modern", "RGASC, modern recipe", versus="puasc_modern",
-                changes={**_recipe("modern"), "loss.lambdas": lam["rgasc"]}),
+        Setting(
+            "puasc_paper",
+            "puASC, paper recipe",
+            changes={**_recipe("paper"), "loss.lambdas": lam["puasc"]},
+        ),
+        Setting(
+            "rgasc_paper",
+            "RGASC, paper recipe",
+            versus="puasc_paper",
+            changes={**_recipe("paper"), "loss.lambdas": lam["rgasc"]},
+        ),
+        Setting(
+            "puasc_modern",
+            "puASC, modern recipe",
+            versus="puasc_paper",
+            changes={**_recipe("modern"), "loss.lambdas": lam["puasc"]},
+        ),
+        Setting(
+            "rgasc_modern",
+            "RGASC, modern recipe",
+            versus="puasc_modern",
+            changes={**_recipe("modern"), "loss.lambdas": lam["rgasc"]},
+        ),
         # the same runs again, compared with RGASC under the paper's recipe
-        Setting("rgasc_modern_vs_paper", "RGASC, modern recipe (vs RGASC, paper recipe)",
-                kind="derived", source="rgasc_modern", versus="rgasc_paper"),
-    ]  # fmt: skip
+        Setting(
+            "rgasc_modern_vs_paper",
+            "RGASC, modern recipe (vs RGASC, paper recipe)",
+            kind="derived",
+            source="rgasc_modern",
+            versus="rgasc_paper",
+        ),
+    ]
     for piece, label, off in MODERN_PIECES:
         rows.append(
-            Setting(f"rgasc_modern_no_{piece}", f"RGASC, modern recipe without {label}",
-                    versus="rgasc_modern",
-                    changes={**_recipe("modern"), "loss.lambdas": lam["rgasc"], **off})
-        )  # fmt: skip
+            Setting(
+                f"rgasc_modern_no_{piece}",
+                f"RGASC, modern recipe without {label}",
+                versus="rgasc_modern",
+                changes={**_recipe("modern"), "loss.lambdas": lam["rgasc"], **off},
+            )
+        )
     return rows
 
 
@@ -304,16 +405,29 @@ def variance_settings() -> list[Setting]:
     rule are read from the same runs (``select.score_all``), RGASC compared with puASC."""
     study = {**_STUDY, "average.method": Averaging.EMA.value}
     rows = [
-        Setting("puasc", "puASC, best epoch (the paper's rule)",
-                changes={**study, "loss.lambdas": PUASC_LAMBDAS}),
-        Setting("rgasc", "RGASC, best epoch (the paper's rule)", versus="puasc",
-                changes={**study, "loss.lambdas": PAPER_LAMBDAS}),
-    ]  # fmt: skip
+        Setting(
+            "puasc",
+            "puASC, best epoch (the paper's rule)",
+            changes={**study, "loss.lambdas": PUASC_LAMBDAS},
+        ),
+        Setting(
+            "rgasc",
+            "RGASC, best epoch (the paper's rule)",
+            versus="puasc",
+            changes={**study, "loss.lambdas": PAPER_LAMBDAS},
+        ),
+    ]
     for rule, suffix, label in VARIANCE_RULES:
         for model, text in (("puasc", "puASC"), ("rgasc", "RGASC")):
             versus = "" if model == "puasc" else f"puasc_{suffix}"  # the same rule's puASC
             rows.append(
-                Setting(f"{model}_{suffix}", f"{text}, {label}", kind="derived", source=model,
-                        metric=f"rules.{rule}", versus=versus)
-            )  # fmt: skip
+                Setting(
+                    f"{model}_{suffix}",
+                    f"{text}, {label}",
+                    kind="derived",
+                    source=model,
+                    metric=f"rules.{rule}",
+                    versus=versus,
+                )
+            )
     return rows

@@ -200,9 +200,15 @@ def run_sweep(
             m = read_json(run / METRICS)
             part = _at(m, s.metric, run)
             records.append(
-                RunRecord(s.name, seed, str(run), _acc(part, "val"), _acc(part, "test"),
-                          train_acc=_acc(part, "train"))  # a rule's part has none
-            )  # fmt: skip
+                RunRecord(
+                    s.name,
+                    seed,
+                    str(run),
+                    _acc(part, "val"),
+                    _acc(part, "test"),
+                    train_acc=_acc(part, "train"),
+                )  # a rule's part has none
+            )
     return records
 
 

@@ -275,9 +275,18 @@ def results_table(rows: Sequence[Row], selection_split: str = "val") -> str:
     """The results as a markdown table: ours (mean ± std over seeds) beside the paper's."""
     sel = "val (selection)" if selection_split == "val" else "val"
     test = "test" if selection_split == "val" else "test (selection!)"
-    header = ["#", "configuration", "seeds", f"{sel} acc %", f"{test} acc %", "test min–max %",
-              f"Δ test vs baseline, pp [{100 * LEVEL:g} % CI]", "verdict", "paper %",
-              "note"]  # fmt: skip
+    header = [
+        "#",
+        "configuration",
+        "seeds",
+        f"{sel} acc %",
+        f"{test} acc %",
+        "test min–max %",
+        f"Δ test vs baseline, pp [{100 * LEVEL:g} % CI]",
+        "verdict",
+        "paper %",
+        "note",
+    ]
     number = {r.config: i for i, r in enumerate(rows, start=1)}
     several = _several_baselines(rows)
     train = any(math.isfinite(r.train_mean) for r in rows)
@@ -286,9 +295,18 @@ def results_table(rows: Sequence[Row], selection_split: str = "val") -> str:
         diff = interval_text(r.diff) if r.diff is not None else ""
         if several and diff and r.baseline in number:
             diff = f"vs #{number[r.baseline]}: {diff}"
-        cells = [str(i), r.label, str(r.n), pm(r.val_mean, r.val_std),
-                 pm(r.test_mean, r.test_std), min_max(r.test_min, r.test_max), diff,
-                 _diff_cells(r)[-1], _paper_cell(r), r.note]  # fmt: skip
+        cells = [
+            str(i),
+            r.label,
+            str(r.n),
+            pm(r.val_mean, r.val_std),
+            pm(r.test_mean, r.test_std),
+            min_max(r.test_min, r.test_max),
+            diff,
+            _diff_cells(r)[-1],
+            _paper_cell(r),
+            r.note,
+        ]
         tr = pm(r.train_mean, r.train_std) if math.isfinite(r.train_mean) else ""
         body.append([*cells[:3], tr, *cells[3:]] if train else cells)
     if train:

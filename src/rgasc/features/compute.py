@@ -295,9 +295,17 @@ class _NewState:
     def flush(self) -> None:
         """The rows on disk first, then the atomic record that says they are there."""
         self.feats.flush()
-        write_json(self.kdir / PROGRESS, {"format": FORMAT_VERSION, "config": self.cfg.to_dict(),
-                                          "file": self.file.name, "names": self.names,
-                                          "clips": self.clips, "bad": self.bad})  # fmt: skip
+        write_json(
+            self.kdir / PROGRESS,
+            {
+                "format": FORMAT_VERSION,
+                "config": self.cfg.to_dict(),
+                "file": self.file.name,
+                "names": self.names,
+                "clips": self.clips,
+                "bad": self.bad,
+            },
+        )
 
     def close(self) -> None:
         del self.feats
@@ -383,8 +391,15 @@ def compute_features(
         Interrupted on Ctrl-C. The chunks finished before either are kept, so a rerun
         resumes there.
     """
-    return update_cache(dataset, out, cfg, workers=workers, skip_bad=skip_bad,
-                        progress=progress, chunk_size=chunk_size)  # fmt: skip
+    return update_cache(
+        dataset,
+        out,
+        cfg,
+        workers=workers,
+        skip_bad=skip_bad,
+        progress=progress,
+        chunk_size=chunk_size,
+    )
 
 
 def update_cache(

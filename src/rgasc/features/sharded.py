@@ -79,12 +79,27 @@ def shard_features(
     cache = None
     if mine:
         main = Path(out) / cache_key(cfg)
-        cache = update_cache(dataset, folder, cfg, clips=mine, reuse=[main], workers=workers,
-                             skip_bad=skip_bad, progress=progress,
-                             chunk_size=chunk_size)  # fmt: skip
+        cache = update_cache(
+            dataset,
+            folder,
+            cfg,
+            clips=mine,
+            reuse=[main],
+            workers=workers,
+            skip_bad=skip_bad,
+            progress=progress,
+            chunk_size=chunk_size,
+        )
     counts = (cache.reused or 0, cache.computed or 0) if cache is not None else (0, 0)
-    write_json(stamp, {"key": shard_key(cfg, mine), "clips": len(mine), "reused": counts[0],
-                       "computed": counts[1]})  # fmt: skip
+    write_json(
+        stamp,
+        {
+            "key": shard_key(cfg, mine),
+            "clips": len(mine),
+            "reused": counts[0],
+            "computed": counts[1],
+        },
+    )
     return cache
 
 
@@ -124,8 +139,16 @@ def merge_feature_shards(
         computed += int(stamp.get("computed", 0))
         if stamp.get("clips"):
             sources.append(shard_cache_dir(out, cfg, r, world))
-    cache = update_cache(dataset, out, cfg, reuse=sources, only_reuse=True, workers=workers,
-                         skip_bad=skip_bad, progress=progress)  # fmt: skip
+    cache = update_cache(
+        dataset,
+        out,
+        cfg,
+        reuse=sources,
+        only_reuse=True,
+        workers=workers,
+        skip_bad=skip_bad,
+        progress=progress,
+    )
     shutil.rmtree(shards_dir(out), ignore_errors=True)
     cache.reused, cache.computed = reused, computed
     return cache
@@ -149,12 +172,21 @@ def features_distributed(
     """
     error: BaseException | None = None
     try:
-        shard_features(dataset, out, cfg, ranks.rank, ranks.world, workers=workers,
-                       skip_bad=skip_bad, progress=progress and ranks.is_zero)  # fmt: skip
+        shard_features(
+            dataset,
+            out,
+            cfg,
+            ranks.rank,
+            ranks.world,
+            workers=workers,
+            skip_bad=skip_bad,
+            progress=progress and ranks.is_zero,
+        )
     except Exception as e:  # told to the other ranks first, then raised
         error = e
     sync_or_raise(ranks, error, "features")
     if not ranks.is_zero:
         return None
-    return merge_feature_shards(dataset, out, cfg, ranks.world, workers=workers,
-                                skip_bad=skip_bad, progress=progress)  # fmt: skip
+    return merge_feature_shards(
+        dataset, out, cfg, ranks.world, workers=workers, skip_bad=skip_bad, progress=progress
+    )

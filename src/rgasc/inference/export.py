@@ -122,8 +122,9 @@ def export_model(
             extra = {"rgasc.json": json.dumps(metadata(info))}
             torch.jit.save(torch.jit.script(wrapper), str(tmp), _extra_files=extra)
         got_s, got_e = run_exported(tmp, x.numpy(), fmt)
-        result = ExportResult(out, fmt, float(np.abs(got_s - ref_s).max()),
-                              float(np.abs(got_e - ref_e).max()))  # fmt: skip
+        result = ExportResult(
+            out, fmt, float(np.abs(got_s - ref_s).max()), float(np.abs(got_e - ref_e).max())
+        )
         if not result.max_abs_diff <= PARITY_TOLERANCE:
             raise ArtefactError(
                 f"{out}: exported model differs from PyTorch by {result.max_abs_diff:.3g} "
@@ -132,8 +133,9 @@ def export_model(
     return result
 
 
-def _export_onnx(wrapper: Exportable, info: ModelInfo, out: Path, *, dynamo: bool,
-                 opset: int) -> None:  # fmt: skip
+def _export_onnx(
+    wrapper: Exportable, info: ModelInfo, out: Path, *, dynamo: bool, opset: int
+) -> None:
     import onnx
 
     x = example_input(info, batch=2)
@@ -149,13 +151,28 @@ def _export_onnx(wrapper: Exportable, info: ModelInfo, out: Path, *, dynamo: boo
             warnings.simplefilter("ignore")  # exporter deprecation/trace chatter
             if dynamo:
                 batch = torch.export.Dim("batch", min=1, max=65536)
-                torch.onnx.export(wrapper, (x,), str(out), dynamo=True, external_data=False,
-                                  dynamic_shapes={"logmel": {0: batch}}, opset_version=opset,
-                                  verbose=False, **names)  # fmt: skip
+                torch.onnx.export(
+                    wrapper,
+                    (x,),
+                    str(out),
+                    dynamo=True,
+                    external_data=False,
+                    dynamic_shapes={"logmel": {0: batch}},
+                    opset_version=opset,
+                    verbose=False,
+                    **names,
+                )
             else:
                 axes = {n: {0: "batch"} for n in ("logmel", "scene_probs", "event_probs")}
-                torch.onnx.export(wrapper, (x,), str(out), dynamo=False, dynamic_axes=axes,
-                                  opset_version=min(opset, 17), **names)  # fmt: skip
+                torch.onnx.export(
+                    wrapper,
+                    (x,),
+                    str(out),
+                    dynamo=False,
+                    dynamic_axes=axes,
+                    opset_version=min(opset, 17),
+                    **names,
+                )
     finally:
         quiet.setLevel(level)
     proto = onnx.load(str(out))
@@ -246,7 +263,7 @@ def model_summary(run_or_checkpoint: str | os.PathLike[str]) -> dict[str, Any]:
                 p: sum(t.numel() for t in tower_parameters(model, p))
                 for p in ("shared", "scene", "event")
             },
-        },  # fmt: skip
+        },
         "macs_per_10s_clip": {"total": macs["total"], "shared": macs.get("shared", 0), **towers},
         "frames_per_10s_clip": t10,
         "model_config": info.model_config.to_dict(),
@@ -261,8 +278,9 @@ def model_summary(run_or_checkpoint: str | os.PathLike[str]) -> dict[str, Any]:
     if info.path.parent.name == CHECKPOINTS_DIR and metrics.is_file():
         try:
             m = json.loads(metrics.read_text())
-            summary["test"] = {k: m["test"][k] for k in ("macro_accuracy", "log_loss") if
-                               k in m.get("test", {})}  # fmt: skip
+            summary["test"] = {
+                k: m["test"][k] for k in ("macro_accuracy", "log_loss") if k in m.get("test", {})
+            }
         except (ValueError, TypeError, AttributeError) as e:
             raise RgascError(f"{metrics}: unreadable metrics file ({e})") from e
     return summary

@@ -61,11 +61,18 @@ def bad_record(file: str | os.PathLike[str], reason: str, fmt: str) -> Record | 
     if fmt == "json":
         return {"file": str(file), "scene": None, "warning": f"unreadable: {reason}"}
     if fmt == "table":
-        return {"file": str(file), "scene": "-", "prob": None, "note": "unreadable",
-                "evidence": ""}  # fmt: skip
-    return {"file": str(file), "scene": "", "prob": None, "duration": None, "windows": None,
-            "probs": {}, "top_events": [], "evidence": [],
-            "warning": f"unreadable: {reason}"}  # fmt: skip
+        return {"file": str(file), "scene": "-", "prob": None, "note": "unreadable", "evidence": ""}
+    return {
+        "file": str(file),
+        "scene": "",
+        "prob": None,
+        "duration": None,
+        "windows": None,
+        "probs": {},
+        "top_events": [],
+        "evidence": [],
+        "warning": f"unreadable: {reason}",
+    }
 
 
 def is_bad(rec: Record) -> bool:
@@ -138,9 +145,15 @@ def render(records: list[Record], fmt: str) -> str:
     w.writerow([*_CSV_FIXED, *scenes, "top_events", "evidence", "warning"])
     for r in records:
         probs = [f"{r['probs'][s]:.6f}" if s in r["probs"] else "" for s in scenes]
-        w.writerow([*("" if r[c] is None else r[c] for c in _CSV_FIXED), *probs,
-                    json.dumps(r["top_events"]), json.dumps(r["evidence"]),
-                    r.get("warning", "")])  # fmt: skip
+        w.writerow(
+            [
+                *("" if r[c] is None else r[c] for c in _CSV_FIXED),
+                *probs,
+                json.dumps(r["top_events"]),
+                json.dumps(r["evidence"]),
+                r.get("warning", ""),
+            ]
+        )
     return buf.getvalue()
 
 
@@ -161,8 +174,16 @@ def _scene_columns(records: list[Record]) -> list[str]:
 
 
 def _render_table(records: list[Record]) -> str:
-    rows = [[str(r["file"]), str(r["scene"]), "-" if r["prob"] is None else f"{r['prob']:.4f}",
-             str(r.get("note", "")), str(r["evidence"])] for r in records]  # fmt: skip
+    rows = [
+        [
+            str(r["file"]),
+            str(r["scene"]),
+            "-" if r["prob"] is None else f"{r['prob']:.4f}",
+            str(r.get("note", "")),
+            str(r["evidence"]),
+        ]
+        for r in records
+    ]
     widths = [max([len(c)] + [len(row[i]) for row in rows]) for i, c in enumerate(_TABLE_COLUMNS)]
     lines = []
     for row in [list(_TABLE_COLUMNS), *rows]:
@@ -207,9 +228,14 @@ def _parse(text: str, fmt: str) -> list[Record]:
         head = rows[0]
         if head[:2] != ["filename", "scene_label"]:
             raise ValueError(f"header must start with filename, scene_label; got {head[:2]}")
-        return [{"filename": r[0], "scene_label": r[1],
-                 "probs": {s: float(v) for s, v in zip(head[2:], r[2:], strict=True)}}
-                for r in rows[1:]]  # fmt: skip
+        return [
+            {
+                "filename": r[0],
+                "scene_label": r[1],
+                "probs": {s: float(v) for s, v in zip(head[2:], r[2:], strict=True)},
+            }
+            for r in rows[1:]
+        ]
     rows = list(csv.reader(lines))
     head = rows[0]
     tail = 3 if head[-1:] == ["warning"] else 2  # the warning column is optional
@@ -222,8 +248,13 @@ def _parse(text: str, fmt: str) -> list[Record]:
 
     out = []
     for r in rows[1:]:
-        rec: Record = {"file": r[0], "scene": r[1], "prob": num(r[2], float),
-                       "duration": num(r[3], float), "windows": num(r[4], int)}  # fmt: skip
+        rec: Record = {
+            "file": r[0],
+            "scene": r[1],
+            "prob": num(r[2], float),
+            "duration": num(r[3], float),
+            "windows": num(r[4], int),
+        }
         rec["probs"] = {s: float(v) for s, v in zip(scenes, r[5:-tail], strict=True) if v}
         rec["top_events"] = json.loads(r[len(r) - tail])
         rec["evidence"] = json.loads(r[len(r) - tail + 1])
@@ -248,9 +279,15 @@ def _parse_table(lines: list[str]) -> list[Record]:
             continue
         cells = [line[a:b].strip() for a, b in zip(starts, [*starts[1:], None], strict=True)]
         note = cells[3] if len(columns) == 5 else ""
-        out.append({"file": cells[0], "scene": cells[1],
-                    "prob": None if cells[2] == "-" else float(cells[2]), "note": note,
-                    "evidence": cells[-1]})  # fmt: skip
+        out.append(
+            {
+                "file": cells[0],
+                "scene": cells[1],
+                "prob": None if cells[2] == "-" else float(cells[2]),
+                "note": note,
+                "evidence": cells[-1],
+            }
+        )
     return out
 
 

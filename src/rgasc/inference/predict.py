@@ -116,7 +116,7 @@ class Prediction:
                     "probs": {s: float(p) for s, p in zip(self.scenes, g.probs, strict=True)},
                 }
                 for g in self.timeline
-            ],  # fmt: skip
+            ],
         }
 
 
@@ -362,8 +362,9 @@ class Predictor:
             for j in range(0, len(jobs), self.batch_size):
                 chunk = jobs[j : j + self.batch_size]
                 # copy only one batch of windows: an hour-long file never sits in memory twice
-                w = np.stack([fix_length(pending[i].x[s : s + self.window], self.window)
-                              for i, s in chunk])  # fmt: skip
+                w = np.stack(
+                    [fix_length(pending[i].x[s : s + self.window], self.window) for i, s in chunk]
+                )
                 s_p, e_p = self.forward(self.features(torch.from_numpy(w)))
                 scenes.append(s_p.cpu().numpy())
                 events.append(e_p.cpu().numpy())
@@ -372,10 +373,16 @@ class Predictor:
         for p in pending:
             n = len(p.starts)
             yield make_prediction(
-                scene_all[row : row + n], event_all[row : row + n], p.starts,
-                window=self.window, n_samples=len(p.x), sample_rate=self.sample_rate,
-                info=self.info, top_k=self.top_k, file=p.file,
-            )  # fmt: skip
+                scene_all[row : row + n],
+                event_all[row : row + n],
+                p.starts,
+                window=self.window,
+                n_samples=len(p.x),
+                sample_rate=self.sample_rate,
+                info=self.info,
+                top_k=self.top_k,
+                file=p.file,
+            )
             row += n
 
 

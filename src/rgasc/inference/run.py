@@ -93,8 +93,9 @@ def run_predict(
 
     n_pred = 0
     try:
-        for p in predictor.predict_files(todo, progress=progress and len(todo) > 1,
-                                         skip_bad=skip_bad, on_bad=report):  # fmt: skip
+        for p in predictor.predict_files(
+            todo, progress=progress and len(todo) > 1, skip_bad=skip_bad, on_bad=report
+        ):
             records.append(to_record(p, fmt))
             n_pred += 1
             if p.warning:
@@ -112,8 +113,9 @@ def run_predict(
                 _write_warnings(warnings_path(out), bad, warned)
         elif records:  # nothing at all (one unreadable file): no lone table header
             sys.stdout.write(render(records, fmt))
-    return PredictRun(n_pred, len(files) - len(todo), bad, None if out is None else Path(out),
-                      warned)  # fmt: skip
+    return PredictRun(
+        n_pred, len(files) - len(todo), bad, None if out is None else Path(out), warned
+    )
 
 
 def _write_warnings(path: Path, bad: list[tuple[str, str]], warned: list[tuple[str, str]]) -> None:

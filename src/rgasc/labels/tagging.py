@@ -328,10 +328,16 @@ def _tag_batch(
 ) -> list[tuple[Clip, Tagged | Bad]]:
     probs, emb = _predict(teacher, np.stack([w for _, w, _ in batch]), embeddings)
     return [
-        (c, (np.asarray(probs[i], np.float32),
-             None if emb is None else np.asarray(emb[i], np.float32), content))
+        (
+            c,
+            (
+                np.asarray(probs[i], np.float32),
+                None if emb is None else np.asarray(emb[i], np.float32),
+                content,
+            ),
+        )
         for i, (c, _, content) in enumerate(batch)
-    ]  # fmt: skip
+    ]
 
 
 def _tag_names(

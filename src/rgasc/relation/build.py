@@ -42,7 +42,16 @@ def relation_command(
     """The ``rgasc relation`` command that (re)builds R_SE in ``out`` from ``labels``."""
     import shlex
 
-    words = ["rgasc", "relation", "--labels", str(labels), "--dataset", str(dataset), "--out", str(out)]
+    words = [
+        "rgasc",
+        "relation",
+        "--labels",
+        str(labels),
+        "--dataset",
+        str(dataset),
+        "--out",
+        str(out),
+    ]
     if split != "train":
         words += ["--split", split]
     if fold != 1:

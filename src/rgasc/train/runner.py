@@ -258,8 +258,14 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
         _write_config(run, cfg, module.model.cfg, dm, precision)
     started = time.time()
     last = run / LAST_CKPT
-    fit(trainer, module, dm, run=run, epochs=cfg.optim.epochs,
-        ckpt_path=str(last) if resume else None)  # fmt: skip
+    fit(
+        trainer,
+        module,
+        dm,
+        run=run,
+        epochs=cfg.optim.epochs,
+        ckpt_path=str(last) if resume else None,
+    )
     seconds = time.time() - started
     try:
         if trainer.is_global_zero:  # the scoring runs once, in one process

@@ -129,9 +129,15 @@ def test_roll_and_crop_hand_values() -> None:
 
 # --- the module -------------------------------------------------------------------------------
 ALL_ON = AugmentConfig(
-    mixup_alpha=0.3, mixstyle_p=1.0, freq_masks=1, freq_mask_width=4, time_masks=2,
-    time_mask_width=3, time_roll=2, time_crop=32,
-)  # fmt: skip
+    mixup_alpha=0.3,
+    mixstyle_p=1.0,
+    freq_masks=1,
+    freq_mask_width=4,
+    time_masks=2,
+    time_mask_width=3,
+    time_roll=2,
+    time_crop=32,
+)
 
 
 def test_batch_augment_off_is_the_identity() -> None:
@@ -205,8 +211,9 @@ def test_build_optimizer_paper_adamw_and_the_scheduler() -> None:
     opt, sched = build_optimizer(params, OptimConfig())
     assert type(opt) is torch.optim.Adam and sched is None
     assert opt.defaults["weight_decay"] == 0 and opt.defaults["lr"] == 1e-3
-    cfg = OptimConfig(optimizer="adamw", weight_decay=1e-4, schedule="cosine", warmup=0.1,
-                      lr_floor=0.01)  # fmt: skip
+    cfg = OptimConfig(
+        optimizer="adamw", weight_decay=1e-4, schedule="cosine", warmup=0.1, lr_floor=0.01
+    )
     opt, sched = build_optimizer(params, cfg, total_steps=20)
     assert type(opt) is torch.optim.AdamW and opt.defaults["weight_decay"] == 1e-4
     assert sched is not None
@@ -215,8 +222,10 @@ def test_build_optimizer_paper_adamw_and_the_scheduler() -> None:
         seen.append(opt.param_groups[0]["lr"])
         opt.step()
         sched.step()
-    want = [lr_at(s, lr=1e-3, total_steps=20, warmup_steps=2, schedule="cosine", floor=0.01)
-            for s in range(20)]  # fmt: skip
+    want = [
+        lr_at(s, lr=1e-3, total_steps=20, warmup_steps=2, schedule="cosine", floor=0.01)
+        for s in range(20)
+    ]
     np.testing.assert_allclose(seen, want, rtol=1e-12)
     assert seen[1] == pytest.approx(1e-3) and seen[-1] == pytest.approx(1e-5)
     with pytest.raises(ValueError, match="steps"):

@@ -18,8 +18,13 @@ from rgasc.train.algorithms.selection import (
 )
 from rgasc.train.config.tree import TrainConfig, make_config
 
-PATHS = {"data.dataset": "d", "data.features": "f", "data.labels": "l", "data.relation": "r",
-         "out": "o"}  # fmt: skip
+PATHS = {
+    "data.dataset": "d",
+    "data.features": "f",
+    "data.labels": "l",
+    "data.relation": "r",
+    "out": "o",
+}
 #: A noisy spike at epoch 2; the good plateau is epochs 5-7.
 CURVE = [0.50, 0.55, 0.80, 0.52, 0.60, 0.70, 0.72, 0.71, 0.60, 0.58]
 

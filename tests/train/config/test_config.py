@@ -21,8 +21,15 @@ from rgasc.train.config.tree import (
     make_config,
 )
 
-PATHS = {"data.dataset": "d", "data.features": "f", "data.labels": "l", "data.relation": "r",
-         "out": "o"}  # fmt: skip
+PATHS = {
+    "data.dataset": "d",
+    "data.features": "f",
+    "data.labels": "l",
+    "data.relation": "r",
+    "out": "o",
+}
+
+
 def test_tree_sections_and_defaults() -> None:
     cfg = make_config(PATHS)
     assert cfg.loss.lambdas == PAPER_LAMBDAS == LossConfig().lambdas
@@ -165,9 +172,7 @@ def test_every_leaf_is_one_option() -> None:
     assert by["dataset"].default_text() is None and by["dataset"].path
     assert by["select_on"].default_text() == "val"
     assert by["select_rule"].key == "select.rule" and by["workers"].key == "runtime.workers"
-    assert config_changes(TrainConfig, {"lr": 0.1, "width": None, "grid": "x"}) == {
-        "optim.lr": 0.1
-    }
+    assert config_changes(TrainConfig, {"lr": 0.1, "width": None, "grid": "x"}) == {"optim.lr": 0.1}
     assert flatten({"a": {"b": 1}, "c": [1]}) == {"a.b": 1, "c": [1]}
 
 
@@ -176,4 +181,7 @@ def test_a_choice_is_checked_once_by_its_enum() -> None:
         make_config({**PATHS, "optim.select_on": "tset"})
     with pytest.raises(ConfigError, match="rule="):
         make_config({**PATHS, "select.rule": "worst"})
-    assert make_config({**PATHS, "optim.select_on": "test", "data.val_fraction": 0.0}).optim.select_on == "test"
+    assert (
+        make_config({**PATHS, "optim.select_on": "test", "data.val_fraction": 0.0}).optim.select_on
+        == "test"
+    )

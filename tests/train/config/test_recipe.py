@@ -20,8 +20,13 @@ from rgasc.train.config.tree import make_config
 from rgasc.train.runner import train
 from rgasc.utils import read_json
 
-PATHS = {"data.dataset": "/d", "data.features": "/f", "data.labels": "/l.h5",
-         "data.relation": "/r", "out": "/o"}  # fmt: skip
+PATHS = {
+    "data.dataset": "/d",
+    "data.features": "/f",
+    "data.labels": "/l.h5",
+    "data.relation": "/r",
+    "out": "/o",
+}
 
 
 # --- presets ----------------------------------------------------------------------------------
@@ -34,9 +39,15 @@ def test_paper_preset_is_the_defaults_and_modern_sets_only_its_keys() -> None:
     assert cfg.recipe == "modern" and cfg.augment.mixup_alpha == 0.3
     assert (cfg.augment.mixstyle_p, cfg.augment.mixstyle_alpha) == (0.4, 0.3)
     assert (cfg.augment.freq_masks, cfg.augment.freq_mask_width, cfg.augment.time_roll) == (
-        1, 12, 4)  # fmt: skip
+        1,
+        12,
+        4,
+    )
     assert (cfg.optim.optimizer, cfg.optim.weight_decay, cfg.optim.schedule) == (
-        "adamw", 1e-4, "cosine")  # fmt: skip
+        "adamw",
+        1e-4,
+        "cosine",
+    )
     assert (cfg.optim.warmup, cfg.optim.lr_floor, cfg.optim.lr) == (0.05, 0.01, 1e-3)
     with pytest.raises(ConfigError, match="recipe='fancy'"):
         preset("fancy")
@@ -45,8 +56,9 @@ def test_paper_preset_is_the_defaults_and_modern_sets_only_its_keys() -> None:
 
 
 def test_explicit_options_win_over_the_preset() -> None:
-    cfg = make_config({**PATHS, "recipe": "modern", "augment.mixup_alpha": 0.0,
-                       "optim.schedule": "linear"})  # fmt: skip
+    cfg = make_config(
+        {**PATHS, "recipe": "modern", "augment.mixup_alpha": 0.0, "optim.schedule": "linear"}
+    )
     assert cfg.augment.mixup_alpha == 0.0 and cfg.optim.schedule == "linear"
     assert cfg.augment.mixstyle_p == 0.4  # the rest from the preset
     # a file that names its recipe keeps its own values; a --recipe given on the command line
@@ -108,8 +120,9 @@ PRE_CHANGE = {
 def test_paper_recipe_reproduces_the_pre_change_run(
     tiny_inputs: TinyInputs, tmp_path: Path
 ) -> None:
-    cfg = tiny_config(tiny_inputs, tmp_path / "run", {"runtime.deterministic": True,
-                                                      "recipe": "paper"})  # fmt: skip
+    cfg = tiny_config(
+        tiny_inputs, tmp_path / "run", {"runtime.deterministic": True, "recipe": "paper"}
+    )
     m = read_json(train(cfg) / "metrics.json")
     assert m["best_epoch"] == 0 and m["epochs_trained"] == 2
     for split, want in PRE_CHANGE.items():
@@ -132,15 +145,22 @@ def test_modern_run_writes_every_artefact_is_seeded_and_resumes(
     changes = {"recipe": "modern", "optim.epochs": 1, "runtime.deterministic": True}
     runs = [train(tiny_config(tiny_inputs, tmp_path / name, changes)) for name in ("a", "b")]
     # identical runs give identical weights (augmentation draws seeded by seed and step)
-    states = [torch.load(r / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
-              for r in runs]  # fmt: skip
+    states = [
+        torch.load(r / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"] for r in runs
+    ]
     for key in states[0]:
         torch.testing.assert_close(states[0][key], states[1][key], rtol=0, atol=0)
     run = runs[0]
     # resume to 2 epochs: the schedule continues from the checkpoint's step
     train(tiny_config(tiny_inputs, run, {**changes, "optim.epochs": 2}), resume=True)
-    for name in ("config.yaml", "metrics.json", "checkpoints/last.ckpt", "checkpoints/best.pt",
-                 "logs/metrics.csv", "logs/csv/session_1/metrics.csv"):  # fmt: skip
+    for name in (
+        "config.yaml",
+        "metrics.json",
+        "checkpoints/last.ckpt",
+        "checkpoints/best.pt",
+        "logs/metrics.csv",
+        "logs/csv/session_1/metrics.csv",
+    ):
         assert (run / name).is_file(), name
     conf = load_yaml(run / "config.yaml")["train"]
     assert conf["recipe"] == "modern" and conf["augment"]["mixup_alpha"] == 0.3

@@ -140,8 +140,13 @@ def _child(inputs: TinyInputs, run: Path, resume: bool = False) -> subprocess.Po
     """A fresh process training ``run``: every session of this test starts alike (a process
     that ran other tests may differ in thread count or library state)."""
     paths = [str(p) for p in (inputs.dataset, inputs.features, inputs.labels, inputs.relation)]
-    code = _CHILD.format(tests=str(Path(__file__).parents[1]), paths=paths, run=str(run),
-                         changes=EPOCHS, resume=resume)  # fmt: skip
+    code = _CHILD.format(
+        tests=str(Path(__file__).parents[1]),
+        paths=paths,
+        run=str(run),
+        changes=EPOCHS,
+        resume=resume,
+    )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src")}
     return subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.DEVNULL)
 

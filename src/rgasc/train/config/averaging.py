@@ -47,9 +47,7 @@ class AverageConfig(Config):
         flag="averaging",
     )
     ema_decay: float = option(0.999, help="EMA decay per optimiser step.")
-    ema_warmup: bool = option(
-        True, help="EMA decay min(d, (1+k)/(10+k)) at step k (short runs)."
-    )
+    ema_warmup: bool = option(True, help="EMA decay min(d, (1+k)/(10+k)) at step k (short runs).")
     swa_epochs: int = option(10, help="SWA averages the weights of the last N epochs.")
 
     def __post_init__(self) -> None:

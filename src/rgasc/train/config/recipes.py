@@ -68,12 +68,16 @@ class AugmentConfig(Config):
 
     mixup_alpha: float = option(0.0, help="Mixup within the batch, weights Beta(a, a); 0 = off.")
     mixstyle_p: float = option(0.0, help="Freq-MixStyle: probability per batch; 0 = off.")
-    mixstyle_alpha: float = option(0.3, help="Freq-MixStyle: statistics mixed with Beta(a, a) weights.")
+    mixstyle_alpha: float = option(
+        0.3, help="Freq-MixStyle: statistics mixed with Beta(a, a) weights."
+    )
     freq_masks: int = option(0, help="Frequency masks per clip (SpecAugment).")
     freq_mask_width: int = option(0, help="Widest frequency mask, in mel bands.")
     time_masks: int = option(0, help="Time masks per clip (SpecAugment).")
     time_mask_width: int = option(0, help="Widest time mask, in frames.")
-    time_roll: int = option(0, help="Circular time shift of each clip by up to +-N frames; 0 = off.")
+    time_roll: int = option(
+        0, help="Circular time shift of each clip by up to +-N frames; 0 = off."
+    )
     time_crop: int = option(0, help="Random window of N frames of each clip; 0 = the whole clip.")
 
     def __post_init__(self) -> None:

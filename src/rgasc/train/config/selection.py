@@ -52,7 +52,9 @@ class SelectConfig(Config):
         flag="select_rule",
     )
     window: int = option(
-        5, help="Epochs (odd) in the centred window of --select-rule smoothed.", flag="select_window"
+        5,
+        help="Epochs (odd) in the centred window of --select-rule smoothed.",
+        flag="select_window",
     )
     score_all: bool = option(
         False,

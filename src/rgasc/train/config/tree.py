@@ -25,7 +25,7 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 from rgasc.artefacts import CONFIG_FILE
 from rgasc.config import (
@@ -52,7 +52,6 @@ from rgasc.train.config.choices import (  # re-exported: the config's choices li
     SelectOn,
 )
 from rgasc.train.config.recipes import (
-    PAPER,
     AugmentConfig,
     Optimizer,
     Recipe,
@@ -111,9 +110,7 @@ class NetConfig(Config):
     width: float = option(1.0, help="Channel multiplier (1 = CNN14 widths).")
     block_dropout: float = option(0.2, help="Dropout after each convolution block.")
     head_dropout: float = option(0.5, help="Dropout before each tower's output layer.")
-    learn_relation: bool = option(
-        False, help="Learn R_SE (non-negative), starting from the prior."
-    )
+    learn_relation: bool = option(False, help="Learn R_SE (non-negative), starting from the prior.")
     init: Init = option(
         Init.HE, help="he (PANNs' He-uniform) or panns (CNN14 blocks from --init-checkpoint)."
     )
@@ -145,9 +142,7 @@ class LossConfig(Config):
     relation_grad: RelationGrad = option(
         RelationGrad.PAPER, help="paper (reference side detached) or both (authors' code)."
     )
-    label_smoothing: float = option(
-        0.0, help="Label smoothing of the scene loss (0 = the paper)."
-    )
+    label_smoothing: float = option(0.0, help="Label smoothing of the scene loss (0 = the paper).")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -229,8 +224,6 @@ class RuntimeConfig(Config):
             raise ConfigError("epochs, batch_size and eval_batch_size must be >= 1")
         if self.workers < 0 or self.num_nodes < 1:
             raise ConfigError("workers must be >= 0 and num_nodes >= 1")
-
-
 
 
 # --- the tree -------------------------------------------------------------------------------
@@ -361,8 +354,9 @@ def load_run_config(run_dir: str | os.PathLike[str]) -> TrainConfig:
 def config_file_changes(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The settings of a YAML config file as dotted changes (``rgasc train --config FILE``).
 
-    The file is a run's ``config.yaml`` (its ``train`` section is read), or a YAML mapping in the ``train`` section's layout. It may hold
-    only some keys: the rest come from the defaults or the command line.
+    The file is a run's ``config.yaml`` (its ``train`` section is read), or a YAML mapping in
+    the ``train`` section's layout. It may hold only some keys: the rest come from the defaults
+    or the command line.
 
     Raises:
         ConfigError: missing file, or a key that is not a TrainConfig field.

@@ -316,8 +316,10 @@ class WeightChoice:
             (selected epoch, its score on the selection split, the ``selection_rule`` record).
         """
         rule = rule or self.cfg.select.rule
-        record: dict[str, Any] = {"rule": rule, "description": self.cfg.select.describe(
-            self.cfg.average)}  # fmt: skip
+        record: dict[str, Any] = {
+            "rule": rule,
+            "description": self.cfg.select.describe(self.cfg.average),
+        }
         if rule == "best":
             if not best_ckpt.is_file():
                 raise ArtefactError(
@@ -335,8 +337,9 @@ class WeightChoice:
             curve = self.keeper.curve
             if not curve:
                 raise ArtefactError("no validation curve was recorded; did training run an epoch?")
-            sel = select_epoch(curve, rule, self.cfg.select.window,
-                               available=self.keeper.available())  # fmt: skip
+            sel = select_epoch(
+                curve, rule, self.cfg.select.window, available=self.keeper.available()
+            )
             state = torch.load(self.keeper.path(sel.epoch), map_location="cpu", weights_only=True)
             module.load_state_dict(state)
             record.update(window=self.cfg.select.window, centred=True, curve=curve)

@@ -140,9 +140,14 @@ def check_label_spaces(
     Raises:
         LabelSpaceError naming both files and the fix.
     """
-    fix = relation_command(cfg.labels, cfg.dataset, cfg.relation,
-                           split=str(relation.meta.get("split", "train")), fold=cfg.fold,
-                           binarize=relation.meta.get("binarize"))  # fmt: skip
+    fix = relation_command(
+        cfg.labels,
+        cfg.dataset,
+        cfg.relation,
+        split=str(relation.meta.get("split", "train")),
+        fold=cfg.fold,
+        binarize=relation.meta.get("binarize"),
+    )
     if list(relation.scenes) != list(dataset.scenes):
         raise LabelSpaceError(
             f"{cfg.relation}: R_SE rows are scenes {relation.scenes}, but {cfg.dataset} has "
@@ -192,8 +197,16 @@ class RGASCDataModule(L.LightningDataModule):
         self.relation = load_relation(d.relation)
         check_label_spaces(self.dataset, self.labels, self.relation, cfg.data)
         # features of this audio, labels of these features, R_SE of these labels
-        check_inputs(self.dataset, self.cache, self.labels, d.labels, self.dataset.clips,
-                     self.relation, d.relation, d.fold)  # fmt: skip
+        check_inputs(
+            self.dataset,
+            self.cache,
+            self.labels,
+            d.labels,
+            self.dataset.clips,
+            self.relation,
+            d.relation,
+            d.fold,
+        )
         if self.relation.meta.get("split") == "all":
             warnings.warn(
                 f"{d.relation}: R_SE was built on all clips, test clips included (the authors' "

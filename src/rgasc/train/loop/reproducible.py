@@ -106,7 +106,7 @@ def rng_states() -> dict[str, Any]:
             int(pos),
             int(has_gauss),
             float(gauss),
-        ),  # fmt: skip
+        ),
         "python": random.getstate(),
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
