@@ -1,4 +1,4 @@
-"""The CLI's shared vocabulary: choice enums, option types, the device helper, old spellings.
+"""The CLI's shared vocabulary: choice enums, option types and the device helper.
 
 One name means one thing in every command:
 

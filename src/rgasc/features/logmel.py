@@ -19,7 +19,6 @@ import dataclasses
 from functools import lru_cache
 
 import numpy as np
-import scipy.fft
 
 from rgasc.audio import fix_length
 from rgasc.config import Config, option
@@ -185,6 +184,8 @@ def logmel(waveform: np.ndarray, cfg: FeatureConfig = FeatureConfig()) -> np.nda
     window, fb_t = frontend_arrays(cfg)
     # (frames, n_fft) strided view: frame t covers samples [t*hop, t*hop + n_fft)
     frames = np.lib.stride_tricks.sliding_window_view(x, cfg.n_fft)[:: cfg.hop_length]
+    import scipy.fft  # here, not at import: the CLI reads FeatureConfig at start-up
+
     # scipy.fft keeps float32 (numpy's rfft works in float64 and is ~2x slower here)
     spec = np.abs(scipy.fft.rfft(frames * window, axis=-1))  # (frames, n_freqs)
     if cfg.power != 1.0:

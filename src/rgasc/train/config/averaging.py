@@ -1,8 +1,6 @@
 """The ``average`` section of the training config: weight averaging (EMA or SWA).
 
-Off by default (the paper's protocol: raw weights), so a run that does not set it computes
-exactly what it computed before it existed; the config tree (:mod:`rgasc.train.config.tree`)
-leaves it out of its digest while it holds its defaults. An exponential moving average of the
+Off by default (the paper's protocol: raw weights). An exponential moving average of the
 weights (EMA, updated after every optimiser step) or stochastic weight averaging (SWA, an
 equal-weight mean of the weights at the end of each of the last ``swa_epochs`` epochs) is
 validated every epoch beside the raw model (``val_ema/*`` or ``val_swa/*`` in the logs), stored

@@ -1,7 +1,7 @@
 """The ``select`` section of the training config: which weights become ``best.pt``.
 
 "best" by default (the paper's protocol: the best validation epoch), so a run that does not set
-it computes exactly what it computed before it existed. The rules as pure functions over the
+it computes what the paper's protocol computes. The rules as pure functions over the
 validation curve: :mod:`rgasc.train.algorithms.selection`. Imports neither torch nor Lightning.
 """
 
