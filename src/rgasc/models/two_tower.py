@@ -18,82 +18,18 @@ D-dim embedding), then the output layer (scene: K logits; event: E logits, sigmo
 
 from __future__ import annotations
 
-import dataclasses
 from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rgasc.config import Config
-from rgasc.errors import ArtefactError, RgascError
+from rgasc.errors import ArtefactError
 from rgasc.models.blocks import ConvBlock, he_uniform_, pool_head
+from rgasc.models.config import CNN14_POOLS, N_BLOCKS, ModelConfig
 
-#: CNN14's block widths; ModelConfig.width scales them.
-CNN14_WIDTHS: tuple[int, ...] = (64, 128, 256, 512, 1024, 2048)
-#: CNN14's pooling per block: 2x2 for blocks 1-5, none for block 6. Five halvings, so the
-#: input needs T >= 32 frames and F >= 32 mel bands.
-CNN14_POOLS: tuple[tuple[int, int], ...] = ((2, 2),) * 5 + ((1, 1),)
-N_BLOCKS = len(CNN14_WIDTHS)
 #: Frames (and mel bands) the network needs: each of the five 2x2 poolings halves them.
 MIN_FRAMES = 2 ** sum(1 for p in CNN14_POOLS if p != (1, 1))
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelConfig(Config):
-    """Shape of the two-tower model.
-
-    Attributes:
-        n_scenes: K, scene classes.
-        n_events: E, event labels (the teacher's label space).
-        shared_blocks: N in 0..6, leading blocks shared by both towers.
-        width: channel multiplier. Block ``i`` has ``max(1, round(64 * 2**i * width))``
-            channels (Python's ``round``: halves go to the even integer); width 1 gives CNN14's
-            64..2048 and width 1/16 gives 4..128. The embedding dim D is the last width.
-        n_mels: F, mel bands the model expects (>= 32; recorded so a checkpoint describes its
-            input; the network itself pools any F >= 32).
-        block_dropout: dropout after every block.
-        head_dropout: dropout on the pooled vector, before ``fc1``.
-        learn_relation: make R_SE a learnable, non-negative parameter (see
-            :class:`RelationPrior`); the training stage reads this flag, the network ignores it.
-    """
-
-    n_scenes: int = 10
-    n_events: int = 527
-    shared_blocks: int = 2
-    width: float = 1.0
-    n_mels: int = 64
-    block_dropout: float = 0.2
-    head_dropout: float = 0.5
-    learn_relation: bool = False
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.shared_blocks <= N_BLOCKS:
-            raise RgascError(
-                f"shared_blocks={self.shared_blocks} is out of range: use 0..{N_BLOCKS}"
-            )
-        if not self.width > 0:
-            raise RgascError(f"width={self.width} must be > 0 (1 = CNN14 widths)")
-        if self.n_scenes < 1 or self.n_events < 1:
-            raise RgascError(
-                f"n_scenes={self.n_scenes}, n_events={self.n_events}: both must be >= 1"
-            )
-        if self.n_mels < 32:
-            raise RgascError(f"n_mels={self.n_mels}: the 5 poolings need at least 32 mel bands")
-        for name in ("block_dropout", "head_dropout"):
-            p = getattr(self, name)
-            if not 0.0 <= p < 1.0:
-                raise RgascError(f"{name}={p} must be in [0, 1)")
-
-    @property
-    def widths(self) -> tuple[int, ...]:
-        """Channels of blocks 1..6."""
-        return tuple(max(1, round(w * self.width)) for w in CNN14_WIDTHS)
-
-    @property
-    def embedding_dim(self) -> int:
-        """D: width of the last block, of ``fc1`` and of both embeddings (2048 at width 1)."""
-        return self.widths[-1]
 
 
 class TwoTowerOutput(NamedTuple):

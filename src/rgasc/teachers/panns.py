@@ -25,7 +25,7 @@ from torch import nn
 
 from rgasc.errors import TeacherError
 from rgasc.models.blocks import ConvBlock, pool_head
-from rgasc.models.two_tower import CNN14_POOLS, CNN14_WIDTHS
+from rgasc.models.config import CNN14_POOLS, CNN14_WIDTHS
 from rgasc.teachers.audioset import AUDIOSET_CLASSES, audioset_labels
 from rgasc.teachers.base import register_teacher, resolve_file
 from rgasc.teachers.panns_frontend import LogMel, Spectrogram

@@ -142,15 +142,11 @@ def _write_config(
 
 def build_model(cfg: TrainConfig, dm: RGASCDataModule, *, load_init: bool = True) -> RGASC:
     """The network for this data (K from the dataset, E from R_SE, F from the cache)."""
-    model_cfg = ModelConfig(
+    model_cfg = ModelConfig.of(
+        cfg.model,
         n_scenes=len(dm.scenes),
         n_events=len(dm.events),
-        shared_blocks=cfg.model.shared_blocks,
-        width=cfg.model.width,
         n_mels=dm.cache.config.n_mels,
-        block_dropout=cfg.model.block_dropout,
-        head_dropout=cfg.model.head_dropout,
-        learn_relation=cfg.model.learn_relation,
     )
     model = RGASC(model_cfg)
     if cfg.model.init == "panns" and load_init:

@@ -15,13 +15,6 @@ class SelectOn(enum.StrEnum):
     TEST = "test"  # the authors' protocol, labelled as test-set selection everywhere
 
 
-class Init(enum.StrEnum):
-    """Initial weights of the network."""
-
-    HE = "he"  # PANNs' He-uniform
-    PANNS = "panns"  # CNN14's blocks from model.init_checkpoint (width 1 only)
-
-
 class RelationSpace(enum.StrEnum):
     """Scene side of the relation losses (see :mod:`rgasc.train.algorithms.losses`)."""
 

@@ -42,10 +42,10 @@ from rgasc.config import (
     override,
 )
 from rgasc.errors import ArtefactError, ConfigError
+from rgasc.models.config import NetConfig
 from rgasc.train.config.averaging import AverageConfig
 from rgasc.train.config.choices import (  # re-exported: the config's choices live beside it
     Accelerator,
-    Init,
     Precision,
     RelationGrad,
     RelationSpace,
@@ -98,31 +98,6 @@ class DataConfig(Config):
         super().__post_init__()
         if not 0.0 <= self.val_fraction < 1.0:
             raise ConfigError(f"val_fraction={self.val_fraction} must be in [0, 1)")
-
-
-@dataclasses.dataclass(frozen=True)
-class NetConfig(Config):
-    """The run's choices for the network (:class:`rgasc.models.ModelConfig` adds the sizes:
-    scenes, events and mel bands come from the data). With ``init`` "panns", CNN14's blocks are
-    copied from ``init_checkpoint`` into the shared blocks and both towers (width 1 only)."""
-
-    shared_blocks: int = option(2, help="Blocks shared by both towers, 0..6.")
-    width: float = option(1.0, help="Channel multiplier (1 = CNN14 widths).")
-    block_dropout: float = option(0.2, help="Dropout after each convolution block.")
-    head_dropout: float = option(0.5, help="Dropout before each tower's output layer.")
-    learn_relation: bool = option(False, help="Learn R_SE (non-negative), starting from the prior.")
-    init: Init = option(
-        Init.HE, help="he (PANNs' He-uniform) or panns (CNN14 blocks from --init-checkpoint)."
-    )
-    init_checkpoint: str | None = option(None, help="CNN14 .pth for --init panns.", path=True)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.init == Init.PANNS and not self.init_checkpoint:
-            raise ConfigError(
-                "init='panns' needs the CNN14 checkpoint: pass --init-checkpoint "
-                "PATH/Cnn14_16k_mAP=0.438.pth (or use --init he)"
-            )
 
 
 @dataclasses.dataclass(frozen=True)
