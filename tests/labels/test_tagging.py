@@ -48,6 +48,7 @@ def test_round_trip_matches_per_clip_tags(ds: DcaseDataset, tmp_path: Path, suff
         assert back.attrs["teacher"] == "toy"
         assert back.attrs["sample_rate"] == 16000
         assert back.attrs["checkpoint_sha256"] == "0" * 64
+        assert json.loads(back.attrs["teacher_options"]) == getattr(ToyTeacher(), "options", {})
         assert back.attrs["dataset_root"] == str(ds.root.resolve())
         versions = json.loads(back.attrs["versions"])  # what the outputs may depend on
         assert versions["numpy"] == np.__version__ and versions["scipy"] == scipy.__version__

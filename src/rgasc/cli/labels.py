@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +19,14 @@ from rgasc.cli.options import (
     TopKOption,
     torch_device,
 )
+
+
+class TeacherEngine(StrEnum):
+    """``rgasc tag --engine``: what runs the yamnet teacher (the values of
+    ``rgasc.teachers.yamnet.ENGINES``, repeated here: that module imports torch)."""
+
+    onnx = "onnx"
+    torch = "torch"
 
 
 # --- commands: tag, relation ---
@@ -57,6 +66,15 @@ def tag(
     noise: Annotated[
         float | None, typer.Option(help="annotations only: flip each label with probability P.")
     ] = None,
+    engine: Annotated[
+        TeacherEngine,
+        typer.Option(
+            case_sensitive=False,
+            help="yamnet only: onnx runs the int8 graph (onnxruntime; the faster one on "
+            "CPU); torch runs the same weights as a float network, batched, on the GPU "
+            "when there is one.",
+        ),
+    ] = TeacherEngine.onnx,
 ) -> None:
     """Tag every clip with a pretrained teacher: the pseudo-labels (resumable)."""
     from rgasc.data.datasets import DcaseDataset
@@ -65,6 +83,10 @@ def tag(
     from rgasc.labels.tagging import bad_clips_path, tag_dataset
     from rgasc.teachers import get_teacher
 
+    if str(teacher) != "yamnet" and engine != TeacherEngine.onnx:
+        raise typer.BadParameter(
+            f"{engine} applies to the yamnet teacher only, not {teacher}", param_hint="--engine"
+        )
     # several processes: each tags a shard on its own device, rank 0 merges
     multi = is_multi_process(devices, num_nodes)
     ranks = launch(accelerator, devices, num_nodes) if multi else None
@@ -77,6 +99,7 @@ def tag(
         device=device,
         dataset=ds.root,
         noise=noise,
+        engine=str(engine) if str(teacher) == "yamnet" else None,
     )
     if ranks is None:
         pl = tag_dataset(
@@ -107,9 +130,7 @@ def tag(
 
 @app.command()
 def relation(
-    labels: Annotated[
-        Path, typer.Option(help="Pseudo-labels from `rgasc tag` (.h5 or .csv).")
-    ],
+    labels: Annotated[Path, typer.Option(help="Pseudo-labels from `rgasc tag` (.h5 or .csv).")],
     dataset: DatasetOption,
     out: Annotated[Path, typer.Option(help="Output folder for relation.npy/.json/.csv/.png.")],
     split: Annotated[

