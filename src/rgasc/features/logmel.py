@@ -16,6 +16,7 @@ fast); :class:`rgasc.features.module.LogMel` is the batched ``nn.Module`` with t
 from __future__ import annotations
 
 import dataclasses
+import enum
 from functools import lru_cache
 
 import numpy as np
@@ -41,6 +42,24 @@ LOG_OFFSET = 1e-8  # added before the log so silence gives log(1e-8), not -inf
 
 WINDOWS = ("hamming", "hann")  # symmetric (numpy's np.hamming / np.hanning), as the authors'
 
+# --- YAMNet's front-end (the yamnet backbone's input contract and the yamnet teacher's) --------
+YAMNET_SAMPLE_RATE = 16000
+YAMNET_WINDOW = 400  # 25 ms frames at 16 kHz, periodic Hann, zero-padded to the FFT size
+YAMNET_HOP = 160  # 10 ms
+YAMNET_N_FFT = 512  # the power of two above the frame
+YAMNET_N_MELS = 64
+YAMNET_FMIN, YAMNET_FMAX = 125.0, 7500.0  # HTK mel bands, built in the mel domain
+# YAMNet's own params use log(mel + 0.001); the int8 graph agrees: its input quantiser's floor,
+# (0 - zero_point) * scale = -6.90, is ln(0.001)
+YAMNET_LOG_OFFSET = 1e-3
+
+
+class Frontend(enum.StrEnum):
+    """How a waveform becomes log-mel frames."""
+
+    PAPER = "paper"  # scipy's magnitude spectrogram, Slaney mel (the paper's, CNN_Surrey)
+    YAMNET = "yamnet"  # YAMNet's: raw |FFT| of 25-ms frames, HTK mel, log(mel + 0.001)
+
 
 @dataclasses.dataclass(frozen=True)
 class FeatureConfig(Config):
@@ -63,11 +82,23 @@ class FeatureConfig(Config):
     power: float = option(1.0, help="1 = magnitude (the authors' code), 2 = power.")
     log_offset: float = option(LOG_OFFSET, help="Added before the log (silence -> its log).")
     clip_seconds: float = option(CLIP_SECONDS, help="Crop or zero-pad every clip to this length.")
+    frontend: Frontend = option(
+        Frontend.PAPER,
+        help="paper (magnitude STFT, Slaney mel) or yamnet (YAMNet's front-end: every other "
+        "field fixed to its values; `--backbone yamnet` sets them).",
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.fmax is None:
             object.__setattr__(self, "fmax", self.sample_rate / 2)
+        if self.frontend == Frontend.YAMNET:
+            fixed = [f"{k}={v}" for k, v in _YAMNET_FIELDS.items() if getattr(self, k) != v]
+            if fixed:
+                raise ValueError(
+                    f"the yamnet front-end is fixed: {', '.join(fixed)} (only clip_seconds may "
+                    "change; `--backbone yamnet` sets them)"
+                )
         if self.window not in WINDOWS:
             raise ValueError(f"window must be one of {WINDOWS}, got {self.window!r}")
         if not 0 < self.hop_length <= self.n_fft:
@@ -79,10 +110,10 @@ class FeatureConfig(Config):
             )
         if self.n_mels < 1 or self.power <= 0 or self.log_offset <= 0:
             raise ValueError("n_mels, power and log_offset must be positive")
-        if self.n_samples < self.n_fft:
+        if self.n_samples < self.win_length:
             raise ValueError(
                 f"clip_seconds={self.clip_seconds} gives {self.n_samples} samples, fewer than "
-                f"one STFT frame (n_fft={self.n_fft})"
+                f"one STFT frame ({self.win_length})"
             )
 
     @property
@@ -91,13 +122,34 @@ class FeatureConfig(Config):
         return int(round(self.clip_seconds * self.sample_rate))
 
     @property
+    def win_length(self) -> int:
+        """Samples per analysis frame: n_fft, or YAMNet's 400 (zero-padded to its FFT)."""
+        return YAMNET_WINDOW if self.frontend == Frontend.YAMNET else self.n_fft
+
+    @property
     def n_frames(self) -> int:
-        """Frames of a clip: (n_samples - (n_fft - hop)) // hop = (441000 - 672) // 1376 = 320."""
-        return (self.n_samples - (self.n_fft - self.hop_length)) // self.hop_length
+        """Frames of a clip: 1 + (n_samples - win_length) // hop, no padding; 320 for the
+        paper's 10-s clips ((441000 - 2048) // 1376 + 1), 998 for YAMNet's."""
+        return 1 + (self.n_samples - self.win_length) // self.hop_length
 
     @property
     def n_freqs(self) -> int:
         return self.n_fft // 2 + 1
+
+
+_YAMNET_FIELDS: dict[str, object] = {
+    "sample_rate": YAMNET_SAMPLE_RATE,
+    "n_fft": YAMNET_N_FFT,
+    "hop_length": YAMNET_HOP,
+    "window": "hann",
+    "n_mels": YAMNET_N_MELS,
+    "fmin": YAMNET_FMIN,
+    "fmax": YAMNET_FMAX,
+    "power": 1.0,
+    "log_offset": YAMNET_LOG_OFFSET,
+}
+#: YAMNet's front-end on 10-s clips: the yamnet backbone's input (998 x 64 per clip).
+YAMNET_FEATURES = FeatureConfig(frontend=Frontend.YAMNET, **_YAMNET_FIELDS)  # type: ignore[arg-type]
 
 
 # --- mel filterbank (Slaney mel scale, Slaney area normalisation) --------------------------
@@ -147,12 +199,38 @@ def mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -
     return weights.astype(np.float32)
 
 
+def htk_mel(hz: float | np.ndarray) -> np.ndarray:
+    """HTK mel value(s) of frequencies in Hz."""
+    return 1127.0 * np.log1p(np.asarray(hz, dtype=np.float64) / 700.0)
+
+
+def yamnet_mel_matrix() -> np.ndarray:
+    """[257 bins, 64 mels] triangular HTK filters, built in the mel domain like YAMNet's.
+
+    Bin k (frequency k * 8000 / 256) has weight ``max(0, min(rise, fall))`` in band m, where
+    rise/fall are linear in the bin's mel value between the band's edges; the DC bin is 0.
+    """
+    bins_mel = htk_mel(np.linspace(0.0, YAMNET_SAMPLE_RATE / 2, YAMNET_N_FFT // 2 + 1))[:, None]
+    edges = np.linspace(htk_mel(YAMNET_FMIN), htk_mel(YAMNET_FMAX), YAMNET_N_MELS + 2)
+    lo, mid, hi = edges[:-2], edges[1:-1], edges[2:]
+    w = np.maximum(0.0, np.minimum((bins_mel - lo) / (mid - lo), (hi - bins_mel) / (hi - mid)))
+    w[0] = 0.0  # the DC bin carries no band energy
+    return w.astype(np.float32)
+
+
 @lru_cache(maxsize=8)
 def frontend_arrays(cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
-    """(window [n_fft] scaled by 1/sqrt(sum(w^2)), mel filterbank transposed [n_freqs, n_mels])."""
+    """(analysis window [win_length], mel filterbank transposed [n_freqs, n_mels]).
+
+    The paper's window is scaled by 1/sqrt(sum(w^2)): scipy's spectrogram(mode="magnitude")
+    divides |STFT| by sqrt(fs * sum(w^2)) with fs=1, and folding the factor into the window is
+    the same by linearity of the FFT. YAMNet's is its periodic Hann, unscaled.
+    """
+    if cfg.frontend == Frontend.YAMNET:
+        n = np.arange(YAMNET_WINDOW)
+        hann = (0.5 - 0.5 * np.cos(2 * np.pi * n / YAMNET_WINDOW)).astype(np.float32)
+        return hann, yamnet_mel_matrix()
     w = window_array(cfg)
-    # scipy's spectrogram(mode="magnitude") divides |STFT| by sqrt(fs * sum(w^2)) with fs=1;
-    # folding the factor into the window is the same by linearity of the FFT.
     scaled = (w / np.sqrt(np.sum(w.astype(np.float64) ** 2))).astype(np.float32)
     fb = mel_filterbank(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax)
     return scaled, np.ascontiguousarray(fb.T)
@@ -162,6 +240,26 @@ def window_array(cfg: FeatureConfig) -> np.ndarray:
     """The symmetric analysis window of length n_fft (float32), unscaled."""
     w = np.hamming(cfg.n_fft) if cfg.window == "hamming" else np.hanning(cfg.n_fft)
     return w.astype(np.float32)
+
+
+def spectral(waveform: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """Log-mel frames of a waveform as it is (no crop or pad): (frames, n_mels) float32,
+    frames = 1 + (samples - win_length) // hop."""
+    import scipy.fft  # here, not at import: the CLI reads FeatureConfig at start-up
+
+    window, fb_t = frontend_arrays(cfg)
+    x = np.ascontiguousarray(waveform, dtype=np.float32)
+    # (frames, win_length) strided view: frame t covers samples [t*hop, t*hop + win_length)
+    frames = np.lib.stride_tricks.sliding_window_view(x, cfg.win_length)[:: cfg.hop_length]
+    # scipy.fft keeps float32 (numpy's rfft works in float64 and is ~2x slower here); n pads
+    # YAMNet's 400-sample frames at the end to its 512-point FFT
+    spec = np.abs(scipy.fft.rfft(frames * window, n=cfg.n_fft, axis=-1))  # (frames, n_freqs)
+    if cfg.power != 1.0:
+        spec = spec**cfg.power
+    # float32 sgemm; its last bit depends on the BLAS thread count, which is why the cache
+    # (rgasc.features.compute) always runs this with one BLAS thread
+    mel = spec.astype(np.float32, copy=False) @ fb_t  # (frames, n_mels)
+    return np.log(mel + np.float32(cfg.log_offset))
 
 
 def logmel(waveform: np.ndarray, cfg: FeatureConfig = FeatureConfig()) -> np.ndarray:
@@ -180,17 +278,4 @@ def logmel(waveform: np.ndarray, cfg: FeatureConfig = FeatureConfig()) -> np.nda
     x = np.asarray(waveform, dtype=np.float32)
     if x.ndim != 1:
         raise ValueError(f"logmel expects a mono waveform of shape (samples,), got {x.shape}")
-    x = np.ascontiguousarray(fix_length(x, cfg.n_samples))
-    window, fb_t = frontend_arrays(cfg)
-    # (frames, n_fft) strided view: frame t covers samples [t*hop, t*hop + n_fft)
-    frames = np.lib.stride_tricks.sliding_window_view(x, cfg.n_fft)[:: cfg.hop_length]
-    import scipy.fft  # here, not at import: the CLI reads FeatureConfig at start-up
-
-    # scipy.fft keeps float32 (numpy's rfft works in float64 and is ~2x slower here)
-    spec = np.abs(scipy.fft.rfft(frames * window, axis=-1))  # (frames, n_freqs)
-    if cfg.power != 1.0:
-        spec = spec**cfg.power
-    # float32 sgemm; its last bit depends on the BLAS thread count, which is why the cache
-    # (rgasc.features.compute) always runs this with one BLAS thread
-    mel = spec.astype(np.float32, copy=False) @ fb_t  # (frames, n_mels)
-    return np.log(mel + np.float32(cfg.log_offset))
+    return spectral(fix_length(x, cfg.n_samples), cfg)

@@ -11,9 +11,10 @@ from rgasc.features.logmel import FeatureConfig, frontend_arrays
 class LogMel(nn.Module):
     """(batch, samples) waveforms at ``cfg.sample_rate`` -> (batch, frames, n_mels) log-mel.
 
-    ``torch.stft`` with the symmetric window, no centring, magnitude divided by
-    ``sqrt(sum(w**2))`` (what ``scipy.signal.spectrogram(mode="magnitude")`` returns), then the
-    Slaney mel filterbank of :func:`rgasc.features.mel_filterbank` and ``log(x + offset)``.
+    The numbers of :func:`rgasc.features.logmel` for either front-end: frames without centring,
+    the front-end's window and FFT size, magnitude (the paper's divided by ``sqrt(sum(w**2))``,
+    what ``scipy.signal.spectrogram(mode="magnitude")`` returns), its mel filterbank and
+    ``log(x + offset)``.
     Inputs are cropped/zero-padded at the end to ``cfg.clip_seconds`` first, so the output
     always has ``cfg.n_frames`` frames. Window and filterbank are buffers (they follow
     ``.to(device)``) and are not saved in a state dict: they are rebuilt from the config.
@@ -37,15 +38,11 @@ class LogMel(nn.Module):
         n = self.cfg.n_samples
         # crop the end or zero-pad the end to exactly clip_seconds (see logmel())
         x = x[:, :n] if x.shape[1] >= n else nn.functional.pad(x, (0, n - x.shape[1]))
-        # the 1/sqrt(sum(w^2)) scale is folded into the window (FFT is linear)
-        spec = torch.stft(
-            x,
-            n_fft=self.cfg.n_fft,
-            hop_length=self.cfg.hop_length,
-            window=self.window,
-            center=False,
-            return_complex=True,
-        ).abs()  # (batch, n_freqs, frames)
+        # frames of win_length every hop (no centring), windowed, FFT of n_fft (YAMNet's
+        # 400-sample frames are zero-padded at the end); the paper's 1/sqrt(sum(w^2)) scale is
+        # folded into its window (FFT is linear)
+        frames = x.unfold(1, self.cfg.win_length, self.cfg.hop_length) * self.window
+        spec = torch.fft.rfft(frames, n=self.cfg.n_fft).abs().transpose(1, 2)  # (B, F, T)
         if self.cfg.power != 1.0:
             spec = spec.pow(self.cfg.power)
         mel = spec.transpose(1, 2) @ self.fb  # (batch, frames, n_mels)

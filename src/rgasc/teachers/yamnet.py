@@ -27,6 +27,14 @@ import numpy as np
 from scipy.special import expit
 
 from rgasc.errors import TeacherError
+from rgasc.features.logmel import (
+    YAMNET_FEATURES,
+    YAMNET_HOP,
+    YAMNET_LOG_OFFSET,
+    YAMNET_SAMPLE_RATE,
+    YAMNET_WINDOW,
+    spectral,
+)
 from rgasc.models.yamnet import INSTALL_HINT as INSTALL_HINT  # re-exported: callers use it here
 from rgasc.models.yamnet import (
     YAMNET_FILE,
@@ -40,16 +48,8 @@ from rgasc.models.yamnet import (
 from rgasc.teachers.audioset import read_class_map
 from rgasc.teachers.base import register_teacher
 
-SAMPLE_RATE = 16000
-WINDOW = 400  # 25 ms at 16 kHz
-HOP = 160  # 10 ms
-N_FFT = 512  # next power of two above the window
-N_MELS = 64
-FMIN, FMAX = 125.0, 7500.0
-# YAMNet's own params use log(mel + 0.001); the int8 graph agrees: its input quantiser's
-# floor, (0 - zero_point) * scale = -6.90, is ln(0.001). DATASETS.md says 1e-6; values under
-# ln(0.001) are clamped by the quantiser either way, so only faint bins differ.
-LOG_OFFSET = 1e-3
+SAMPLE_RATE = YAMNET_SAMPLE_RATE
+WINDOW, HOP, LOG_OFFSET = YAMNET_WINDOW, YAMNET_HOP, YAMNET_LOG_OFFSET
 PATCH_FRAMES = 96  # 0.96 s of 10-ms frames
 PATCH_HOP = 48  # 0.48 s: patches overlap by half
 # the shortest waveform that yields one full patch: 95 hops + one window = 15600 samples
@@ -60,30 +60,7 @@ ENGINES = ("onnx", "torch")
 TORCH_CHUNK = 1024
 
 
-# --- front-end ----------------------------------------------------------------------------------
-def htk_mel(hz: float | np.ndarray) -> np.ndarray:
-    """HTK mel value(s) of frequencies in Hz."""
-    return 1127.0 * np.log1p(np.asarray(hz, dtype=np.float64) / 700.0)
-
-
-def yamnet_mel_matrix() -> np.ndarray:
-    """[257 bins, 64 mels] triangular HTK filters, built in the mel domain like YAMNet's.
-
-    Bin k (frequency k * 8000 / 256) has weight ``max(0, min(rise, fall))`` in band m, where
-    rise/fall are linear in the bin's mel value between the band's edges; the DC bin is 0.
-    """
-    bins_mel = htk_mel(np.linspace(0.0, SAMPLE_RATE / 2, N_FFT // 2 + 1))[:, None]
-    edges = np.linspace(htk_mel(FMIN), htk_mel(FMAX), N_MELS + 2)
-    lo, mid, hi = edges[:-2], edges[1:-1], edges[2:]
-    w = np.maximum(0.0, np.minimum((bins_mel - lo) / (mid - lo), (hi - bins_mel) / (hi - mid)))
-    w[0] = 0.0  # the DC bin carries no band energy
-    return w.astype(np.float32)
-
-
-_WINDOW = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(WINDOW) / WINDOW)).astype(np.float32)
-_MEL = yamnet_mel_matrix()
-
-
+# --- front-end: the one of rgasc.features (the yamnet backbone's input is the same) ---------
 def log_mel(waveform: np.ndarray) -> np.ndarray:
     """(samples,) float at 16 kHz -> (frames, 64) float32, frames = 1 + (samples - 400) // 160.
 
@@ -92,9 +69,7 @@ def log_mel(waveform: np.ndarray) -> np.ndarray:
     x = np.asarray(waveform, dtype=np.float32)
     if x.shape[-1] < MIN_SAMPLES:
         x = np.pad(x, (0, MIN_SAMPLES - x.shape[-1]))
-    frames = np.lib.stride_tricks.sliding_window_view(x, WINDOW)[::HOP]  # (frames, 400)
-    mag = np.abs(np.fft.rfft(frames * _WINDOW, n=N_FFT, axis=-1)).astype(np.float32)
-    return np.log(mag @ _MEL + np.float32(LOG_OFFSET))
+    return spectral(x, YAMNET_FEATURES)
 
 
 def patches(waveform: np.ndarray) -> np.ndarray:
