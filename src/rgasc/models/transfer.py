@@ -6,7 +6,8 @@ import torch
 from torch import Tensor, nn
 
 from rgasc.errors import ArtefactError
-from rgasc.models.two_tower import N_BLOCKS, RGASC
+from rgasc.models.config import N_BLOCKS
+from rgasc.models.two_tower import RGASC
 
 
 def _targets(model: RGASC, block: int) -> list[nn.Module]:

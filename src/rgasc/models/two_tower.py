@@ -1,19 +1,21 @@
 """The RGASC two-tower network (paper sec. II-B, Fig. 1) and the scene-event relation prior.
 
-Layout (module names in brackets)::
+Layout (module names in brackets), over the six stages of a backbone
+(:mod:`rgasc.models.backbones`: CNN14's conv blocks, or YAMNet's MobileNetV1 in six groups)::
 
     (B, T, F) log-mel -> (B, 1, T, F)
-      -> N shared ConvBlocks                    [shared]
-      -> 6 - N ConvBlocks, scene copy          [scene_tower]   -> head [scene_fc1, scene_out]
-      -> 6 - N ConvBlocks, event copy          [event_tower]   -> head [event_fc1, event_out]
+      -> N shared stages                       [shared]
+      -> 6 - N stages, scene copy             [scene_tower]   -> head [scene_fc1, scene_out]
+      -> 6 - N stages, event copy             [event_tower]   -> head [event_fc1, event_out]
 
-Block ``i`` (0-based, CNN14's ``conv_block{i+1}``) has ``widths[i]`` channels; it lives in
-``shared[i]`` when ``i < N`` and in ``scene_tower[i - N]`` / ``event_tower[i - N]`` otherwise. At
-N = 6 both towers are empty and both heads read the shared output; at N = 0 there is no shared
-block and each tower starts from the input.
+Stage ``i`` (0-based; CNN14's ``conv_block{i+1}``) lives in ``shared[i]`` when ``i < N`` and in
+``scene_tower[i - N]`` / ``event_tower[i - N]`` otherwise. At N = 6 both towers are empty and
+both heads read the shared output; at N = 0 there is no shared stage and each tower starts from
+the input.
 
-Head (CNN14's): mean over frequency, max + mean over time, dropout 0.5, ``fc1`` D -> D + ReLU (the
-D-dim embedding), then the output layer (scene: K logits; event: E logits, sigmoid).
+Head: the backbone's pooling (CNN14's: mean over frequency, max + mean over time; YAMNet's: the
+global mean), dropout, for cnn14 ``fc1`` D -> D + ReLU (the D-dim embedding; yamnet's embedding
+is the pooled vector), then the output layer (scene: K logits; event: E logits, sigmoid).
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rgasc.errors import ArtefactError
-from rgasc.models.blocks import ConvBlock, he_uniform_, pool_head
-from rgasc.models.config import CNN14_POOLS, N_BLOCKS, ModelConfig
+from rgasc.models.backbones import get_backbone
+from rgasc.models.blocks import he_uniform_, pool_head
+from rgasc.models.config import CNN14_POOLS, ModelConfig
 
 #: Frames (and mel bands) the network needs: each of the five 2x2 poolings halves them.
 MIN_FRAMES = 2 ** sum(1 for p in CNN14_POOLS if p != (1, 1))
@@ -42,39 +45,42 @@ class TwoTowerOutput(NamedTuple):
     event_embedding: Tensor  # (B, D), ReLU(event_fc1(pooled))
 
 
-def _blocks(widths: tuple[int, ...], start: int, stop: int) -> nn.ModuleList:
-    """ConvBlocks ``start..stop-1`` (0-based) of the CNN14 stack at the given widths."""
-    cins = (1, *widths[:-1])
-    return nn.ModuleList(ConvBlock(cins[i], widths[i], CNN14_POOLS[i]) for i in range(start, stop))
-
-
 class RGASC(nn.Module):
-    """Two-tower scene/event network.
+    """Two-tower scene/event network over a registered backbone (:mod:`rgasc.models.backbones`).
 
-    ``forward(x)``: ``x`` (B, T, F) standardised log-mel, T and F >= 32 ->
-    :class:`TwoTowerOutput`. Weights are He-uniform initialised
-    (:func:`rgasc.models.blocks.he_uniform_`); :func:`rgasc.models.transfer.init_from_cnn14`
-    copies CNN14's weights in instead.
+    ``forward(x)``: ``x`` (B, T, F) log-mel (standardised for cnn14, as computed for yamnet),
+    T and F >= 32 -> :class:`TwoTowerOutput`. Weights are He-uniform initialised
+    (:func:`rgasc.models.blocks.he_uniform_`); :mod:`rgasc.models.transfer` copies pretrained
+    weights in (CNN14's, YAMNet's).
     """
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        w = cfg.widths
+        bb = get_backbone(cfg.backbone)
         n = cfg.shared_blocks
-        d = cfg.embedding_dim
-        self.shared = _blocks(w, 0, n)
-        self.scene_tower = _blocks(w, n, N_BLOCKS)
-        self.event_tower = _blocks(w, n, N_BLOCKS)
-        self.scene_fc1 = nn.Linear(d, d)
-        self.event_fc1 = nn.Linear(d, d)
+        d = bb.embedding_dim(cfg)
+        # built in this order (shared, scene, event, heads) so that, for cnn14, the random
+        # initialisation below draws what it always drew for a given seed
+        self.shared = nn.ModuleList(bb.build(cfg, 0, n))
+        self.scene_tower = nn.ModuleList(bb.build(cfg, n, bb.n_stages))
+        self.event_tower = nn.ModuleList(bb.build(cfg, n, bb.n_stages))
+        self.scene_fc1: nn.Module = nn.Linear(d, d) if bb.hidden_fc else nn.Identity()
+        self.event_fc1: nn.Module = nn.Linear(d, d) if bb.hidden_fc else nn.Identity()
         self.scene_out = nn.Linear(d, cfg.n_scenes)
         self.event_out = nn.Linear(d, cfg.n_events)
-        # Plain floats so TorchScript sees constants, not the dataclass.
+        # Plain floats and bools so TorchScript sees constants, not the dataclass.
         self.block_dropout: float = float(cfg.block_dropout)
         self.head_dropout: float = float(cfg.head_dropout)
+        self.mean_pool: bool = bb.mean_pool
 
         he_uniform_(self)
+
+    def _pool(self, x: Tensor) -> Tensor:
+        """(B, C, T', F') -> (B, C): the backbone's clip pooling."""
+        if self.mean_pool:
+            return x.mean(dim=(2, 3))
+        return pool_head(x)
 
     def forward(self, x: Tensor) -> TwoTowerOutput:
         """``x``: (B, T, F) -> TwoTowerOutput with (B, K), (B, E), (B, E), (B, D), (B, D)."""
@@ -90,9 +96,9 @@ class RGASC(nn.Module):
         for block in self.event_tower:
             e = F.dropout(block(e), p=self.block_dropout, training=self.training)
 
-        s = F.dropout(pool_head(s), p=self.head_dropout, training=self.training)
+        s = F.dropout(self._pool(s), p=self.head_dropout, training=self.training)
         scene_embedding = F.relu(self.scene_fc1(s))
-        e = F.dropout(pool_head(e), p=self.head_dropout, training=self.training)
+        e = F.dropout(self._pool(e), p=self.head_dropout, training=self.training)
         event_embedding = F.relu(self.event_fc1(e))
 
         scene_logits = self.scene_out(scene_embedding)
@@ -111,12 +117,17 @@ def tower_parameters(model: RGASC, part: str) -> list[nn.Parameter]:
 
     Args:
         part: ``"shared"`` (the shared blocks), ``"scene"`` (scene tower, ``scene_fc1``,
-            ``scene_out``) or ``"event"`` (event tower, ``event_fc1``, ``event_out``).
+            ``scene_out``), ``"event"`` (event tower, ``event_fc1``, ``event_out``), ``"stages"``
+            (every stage: shared and both towers) or ``"heads"`` (both towers' fc1 and output
+            layers).
     """
     modules: dict[str, tuple[nn.Module, ...]] = {
         "shared": (model.shared,),
         "scene": (model.scene_tower, model.scene_fc1, model.scene_out),
         "event": (model.event_tower, model.event_fc1, model.event_out),
+        # the backbone's stages (what pretrained weights fill) vs the heads on top
+        "stages": (model.shared, model.scene_tower, model.event_tower),
+        "heads": (model.scene_fc1, model.scene_out, model.event_fc1, model.event_out),
     }
     if part not in modules:
         raise ValueError(f"part must be one of {sorted(modules)}, not {part!r}")
