@@ -19,6 +19,7 @@ from rgasc.cli.options import (
 )
 from rgasc.cli.params import config_changes, with_config_options
 from rgasc.features.logmel import FeatureConfig
+from rgasc.models.config import BackboneName
 
 
 # --- commands: data (download, prepare, synth) ---
@@ -157,6 +158,14 @@ def features(
     accelerator: AcceleratorOption = "cpu",  # numpy: the processes run on CPU cores
     devices: DevicesOption = "1",
     num_nodes: NumNodesOption = 1,
+    backbone: Annotated[
+        BackboneName | None,
+        typer.Option(
+            case_sensitive=False,
+            help="Compute this backbone's input (its front-end; cnn14: the paper's, yamnet: "
+            "YAMNet's); the options below still change what they may.",
+        ),
+    ] = None,
     **options: Any,
 ) -> None:
     """Compute log-mel features of every clip into a cache keyed by config and file list."""
@@ -165,9 +174,15 @@ def features(
     from rgasc.features import compute_features
     from rgasc.features import export_npz as write_npz
     from rgasc.features.sharded import features_distributed
+    from rgasc.models.backbones import get_backbone
 
-    try:
-        cfg = FeatureConfig(**config_changes(FeatureConfig, options))  # fmax follows the rate
+    contract: dict[str, Any] = {}
+    if backbone is not None:  # the backbone's front-end, where it differs from the paper's
+        paper = FeatureConfig().to_dict()
+        fixed = get_backbone(backbone).features.to_dict()
+        contract = {k: v for k, v in fixed.items() if v != paper[k]}
+    try:  # fmax, when not given, follows the rate
+        cfg = FeatureConfig(**{**contract, **config_changes(FeatureConfig, options)})
     except ValueError as e:
         raise typer.BadParameter(str(e)) from e
     ds = DcaseDataset(dataset)

@@ -8,6 +8,7 @@ from torch import Tensor, nn
 from rgasc.errors import ArtefactError
 from rgasc.models.config import N_BLOCKS
 from rgasc.models.two_tower import RGASC
+from rgasc.models.yamnet import MobileNetV1
 
 
 def _targets(model: RGASC, block: int) -> list[nn.Module]:
@@ -76,3 +77,54 @@ def _copy(target: nn.Module, state: dict[str, Tensor], prefix: str, model: RGASC
 
 
 __all__ = ["init_from_cnn14"]
+
+
+def init_from_yamnet(model: RGASC, net: MobileNetV1, *, event_head: bool) -> list[str]:
+    """Copy a YAMNet :class:`~rgasc.models.yamnet.MobileNetV1`'s stages into a yamnet RGASC.
+
+    Stage ``i`` goes wherever it lives (the shared stage, or both tower copies, which therefore
+    start equal); with ``event_head``, the classifier (1024 -> 521) becomes the event tower's
+    output layer: the event tower then starts as YAMNet itself, predicting the teacher's labels.
+    The scene head keeps its initialisation (a new layer).
+
+    Args:
+        model: an :class:`RGASC` with ``backbone`` yamnet.
+        net: the pretrained network (:func:`rgasc.models.yamnet.pretrained_yamnet`).
+        event_head: the event labels are YAMNet's own (the yamnet teacher's), in its order.
+
+    Returns:
+        What was copied: ``stage{i}`` names and ``classifier``.
+
+    Raises:
+        ArtefactError: the model is not a yamnet RGASC, or the event head's shape differs.
+    """
+    if model.cfg.backbone != "yamnet":
+        raise ArtefactError(f"YAMNet weights go into a yamnet model, not {model.cfg.backbone}")
+    stages = net.stages()
+    copied: list[str] = []
+    n = len(model.shared)
+    with torch.no_grad():
+        for i, stage in enumerate(stages):
+            state = stage.module.state_dict()
+            targets = (
+                [model.shared[i]]
+                if i < n
+                else [
+                    model.scene_tower[i - n],
+                    model.event_tower[i - n],
+                ]
+            )
+            for target in targets:
+                target.load_state_dict(state)
+            copied.append(f"stage{i}")
+        if event_head:
+            cls = net.classifier
+            if tuple(cls.weight.shape) != tuple(model.event_out.weight.shape):
+                raise ArtefactError(
+                    f"YAMNet's classifier is {tuple(cls.weight.shape)}, the event head "
+                    f"{tuple(model.event_out.weight.shape)}: the events are not YAMNet's 521"
+                )
+            model.event_out.weight.copy_(cls.weight)
+            model.event_out.bias.copy_(cls.bias)
+            copied.append("classifier")
+    return copied

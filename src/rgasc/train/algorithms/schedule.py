@@ -74,25 +74,45 @@ def needs_scheduler(cfg: OptimConfig) -> bool:
     return cfg.warmup > 0 or cfg.schedule != Schedule.CONSTANT
 
 
+def param_groups(
+    stages: Iterable[nn.Parameter], others: Iterable[nn.Parameter], cfg: OptimConfig
+) -> list[dict[str, Any]]:
+    """Optimiser parameter groups: the backbone's stages at ``stage_lr_scale`` x lr, the rest
+    (heads, a learned R_SE) at lr; frozen parameters (``requires_grad`` False) left out.
+
+    One group when the scale is 1 (the paper's single Adam over every parameter)."""
+    stages = [p for p in stages if p.requires_grad]
+    others = [p for p in others if p.requires_grad]
+    if cfg.stage_lr_scale == 1.0:
+        return [{"params": stages + others}]
+    return [
+        {"params": stages, "lr": cfg.lr * cfg.stage_lr_scale},
+        {"params": others, "lr": cfg.lr},
+    ]
+
+
 def build_optimizer(
-    params: Iterable[nn.Parameter], cfg: OptimConfig, total_steps: int | None = None
+    params: Iterable[nn.Parameter] | list[dict[str, Any]],
+    cfg: OptimConfig,
+    total_steps: int | None = None,
 ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR | None]:
     """The optimiser of ``cfg`` and its per-step scheduler (None for a constant lr).
 
     Args:
-        params: the parameters (a learnable R_SE included).
+        params: the parameters (a learnable R_SE included), or groups of them
+            (:func:`param_groups`: a group's own ``lr`` is its peak; the schedule scales each).
         cfg: optimiser, lr, weight decay and schedule.
         total_steps: optimiser steps of the run; needed when :func:`needs_scheduler`.
     """
-    params = list(params)
+    items: list[Any] = list(params)
     if cfg.optimizer == Optimizer.ADAMW:
         opt: torch.optim.Optimizer = torch.optim.AdamW(
-            params, lr=cfg.lr, weight_decay=cfg.weight_decay
+            items, lr=cfg.lr, weight_decay=cfg.weight_decay
         )
     elif cfg.weight_decay > 0:
-        opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        opt = torch.optim.Adam(items, lr=cfg.lr, weight_decay=cfg.weight_decay)
     else:
-        opt = torch.optim.Adam(params, lr=cfg.lr)  # the paper's optimiser: no extra arguments
+        opt = torch.optim.Adam(items, lr=cfg.lr)  # the paper's optimiser: no extra arguments
     if not needs_scheduler(cfg):
         return opt, None
     if total_steps is None or total_steps < 1:

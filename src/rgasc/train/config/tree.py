@@ -156,6 +156,14 @@ class OptimConfig(Config):
     )
     warmup: float = option(0.0, help="Linear LR warm-up, as a fraction of all training steps.")
     lr_floor: float = option(0.0, help="LR at the last step of a decay, as a fraction of --lr.")
+    stage_lr_scale: float = option(
+        1.0,
+        help="LR of the backbone's stages (what pretrained weights fill) as a fraction of --lr; "
+        "the heads and a learned R_SE train at --lr.",
+    )
+    freeze_shared: bool = option(
+        False, help="Keep the shared stages as they start (pretrained features, not trained)."
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -164,6 +172,8 @@ class OptimConfig(Config):
         if not self.lr > 0:
             raise ConfigError(f"lr={self.lr} must be > 0")
         check_optim(self.weight_decay, self.warmup, self.lr_floor)
+        if not 0.0 < self.stage_lr_scale <= 1.0:
+            raise ConfigError(f"stage_lr_scale={self.stage_lr_scale} must be in (0, 1]")
 
 
 @dataclasses.dataclass(frozen=True)

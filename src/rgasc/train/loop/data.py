@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import warnings
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -25,6 +26,7 @@ from rgasc.features import FeatureCache, open_cache
 from rgasc.features.normalize import EPS
 from rgasc.inputs import check_inputs
 from rgasc.labels.files import PseudoLabels, read_labels
+from rgasc.models.backbones import get_backbone
 from rgasc.models.two_tower import MIN_FRAMES
 from rgasc.relation import Relation, load_relation
 from rgasc.relation.build import relation_command
@@ -179,7 +181,9 @@ class RGASCDataModule(L.LightningDataModule):
       cache recorded as bad are left out (listed in :attr:`excluded`);
     - every split clip must be in the feature cache and the label file; scenes and events must
       agree (:func:`check_label_spaces`);
-    - normalisation statistics from the train split only (``cache.norm_stats``).
+    - the features must be the backbone's input (its front-end: :mod:`rgasc.models.backbones`);
+    - normalisation statistics from the train split only (``cache.norm_stats``), or none
+      (mean 0, std 1) for a backbone whose pretrained weights read the features as they are.
 
     Attributes:
         dataset, cache, labels, relation: the inputs. scenes: K names; events: E names.
@@ -218,6 +222,16 @@ class RGASCDataModule(L.LightningDataModule):
         self.scenes: list[str] = list(self.dataset.scenes)
         self.events: list[str] = list(self.relation.events)
         fc = self.cache.config
+        self.backbone = get_backbone(cfg.model.backbone)
+        if not self.backbone.accepts(fc):
+            new = f"{Path(d.features).name}-{self.backbone.name}"
+            raise ArtefactError(
+                f"{self.cache.path}: features of the {fc.frontend} front-end; the "
+                f"{self.backbone.name} backbone reads {self.backbone.features.frontend}'s: make "
+                f"them with `rgasc features --dataset {d.dataset} --backbone "
+                f"{self.backbone.name} --out {Path(d.features).parent / new}` and pass that "
+                "folder as --features"
+            )
         if fc.n_frames < MIN_FRAMES or fc.n_mels < MIN_FRAMES:
             raise ArtefactError(
                 f"{self.cache.path}: clips of {fc.n_frames} frames x {fc.n_mels} mel bands; the "
@@ -236,7 +250,11 @@ class RGASCDataModule(L.LightningDataModule):
                 "model can be selected on it (the validation carve needs scenes with >= 2 "
                 "locations; raise val_fraction or use --select-on test)"
             )
-        self.mean, self.std = self.cache.norm_stats(self.splits["train"].names)
+        if self.backbone.standardize:
+            self.mean, self.std = self.cache.norm_stats(self.splits["train"].names)
+        else:  # pretrained weights read their own input scale: identity statistics
+            self.mean = np.zeros(fc.n_mels, np.float32)
+            self.std = np.ones(fc.n_mels, np.float32)
 
     def _split(self, name: str) -> SplitData:
         cfg = self.cfg.data

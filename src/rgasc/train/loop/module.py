@@ -29,10 +29,11 @@ from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassConfusionMatrix
 
 from rgasc.models import RGASC, RelationPrior
+from rgasc.models.two_tower import tower_parameters
 from rgasc.scoring.metrics import LOG_LOSS_EPS
 from rgasc.train.algorithms.augment import BatchAugment
 from rgasc.train.algorithms.losses import TERMS, LossConfig, total_loss
-from rgasc.train.algorithms.schedule import build_optimizer, needs_scheduler
+from rgasc.train.algorithms.schedule import build_optimizer, needs_scheduler, param_groups
 from rgasc.train.config.tree import OptimConfig
 
 Batch = tuple[Tensor, Tensor, Tensor]  # x [B, T, F], scene ids [B], event targets [B, E]
@@ -76,6 +77,9 @@ class RGASCModule(L.LightningModule):
         self.optim_config = optim if optim is not None else OptimConfig(lr=lr)
         self.lr = self.optim_config.lr
         self.augment = augment  # no parameters nor buffers: the state dict is unchanged
+        if self.optim_config.freeze_shared:
+            for p in self.model.shared.parameters():
+                p.requires_grad_(False)
         self._lr_sum, self._lr_steps = 0.0, 0
         self.val_splits = list(val_splits or ["val"])
         self.channels_last = channels_last
@@ -163,7 +167,10 @@ class RGASCModule(L.LightningModule):
         cfg = self.optim_config
         # the run's optimiser steps (all epochs): the schedule's length
         total = int(self.trainer.estimated_stepping_batches) if needs_scheduler(cfg) else None
-        opt, scheduler = build_optimizer(self.parameters(), cfg, total)
+        stages = tower_parameters(self.model, "stages")
+        staged = {id(p) for p in stages}
+        others = [p for p in self.parameters() if id(p) not in staged]
+        opt, scheduler = build_optimizer(param_groups(stages, others, cfg), cfg, total)
         if scheduler is None:
             return opt  # the paper: a fixed lr, no scheduler
         return {"optimizer": opt, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
