@@ -97,7 +97,7 @@ class SameConv2d(nn.Conv2d):
             top, bottom = same_padding(x.shape[-2], self.kernel_size[0], self.stride[0])
             left, right = same_padding(x.shape[-1], self.kernel_size[1], self.stride[1])
             x = F.pad(x, (left, right, top, bottom))
-        return super().forward(x)
+        return self._conv_forward(x, self.weight, self.bias)  # scriptable, unlike super()
 
 
 def capped_relu(x: Tensor, cap: float | None) -> Tensor:

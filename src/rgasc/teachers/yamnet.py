@@ -204,7 +204,23 @@ class YamnetTeacher:
         ).astype(np.float32)
 
     def embed(self, waveforms: np.ndarray) -> np.ndarray | None:
-        return None  # the int8 graph exposes only class scores
+        """(B, samples) -> (B, 1024) YAMNet embeddings (each patch's globally pooled last
+        stage, averaged over the clip's patches), torch engine only: the int8 graph exposes
+        only class scores (None)."""
+        if self._net is None:
+            return None
+        import torch
+
+        w = np.asarray(waveforms, dtype=np.float32)
+        w = w[None] if w.ndim == 1 else w
+        lo, hi = -self.in_zero * self.in_scale, (255 - self.in_zero) * self.in_scale
+        device = self._net.classifier.weight.device
+        out = []
+        with torch.inference_mode():
+            for clip in w:
+                x = torch.from_numpy(patches(clip)).to(device).clamp_(lo, hi)
+                out.append(self._net.features(x).mean(dim=(0, 2, 3)).float().cpu())
+        return torch.stack(out).numpy()
 
 
 @register_teacher("yamnet")
