@@ -69,10 +69,12 @@ def test_pretrained_copy_shares_stages_once_and_starts_both_towers_equal() -> No
     shared_ids = {id(p) for p in model.shared.parameters()}
     assert shared_ids.isdisjoint(id(p) for p in model.scene_tower.parameters())
     for a, b in zip(
-        model.scene_tower.state_dict().values(), model.event_tower.state_dict().values()
+        model.scene_tower.state_dict().values(),
+        model.event_tower.state_dict().values(),
+        strict=True,
     ):
         assert torch.equal(a, b)  # the tower copies start equal
-    for a, b in zip(model.scene_tower.parameters(), model.event_tower.parameters()):
+    for a, b in zip(model.scene_tower.parameters(), model.event_tower.parameters(), strict=True):
         assert a is not b  # ... and train apart
     assert torch.equal(model.event_out.weight, net.classifier.weight)  # the event head is YAMNet's
     # the whole event path is the pretrained network itself

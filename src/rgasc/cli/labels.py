@@ -61,7 +61,10 @@ def tag(
         ),
     ] = False,
     embeddings: Annotated[
-        bool, typer.Option(help="Also store clip embeddings in the .h5 (PANNs; yamnet with --engine torch).")
+        bool,
+        typer.Option(
+            help="Also store clip embeddings in the .h5 (PANNs; yamnet with --engine torch)."
+        ),
     ] = False,
     noise: Annotated[
         float | None, typer.Option(help="annotations only: flip each label with probability P.")

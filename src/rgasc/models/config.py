@@ -88,7 +88,6 @@ class NetConfig(Config):
                 "PATH/Cnn14_16k_mAP=0.438.pth (or use --init he)"
             )
 
-
     @property
     def weights(self) -> Init:
         """How the weights start, ``auto`` resolved for the backbone."""
