@@ -59,7 +59,7 @@ def make_inputs(
     """
     from rgasc.data.datasets import DcaseDataset
     from rgasc.features import FeatureConfig
-    from rgasc.features.cache import FEATURES, FORMAT_VERSION, LATEST, MANIFEST, open_cache
+    from rgasc.features.cache import FORMAT_VERSION, LATEST, MANIFEST, open_cache
     from rgasc.labels.files import PseudoLabels, write_labels
     from rgasc.relation import Relation, save_relation
     from rgasc.utils import package_versions, write_json
@@ -96,7 +96,8 @@ def make_inputs(
     kdir = root / "features" / key
     kdir.mkdir(parents=True)
     bank = rng.standard_normal((BANK, *shape[1:]), dtype=np.float32) * 2.0 - 5.0
-    arr = np.lib.format.open_memmap(kdir / FEATURES, mode="w+", dtype=np.float32, shape=shape)
+    array_file = "features.npy"
+    arr = np.lib.format.open_memmap(kdir / array_file, mode="w+", dtype=np.float32, shape=shape)
     for start in range(0, n_clips, chunk):
         idx = np.arange(start, min(start + chunk, n_clips))
         arr[idx] = bank[idx % BANK] + (idx % N_SCENES)[:, None, None].astype(np.float32) * 0.1
@@ -107,6 +108,7 @@ def make_inputs(
         {
             "format": FORMAT_VERSION,
             "key": key,
+            "file": array_file,
             "config": cfg.to_dict(),
             "config_digest": cfg.digest(),
             "files_digest": key,
