@@ -16,12 +16,18 @@ A last pass per table (``--seeds`` all of them) finds every run finished and wri
     python benchmarks/realscenes/run_tables.py --out runs/tables --dataset data/realscenes \
         --features data/rs_feats5 --labels data/rs_yamnet.h5 --relation data/rs_rel \
         --width 0.0625 --epochs 30 --batch-size 32 --jobs 2
+    # a pretrained student (YAMNet's front-end and network):
+    python benchmarks/realscenes/run_tables.py --out runs/ytables --dataset data/realscenes \
+        --features data/rs_yfeats --labels data/rs_yamnet.h5 --relation data/rs_rel \
+        --width 1 --epochs 8 --batch-size 32 --jobs 2 --tables baselines \
+        --extra "--backbone yamnet --recipe finetune" --seeds 1 2 3 4 5
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -71,6 +77,7 @@ def _command(
         "--no-model-summary",
         *(["--recipe", a.recipe] if a.recipe else []),
         *(["--configs", a.configs] if a.configs else []),
+        *shlex.split(a.extra),
     ]
 
 
@@ -102,6 +109,11 @@ def main() -> None:
     p.add_argument("--rgasc", default=shutil.which("rgasc") or "rgasc")
     p.add_argument("--recipe", default=None, help="--recipe of every run (default: the paper's)")
     p.add_argument("--configs", default=None, help="--configs of every table (default: all rows)")
+    p.add_argument(
+        "--extra",
+        default="",
+        help="more options of every run, e.g. '--backbone yamnet --recipe finetune'",
+    )
     a = p.parse_args()
     out = Path(a.out)
     (out / "logs").mkdir(parents=True, exist_ok=True)

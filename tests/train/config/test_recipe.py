@@ -15,7 +15,7 @@ from rgasc.errors import ConfigError
 from rgasc.experiments.sweep import run_identity
 from rgasc.scoring.plots import curves_figure
 from rgasc.train import TrainConfig
-from rgasc.train.config.recipes import MODERN, PAPER, layered, preset
+from rgasc.train.config.recipes import FINETUNE, MODERN, PAPER, layered, preset
 from rgasc.train.config.tree import make_config
 from rgasc.train.runner import train
 from rgasc.utils import read_json
@@ -32,7 +32,7 @@ PATHS = {
 # --- presets ----------------------------------------------------------------------------------
 def test_paper_preset_is_the_defaults_and_modern_sets_only_its_keys() -> None:
     leaves = set(field_paths(TrainConfig))
-    assert set(PAPER) <= leaves and set(MODERN) == set(PAPER)
+    assert set(PAPER) <= leaves and set(MODERN) == set(PAPER) == set(FINETUNE)
     assert {k: field_default(TrainConfig, k) for k in PAPER} == PAPER
     assert make_config({**PATHS, "recipe": "paper"}) == make_config(PATHS).replace(recipe="paper")
     cfg = make_config({**PATHS, "recipe": "modern"})
@@ -83,6 +83,16 @@ def test_every_recipe_option_changes_the_digest_and_identity() -> None:
             changed = make_config({**PATHS, key: value})
             assert changed.digest() != base.digest(), key
             assert run_identity(changed, "train") != run_identity(base, "train"), key
+
+
+def test_finetune_preset_is_the_sweep_winner() -> None:
+    """benchmarks/results/realscenes/finetune-sweep/results.md: frozen_shared."""
+    cfg = make_config({**PATHS, "recipe": "finetune", "model.backbone": "yamnet"})
+    assert cfg.optim.stage_lr_scale == 0.1 and cfg.optim.freeze_shared
+    assert cfg.augment.time_crop == 300 and cfg.optim.lr == 1e-3 and cfg.optim.optimizer == "adam"
+    # an explicit option wins over the preset
+    cfg = make_config({**PATHS, "recipe": "finetune", "optim.freeze_shared": False})
+    assert not cfg.optim.freeze_shared
 
 
 def test_recipe_options_are_validated() -> None:
