@@ -292,14 +292,15 @@ def format_summary(s: dict[str, Any]) -> str:
     fc = s["feature_config"]
     lines = [
         f"checkpoint  {s['checkpoint']}",
-        f"model       RGASC, N={mc['shared_blocks']} shared blocks, width {mc['width']:g}, "
-        f"learned R: {mc['learn_relation']}",
+        f"model       RGASC over {mc.get('backbone', 'cnn14')}, N={mc['shared_blocks']} shared "
+        f"stages, width {mc['width']:g}, learned R: {mc['learn_relation']}",
         f"parameters  {p['total']:,} (shared {p['shared']:,}, scene tower {p['scene']:,}, "
         f"event tower {p['event']:,})",
         f"MACs/10 s   {m['total'] / 1e9:.3f} G (shared {m['shared'] / 1e9:.3f} G, scene "
         f"{m['scene'] / 1e9:.3f} G, event {m['event'] / 1e9:.3f} G) on "
         f"{s['frames_per_10s_clip']} frames",
-        f"features    {fc['sample_rate']} Hz, n_fft {fc['n_fft']}, hop {fc['hop_length']}, "
+        f"features    {fc.get('frontend', 'paper')} front-end, {fc['sample_rate']} Hz, "
+        f"n_fft {fc['n_fft']}, hop {fc['hop_length']}, "
         f"{fc['n_mels']} mel {fc['fmin']:g}-{fc['fmax']:g} Hz, power {fc['power']:g}, "
         f"clips {fc['clip_seconds']:g} s",
         f"labels      {s['n_scenes']} scenes x {s['n_events']} events",
