@@ -77,6 +77,14 @@ MEASUREMENTS = (
         "best epoch",
         "--recipe modern",
     ),
+    Measurement(
+        "real-sound",
+        "realscenes/yamnet-baselines",
+        "puasc",
+        "rgasc",
+        "best epoch",
+        "pretrained yamnet student, --recipe finetune, 8 epochs",
+    ),
 )
 
 
