@@ -21,6 +21,8 @@ CHECKPOINTS_DIR = "checkpoints"
 LAST_CKPT = Path(CHECKPOINTS_DIR) / "last.ckpt"
 BEST_MODEL = Path(CHECKPOINTS_DIR) / "best.pt"
 LOGS_DIR = "logs"
+#: Every training session's CSV log, merged at the end of a run (rgasc.train.loop.logs).
+TRAINING_LOG = Path(LOGS_DIR) / "metrics.csv"
 #: The event-only lookup's scores, beside R_SE (``rgasc relation --evaluate``).
 LOOKUP_FILE = "lookup.json"
 #: Ground-truth events of a dataset (``rgasc synth``, the real-sound benchmark).

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from rgasc.artefacts import METRICS_FILE, eval_dir
+from rgasc.artefacts import CONFIG_FILE, METRICS_FILE, TRAINING_LOG, eval_dir
+from rgasc.config import load_yaml
 from rgasc.data.datasets import DcaseDataset
 from rgasc.errors import ArtefactError, LabelSpaceError
 from rgasc.features import open_cache
@@ -31,10 +32,14 @@ from rgasc.inputs import check_inputs
 from rgasc.labels.files import read_labels
 from rgasc.models.checkpoint import load_model
 from rgasc.scoring.devices import write_device_csv
-from rgasc.scoring.plots import confusion_figure, curves_figure, save_figure, tsne_figure
+from rgasc.scoring.plots import (
+    confusion_figure,
+    curves_figure,
+    read_csv_log,
+    save_figure,
+    tsne_figure,
+)
 from rgasc.scoring.score import predict_arrays, score_split
-from rgasc.train.config.tree import load_run_config
-from rgasc.train.loop.logs import read_training_log
 from rgasc.utils import atomic_path, json_safe, write_json
 
 SPLITS = ("test", "val", "train")
@@ -58,6 +63,19 @@ def _write_predictions(
         w.writerow(["filename", "scene", "predicted", *scenes])
         for name, t, p in zip(names, y, probs, strict=True):
             w.writerow([name, scenes[int(t)], scenes[int(p.argmax())], *(f"{v:.5f}" for v in p)])
+
+
+def _run_settings(run: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The data and selection sections of a run's config.yaml, read as they were written (the
+    evaluate stage sits below training: it reads the run's files, not its config classes)."""
+    path = run / CONFIG_FILE
+    if not path.is_file():
+        raise ArtefactError(f"{path}: missing; {run} is not a run folder of `rgasc train`")
+    saved = load_yaml(path)
+    try:
+        return dict(saved["train"]["data"]), dict(saved["selection"])
+    except (KeyError, TypeError) as e:
+        raise ArtefactError(f"{path}: no valid 'train' section ({e}); was it edited?") from e
 
 
 def evaluate_run(
@@ -88,25 +106,32 @@ def evaluate_run(
     if split not in SPLITS:
         raise ArtefactError(f"split={split!r}: use one of {SPLITS}")
     run = Path(run_dir)
-    cfg = load_run_config(run)
+    data, selection = _run_settings(run)
     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model, info = load_model(run, device=dev)
-    dataset = DcaseDataset(cfg.data.dataset)
+    dataset = DcaseDataset(data["dataset"])
     if list(dataset.scenes) != info.scenes:
         raise LabelSpaceError(
-            f"{cfg.data.dataset}: scenes {dataset.scenes} differ from the model's {info.scenes} "
+            f"{data['dataset']}: scenes {dataset.scenes} differ from the model's {info.scenes} "
             f"({info.path}); evaluate on the dataset the run was trained on"
         )
     # the cache made with the model's own front-end, even if a newer one is "latest"
-    cache = open_cache(cfg.data.features, cfg=info.feature_config)
-    clips = cfg.data.clips(dataset, split)
+    cache = open_cache(data["features"], cfg=info.feature_config)
+    # the run's own split: its fold and validation carve (readers use features, not audio)
+    clips = dataset.split(
+        split,
+        fold=data["fold"],
+        val_fraction=data["val_fraction"],
+        seed=data["split_seed"],
+        check_audio=False,
+    )
     usable = set(cache.usable([c.filename for c in clips]))
     clips = [c for c in clips if c.filename in usable]
     names = [c.filename for c in clips]
-    labels = read_labels(cfg.data.labels)
+    labels = read_labels(data["labels"])
     # the features (and the teacher's labels the event tower is scored against) must still be
     # those of this dataset's audio
-    check_inputs(dataset, cache, labels, cfg.data.labels, clips)
+    check_inputs(dataset, cache, labels, data["labels"], clips)
     y = dataset.labels(clips)
     probs, event_probs, emb = predict_arrays(
         model, cache, cache.index(names), info.norm_mean, info.norm_std, batch_size, dev
@@ -116,9 +141,9 @@ def evaluate_run(
     result: dict[str, Any] = {
         "run": str(run.resolve()),
         "split": split,
-        "selection_split": cfg.optim.select_on,
-        "selection": cfg.selection_label,
-        "selection_rule": cfg.select.rule,
+        "selection_split": selection["split"],
+        "selection": selection["note"],
+        "selection_rule": selection["rule"],
         "best_epoch": info.extra.get("epoch"),
         # unseen = devices the training fold lacks (registry list, else derived from the folds)
         **score_split(
@@ -126,12 +151,12 @@ def evaluate_run(
             probs,
             info.scenes,
             devices=[c.device for c in clips],
-            unseen=dataset.unseen_devices(cfg.data.fold),
+            unseen=dataset.unseen_devices(data["fold"]),
             event_probs=event_probs,
             event_targets=(
-                labels.select(names, source=str(cfg.data.labels)) if same_events else None
+                labels.select(names, source=str(data["labels"])) if same_events else None
             ),
-            skipped_events=f"{cfg.data.labels} has another label space",
+            skipped_events=f"{data['labels']} has another label space",
         ),
     }
 
@@ -142,7 +167,7 @@ def evaluate_run(
         write_device_csv(dest / "per_device.csv", result["devices"]["rows"])
     _write_predictions(dest / "predictions.csv", names, y, probs, info.scenes)
     tag = f"{split} split, macro acc {result['macro_accuracy']:.3f}"
-    if cfg.optim.select_on == "test":
+    if selection["split"] == "test":
         tag += " [test-set selection]"
     save_figure(
         confusion_figure(np.asarray(result["confusion"]), info.scenes, title=f"Confusion ({tag})"),
@@ -153,7 +178,8 @@ def evaluate_run(
             tsne_figure(emb, y, info.scenes, title=f"t-SNE of scene embeddings ({split})"),
             dest / "tsne.png",
         )
-    history = read_training_log(run)
+    log = run / TRAINING_LOG  # written when the run finished (every session merged)
+    history = read_csv_log(log) if log.is_file() else []
     if history:
         save_figure(
             curves_figure(history, title=f"Training curves ({run.name})"), dest / "curves.png"

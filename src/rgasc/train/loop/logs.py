@@ -13,6 +13,7 @@ import os
 import re
 from pathlib import Path
 
+from rgasc.artefacts import TRAINING_LOG
 from rgasc.utils import atomic_path
 
 LOG_DIR = "logs"
@@ -78,7 +79,7 @@ def write_merged_log(run_dir: str | os.PathLike[str]) -> Path | None:
     # epoch and step first, the metrics sorted: stable columns across sessions
     head = [k for k in ("epoch", "step") if k in keys]
     fields = head + sorted(k for k in keys if k not in head)
-    path = Path(run_dir) / LOG_DIR / MERGED
+    path = Path(run_dir) / TRAINING_LOG
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields, restval="")
         w.writeheader()
