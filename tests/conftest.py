@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,3 +59,20 @@ def tiny_inputs(tmp_path_factory: pytest.TempPathFactory):  # -> helpers.trainin
     from helpers.training import make_inputs
 
     return make_inputs(tmp_path_factory.mktemp("tiny_inputs"))
+
+
+@pytest.fixture
+def built(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Replace rgasc.teachers.get_teacher by a recorder that builds a ToyTeacher (what a CLI
+    command asked for, without a model); returns the calls' options."""
+    import rgasc.teachers
+    from helpers.teachers import ToyTeacher
+
+    calls: list[dict[str, Any]] = []
+
+    def fake(name: str, **options: Any) -> ToyTeacher:
+        calls.append({"name": name, **options})
+        return ToyTeacher()
+
+    monkeypatch.setattr(rgasc.teachers, "get_teacher", fake)
+    return calls

@@ -7,12 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 from typer.testing import CliRunner
 
-import rgasc.teachers
 from helpers.relation import expected_relation, hand_labels
-from helpers.teachers import ToyTeacher, write_events
+from helpers.teachers import write_events
 from rgasc.cli import app
 from rgasc.data.datasets import DcaseDataset
 from rgasc.errors import RgascError
@@ -59,19 +57,6 @@ def test_annotations_teacher_and_cli(tiny_dataset: Path, tmp_path: Path) -> None
         ],
     )
     assert res.exit_code != 0
-
-
-@pytest.fixture
-def built(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """Replace get_teacher by a recorder that builds a ToyTeacher; returns the calls' options."""
-    calls: list[dict[str, Any]] = []
-
-    def fake(name: str, **options: Any) -> ToyTeacher:
-        calls.append({"name": name, **options})
-        return ToyTeacher()
-
-    monkeypatch.setattr(rgasc.teachers, "get_teacher", fake)
-    return calls
 
 
 def test_tag_class_labels_and_device_options(

@@ -12,8 +12,6 @@ import pytest
 from scipy.special import expit
 from typer.testing import CliRunner
 
-import rgasc.teachers
-from helpers.teachers import ToyTeacher
 from rgasc.cli import app
 from rgasc.errors import TeacherError
 from rgasc.features.logmel import yamnet_mel_matrix
@@ -198,19 +196,6 @@ def test_unknown_engine_is_refused() -> None:
 
     with pytest.raises(TeacherError, match="engine must be one of onnx, torch"):
         get_teacher("yamnet", engine="tflite")
-
-
-@pytest.fixture
-def built(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """Replace get_teacher by a recorder that builds a ToyTeacher; returns the calls' options."""
-    calls: list[dict[str, Any]] = []
-
-    def fake(name: str, **options: Any) -> ToyTeacher:
-        calls.append({"name": name, **options})
-        return ToyTeacher()
-
-    monkeypatch.setattr(rgasc.teachers, "get_teacher", fake)
-    return calls
 
 
 def test_cli_engine_goes_to_yamnet_only(

@@ -13,12 +13,11 @@ import os
 import re
 from pathlib import Path
 
+from rgasc.artefacts import LOGS_DIR as LOG_DIR  # one name for the run's log folder
 from rgasc.artefacts import TRAINING_LOG
 from rgasc.utils import atomic_path
 
-LOG_DIR = "logs"
 CSV_DIR = "csv"
-MERGED = "metrics.csv"
 
 
 def session_dirs(run_dir: str | os.PathLike[str]) -> list[Path]:
