@@ -47,12 +47,12 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_gpu.py --device cpu --width 0.0625 --batch-sizes 4 --steps 2 --warmup 1
 
 # Real-sound scene benchmark (benchmarks/realscenes/README.md): ~170 MB of pinned Debian
-# packages through apt into data/realscenes-cache/ (or $$RGASC_CACHE/realscenes), then about
+# packages through apt into $$RGASC_CACHE/realscenes (default ~/.cache/rgasc/realscenes), then about
 # 1000 clips into data/realscenes/. Not part of `make test`; CI does not build it.
 BENCH_CLIPS ?= 1000
 BENCH_SEED  ?= 0
 bench-data: $(STAMP)
-	$(PY) benchmarks/realscenes/build.py --out data/realscenes --clips $(BENCH_CLIPS) --seed $(BENCH_SEED)
+	$(PY) -m rgasc.data.realscenes --out data/realscenes --clips $(BENCH_CLIPS) --seed $(BENCH_SEED)
 
 clean:
 	rm -rf $(VENV) rgasc-demo .pytest_cache .mypy_cache .ruff_cache

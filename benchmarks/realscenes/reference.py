@@ -8,11 +8,14 @@ Logistic regression (scikit-learn, standardised inputs) on
 * both concatenated;
 * the ground-truth events: multi-hot presence from the dataset's events.csv.
 
-C is chosen on a validation carve of the training fold by location (1 in 3 locations of
-each scene, at least one), the model refitted on the whole training fold, and the evaluate
-fold scored once: macro class accuracy (mean per-scene recall). The event-only lookup comes
-from ``rgasc relation --labels LABELS --dataset DATA --out REL --evaluate`` (REL/lookup.json); pass
-those files with ``--lookup NAME=REL/lookup.json``.
+C is chosen on the validation split rgasc uses (``DcaseDataset.split("val")``: the build's
+own validate fold, whose clips hear no training recording; for an older build without one, a
+carve of the training fold by location), and the evaluate fold is scored once: macro class
+accuracy (mean per-scene recall). With a shipped validate fold the model is not refitted on
+train + validate (those clips may hear evaluate recordings, see the builder's
+``event_pools``); with a carve it is refitted on the whole training fold, as before. The
+event-only lookup comes from ``rgasc relation --labels LABELS --dataset DATA --out REL
+--evaluate`` (REL/lookup.json); pass those files with ``--lookup NAME=REL/lookup.json``.
 
 Usage::
 
@@ -26,7 +29,6 @@ import argparse
 import csv
 import json
 import sys
-import zlib
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,29 +44,14 @@ def clip_key(name: str) -> str:
     return base[:-4] if base.lower().endswith(".wav") else base
 
 
-def read_split(data: Path) -> tuple[list[str], dict[str, str], dict[str, str], set[str]]:
-    """(clip keys in meta order, {key: scene}, {key: location}, evaluate keys)."""
-    keys, scene, loc = [], {}, {}
-    with open(data / "meta.csv", newline="") as f:
-        for r in csv.DictReader(f, delimiter="\t"):
-            k = clip_key(r["filename"])
-            keys.append(k)
-            scene[k], loc[k] = r["scene_label"], r["identifier"]
-    setup = data / "evaluation_setup" / "fold1_evaluate.txt"
-    test = {clip_key(ln.split("\t")[0]) for ln in setup.read_text().splitlines() if ln.strip()}
-    return keys, scene, loc, test
+def read_split(data: Path) -> tuple[dict[str, list[str]], dict[str, str], bool]:
+    """({split: clip keys} for train/val/test, {key: scene}, whether validate is shipped)."""
+    from rgasc.data import DcaseDataset
 
-
-def validation_locations(train: Sequence[str], scene: dict, loc: dict) -> set[str]:
-    """1 in 3 training locations of each scene (at least one), chosen by a stable hash."""
-    by_scene: dict[str, set[str]] = defaultdict(set)
-    for k in train:
-        by_scene[scene[k]].add(loc[k])
-    val: set[str] = set()
-    for locs in by_scene.values():
-        ranked = sorted(locs, key=lambda s: zlib.crc32(s.encode()))
-        val.update(ranked[: max(1, len(ranked) // 3)] if len(ranked) > 1 else [])
-    return val
+    ds = DcaseDataset(data)
+    splits = {name: [c.key for c in ds.split(name)] for name in ("train", "val", "test")}
+    scene = {c.key: c.scene for c in ds.clips}
+    return splits, scene, ds.has_validate()
 
 
 def macro_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
@@ -72,8 +59,16 @@ def macro_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
     return float(np.mean([np.mean(pred[y == c] == c) for c in np.unique(y)]))
 
 
-def probe(x: np.ndarray, y: np.ndarray, train: np.ndarray, val: np.ndarray, test: np.ndarray):
-    """Pick C on (train, val), refit on train+val, score test; (accuracy, C, val accuracy)."""
+def probe(
+    x: np.ndarray,
+    y: np.ndarray,
+    train: np.ndarray,
+    val: np.ndarray,
+    test: np.ndarray,
+    refit: bool = True,
+):
+    """Pick C on (train, val), refit on train+val if ``refit``, score test;
+    (accuracy, C, val accuracy)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -84,7 +79,7 @@ def probe(x: np.ndarray, y: np.ndarray, train: np.ndarray, val: np.ndarray, test
 
     scores = {c: macro_accuracy(y[val], fit(c, train).predict(x[val])) for c in C_GRID}
     best = max(C_GRID, key=lambda c: (scores[c], -c))  # ties: the stronger regulariser
-    model = fit(best, np.concatenate([train, val]))
+    model = fit(best, np.concatenate([train, val]) if refit else train)
     return macro_accuracy(y[test], model.predict(x[test])), best, scores[best]
 
 
@@ -132,15 +127,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="also write the numbers as JSON")
     args = ap.parse_args(argv)
 
-    keys, scene, loc, test_set = read_split(args.data)
+    splits, scene, shipped = read_split(args.data)
+    keys = [k for name in ("train", "val", "test") for k in splits[name]]
     scenes = sorted(set(scene.values()))
     y = np.array([scenes.index(scene[k]) for k in keys])
-    train_keys = [k for k in keys if k not in test_set]
-    val_locs = validation_locations(train_keys, scene, loc)
+    n_train, n_val = len(splits["train"]), len(splits["val"])
     idx = np.arange(len(keys))
-    is_test = np.array([k in test_set for k in keys])
-    is_val = np.array([loc[k] in val_locs and k not in test_set for k in keys])
-    train, val, test = idx[~is_test & ~is_val], idx[is_val], idx[is_test]
+    train, val, test = idx[:n_train], idx[n_train : n_train + n_val], idx[n_train + n_val :]
     mel = load_features(args.features, keys)
     teacher = load_probs(args.labels, keys)
     sets = {
@@ -151,11 +144,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     print(
         f"{len(keys)} clips: {len(train)} train, {len(val)} validation "
-        f"({len(val_locs)} locations), {len(test)} evaluate; {len(scenes)} scenes"
+        f"({'shipped validate fold' if shipped else 'location carve'}), {len(test)} evaluate; "
+        f"{len(scenes)} scenes"
     )
     results: dict[str, dict[str, float]] = {}
     for name, x in sets.items():
-        acc, c, val_acc = probe(x, y, train, val, test)
+        acc, c, val_acc = probe(x, y, train, val, test, refit=not shipped)
         results[name] = {
             "macro_accuracy": acc,
             "C": c,

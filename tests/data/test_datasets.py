@@ -66,6 +66,31 @@ def test_validation_carved_from_training_fold_by_location(tiny: Path) -> None:
     assert ds.split("val", seed=3) == val  # deterministic
 
 
+def test_shipped_validate_list_replaces_the_carve(tiny: Path, tmp_path: Path) -> None:
+    root = _copy(tiny, tmp_path / "withval")
+    carved = DcaseDataset(root)
+    train_file = carved.fold_path(1, "train")
+    lines = train_file.read_text().splitlines()
+    held = {c.filename for c in carved.split("val", seed=5)}
+    keep = [ln for ln in lines if ln.split("\t")[0] not in held]
+    train_file.write_text("\n".join(keep) + "\n")
+    carved.fold_path(1, "validate").write_text(
+        "\n".join(ln for ln in lines if ln.split("\t")[0] in held) + "\n"
+    )
+    ds = DcaseDataset(root)
+    assert ds.has_validate() and not carved.has_validate(2)
+    # the given list wins, whatever the carve's fraction and seed would say
+    for seed, fraction in ((0, 0.3), (9, 0.5)):
+        assert {c.filename for c in ds.split("val", seed=seed, val_fraction=fraction)} == held
+        train = ds.split("train", seed=seed, val_fraction=fraction)
+        assert {c.filename for c in train} == {ln.split("\t")[0] for ln in keep}
+    assert len(ds.split("trainval")) == len(lines)
+    # a validate list that overlaps the train list is refused, naming the file
+    train_file.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DatasetError, match="validate.*disjoint"):
+        DcaseDataset(root).split("val")
+
+
 def test_dataset_without_fold_files_is_split_by_location(tiny: Path, tmp_path: Path) -> None:
     root = _copy(tiny, tmp_path / "nofolds")
     shutil.rmtree(root / "evaluation_setup")
@@ -94,8 +119,9 @@ def test_missing_folder_meta_and_audio(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="no such dataset folder"):
         DcaseDataset(tmp_path / "nowhere")
     (tmp_path / "audio").mkdir()
-    with pytest.raises(DatasetError, match="meta.csv"):
+    with pytest.raises(DatasetError, match="meta.csv") as err:
         DcaseDataset(tmp_path)
+    assert "rgasc prepare" in str(err.value)  # own recordings: the usual first case
     (tmp_path / "audio").rmdir()
     (tmp_path / "meta.csv").write_text("filename\tscene_label\na.wav\tbus\n")
     with pytest.raises(DatasetError, match="audio"):

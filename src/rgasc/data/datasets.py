@@ -15,7 +15,10 @@ identifier ``city-location``, device the last field. A folder named like a regis
 (``rgasc download --list``) knows that set's devices, including those unseen in training.
 
 There is no official validation list, so :meth:`DcaseDataset.split` carves one from the
-training fold by recording location: no model is ever selected on test data.
+training fold by recording location: no model is ever selected on test data. A dataset that
+ships its own ``foldN_validate.txt|.csv`` (the real-sound benchmark, whose validation clips
+hear no training recording) is split by that file instead: ``train`` is then the fold's
+train list, ``val`` the validate list, ``trainval`` both.
 """
 
 from __future__ import annotations
@@ -128,8 +131,9 @@ class DcaseDataset:
         if not meta.is_file():
             raise DatasetError(
                 f"{meta}: missing. A DCASE dataset folder holds audio/, meta.csv and "
-                "evaluation_setup/; point to that folder (or create one with `rgasc synth` "
-                "or `rgasc download`)"
+                "evaluation_setup/; point to that folder, or create one: from your own "
+                "recordings with `rgasc prepare`, a DCASE set with `rgasc download`, a "
+                "generated corpus with `rgasc synth`"
             )
         if not (self.root / "audio").is_dir():
             raise DatasetError(f"{self.root / 'audio'}: missing; the clips live in ROOT/audio/")
@@ -312,7 +316,9 @@ class DcaseDataset:
         """Clips of a named split.
 
         - ``trainval``: the whole training fold; ``train``/``val``: that fold with about
-          ``val_fraction`` of each scene's locations carved out as validation.
+          ``val_fraction`` of each scene's locations carved out as validation, or, when the
+          dataset ships ``fold{fold}_validate``, the train and validate lists as given
+          (``val_fraction`` and ``seed`` then do not apply; see :meth:`has_validate`).
         - ``test``: the fold's evaluate list; ``all``: every clip of meta.csv.
         A dataset without fold files is split by location too (30 % of locations as test).
         """
@@ -321,8 +327,13 @@ class DcaseDataset:
         if name == "all":
             clips = list(self.clips)
         else:
+            given_val: list[Clip] | None = None
             if fold in self.folds():
                 trainval, test = self.fold(fold, "train"), self.fold(fold, "evaluate")
+                if self.has_validate(fold):
+                    given_val = self.fold(fold, "validate")
+                    self._check_validate(fold, trainval, given_val, test)
+                    trainval = trainval + given_val
             elif not self.folds():
                 trainval, test = location_split(self.clips, DEFAULT_TEST_FRACTION, seed=fold)
             else:
@@ -334,12 +345,33 @@ class DcaseDataset:
                 clips = test
             elif name == "trainval":
                 clips = trainval
+            elif given_val is not None:
+                held = {c.filename for c in given_val}
+                clips = (
+                    given_val if name == "val" else [c for c in trainval if c.filename not in held]
+                )
             else:
                 train, val = location_split(trainval, val_fraction, seed=seed)
                 clips = train if name == "train" else val
         if check_audio:
             self.check_audio(clips)
         return clips
+
+    def has_validate(self, fold: int = 1) -> bool:
+        """Whether the dataset ships its own validation list ``fold{fold}_validate``."""
+        return self.fold_path(fold, "validate").is_file()
+
+    def _check_validate(
+        self, fold: int, train: Sequence[Clip], val: Sequence[Clip], test: Sequence[Clip]
+    ) -> None:
+        """The shipped validation list must share no clip with the train or evaluate list."""
+        names = {c.filename for c in val}
+        both = sorted(names & {c.filename for c in [*train, *test]})
+        if both:
+            raise DatasetError(
+                f"{self.fold_path(fold, 'validate')}: {len(both)} clip(s) also in the train or "
+                f"evaluate list, e.g. {both[:3]}; a validation list must be disjoint from both"
+            )
 
     def check_audio(self, clips: Sequence[Clip]) -> None:
         missing = [c.filename for c in clips if not self.audio_path(c).is_file()]

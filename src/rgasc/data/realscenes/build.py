@@ -4,12 +4,13 @@ Each clip is a real background recording (a *location*) plus real foreground eve
 with scene-dependent probabilities, so events carry information about the scene while some
 scenes share a background type (forest/park: birdsong, riverside/harbour: water,
 street_traffic/public_square: traffic) and differ mainly by their events. Locations and
-event recordings are split between the train and evaluate folds, so no recording is heard
-in both. The same seed gives the same bytes.
+event recordings are split between train, validate and evaluate folds: train shares no
+recording with the other two (see :func:`event_pools` for the one exception between validate
+and evaluate). The same seed gives the same bytes.
 
-Run ``python benchmarks/realscenes/build.py --out data/realscenes`` (``make bench-data``);
-see README.md. The functions below take recordings as arrays, so tests can drive them
-with generated noise instead of the packages.
+Run ``python -m rgasc.data.realscenes --out data/realscenes`` (``make bench-data``), or
+call :func:`build`; see benchmarks/realscenes/README.md. The functions below take recordings
+as arrays, so tests can drive them with generated noise instead of the packages.
 
 Output::
 
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib.util
 import json
 import shutil
 import sys
@@ -32,9 +32,15 @@ import zlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
+
+from rgasc.data.realscenes import fetch
+from rgasc.data.realscenes import mixing as mix
+from rgasc.data.realscenes.readme import dataset_readme
+from rgasc.errors import DatasetError
 
 HERE = Path(__file__).resolve().parent
 SOURCES_FILE = HERE / "sources.tsv"
@@ -45,19 +51,9 @@ SNR_DB = (-3.0, 12.0)  # event active RMS over background RMS, uniform
 EXTRA_OCCURRENCE = 0.3  # chance that a present event occurs a second time
 MAX_EVENT_S = 8.0  # longer recordings are cropped to a random window this long
 EVAL_SHARE = 3  # 1 in EVAL_SHARE locations / event recordings (at least one) is evaluate
+FOLDS = ("train", "validate", "evaluate")  # the clips of a fold hear only its recordings
 
 
-def _load_sibling(name: str):  # noqa: ANN202 - module object
-    """``NAME.py`` beside this file, loaded by path: benchmarks/ is not a package."""
-    spec = importlib.util.spec_from_file_location(f"realscenes_{name}", HERE / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-mix = _load_sibling("mixing")
 BAND_SR = mix.BAND_SR  # the rate every recording is mixed at (see mixing.py)
 
 # Events per scene: probability that a clip contains the event (perturbed per location).
@@ -189,7 +185,7 @@ class ClipPlan:
     scene: str
     location: str
     background: str  # Source.key
-    fold: str  # "train" or "evaluate"
+    fold: str  # "train", "validate" or "evaluate"
     index: int  # clip number within its scene (seeds the clip's generator)
 
 
@@ -236,10 +232,14 @@ def _rng(seed: int, *salt: str | int) -> np.random.Generator:
 
 
 def split_folds(groups: Mapping[str, Sequence[str]], seed: int, salt: str) -> dict[str, str]:
-    """{item: "train"|"evaluate"}: per group, 1 in EVAL_SHARE items (at least 1) evaluate.
+    """{item: "train"|"validate"|"evaluate"}, per group: 1 in EVAL_SHARE items (at least 1)
+    evaluate; of the rest, 1 in EVAL_SHARE (at least 1 when 2 or more remain) validate.
+
+    Evaluate is drawn first from the same permutation as when there were two folds, so the
+    evaluate fold (the test set) did not move when the validate fold was added.
 
     Raises:
-        ValueError: a group has fewer than 2 items (it could not be in both folds).
+        ValueError: a group has fewer than 2 items (it could not be in train and evaluate).
     """
     fold: dict[str, str] = {}
     for group in sorted(groups):
@@ -248,9 +248,37 @@ def split_folds(groups: Mapping[str, Sequence[str]], seed: int, salt: str) -> di
             raise ValueError(f"{group!r}: {len(items)} recording(s); both folds need one")
         order = _rng(seed, salt, group).permutation(len(items))
         n_eval = max(1, len(items) // EVAL_SHARE)
+        rest = len(items) - n_eval
+        n_val = max(1, rest // EVAL_SHARE) if rest >= 2 else 0
         for rank, i in enumerate(order):
-            fold[items[i]] = "evaluate" if rank < n_eval else "train"
+            fold[items[i]] = (
+                "evaluate" if rank < n_eval else "validate" if rank < n_eval + n_val else "train"
+            )
     return fold
+
+
+def event_pools(
+    events: Mapping[str, Sequence[str]], fold: Mapping[str, str]
+) -> dict[str, dict[str, list[str]]]:
+    """{fold: {label: recordings}} that the clips of each fold draw their events from.
+
+    A label with a single training recording has no validation recording of its own
+    (:func:`split_folds`); its validation clips draw from the evaluate recordings, so the
+    validate fold never hears a training recording. Such labels are :func:`shared_labels`.
+    """
+    pools = {
+        f: {lab: sorted(k for k in keys if fold[k] == f) for lab, keys in events.items()}
+        for f in FOLDS
+    }
+    for lab, keys in pools["validate"].items():
+        if not keys:
+            keys.extend(pools["evaluate"][lab])
+    return pools
+
+
+def shared_labels(events: Mapping[str, Sequence[str]], fold: Mapping[str, str]) -> list[str]:
+    """Event labels whose validation clips reuse the evaluate recordings (see event_pools)."""
+    return sorted(lab for lab, keys in events.items() if "validate" not in {fold[k] for k in keys})
 
 
 def plan_clips(
@@ -392,10 +420,7 @@ def build_dataset(
     if empty:
         raise ValueError(f"silent or empty recordings: {empty[:3]}")
     lengths = {k: len(a) for k, a in audio.items()}
-    pools = {
-        f: {lab: sorted(k for k in keys if ev_fold[k] == f) for lab, keys in evs.items()}
-        for f in ("train", "evaluate")
-    }
+    pools = event_pools(evs, ev_fold)
     n = int(round(clip_seconds * BAND_SR))
     n_out = int(round(clip_seconds * sample_rate))
     last = np.floor(clip_seconds * 1000) / 1000
@@ -437,9 +462,13 @@ def build_dataset(
         if (i + 1) % 100 == 0:
             log(f"  {i + 1}/{len(plans)} clips")
     train = [p for p in plans if p.fold == "train"]
+    val = [p for p in plans if p.fold == "validate"]
     test = [p for p in plans if p.fold == "evaluate"]
     setup = out / "evaluation_setup"
+    # fold1_train holds the training clips only: a tool that knows no validate file then
+    # never trains on the validation clips (which may hear evaluate recordings)
     (setup / "fold1_train.txt").write_text("".join(f"{p.filename}\t{p.scene}\n" for p in train))
+    (setup / "fold1_validate.txt").write_text("".join(f"{p.filename}\t{p.scene}\n" for p in val))
     (setup / "fold1_evaluate.txt").write_text("".join(f"{p.filename}\t{p.scene}\n" for p in test))
     (setup / "fold1_test.txt").write_text("".join(f"{p.filename}\n" for p in test))
     (out / "meta.csv").write_text("\n".join(meta) + "\n")
@@ -457,7 +486,9 @@ def build_dataset(
     return {
         "clips": len(plans),
         "train": len(train),
+        "validate": len(val),
         "evaluate": len(test),
+        "validate_hears_evaluate": shared_labels(evs, ev_fold),
         "events": len(rows) - 1,
         "scenes": {s: Counter(p.fold for p in plans if p.scene == s) for s in sorted(bgs)},
         "event_recordings": {lab: Counter(ev_fold[k] for k in ks) for lab, ks in evs.items()},
@@ -505,55 +536,57 @@ def _write_manifest(
     path.write_text("\n".join(lines) + "\n")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", type=Path, default=HERE.parent.parent / "data" / "realscenes")
-    ap.add_argument("--clips", type=int, default=1000, help="clips in all (default 1000)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--sample-rate", type=int, default=44100, help="rate of the wav files")
-    ap.add_argument(
-        "--cache",
-        type=Path,
-        default=None,
-        help="folder for debs/ and files/ (default $RGASC_CACHE/realscenes, "
-        "else data/realscenes-cache)",
-    )
-    ap.add_argument("--force", action="store_true", help="replace an existing different build")
-    args = ap.parse_args(argv)
-    fetch = _load_sibling("fetch")
-    cache = args.cache or fetch.default_cache()
+def build(
+    out: Path,
+    clips: int = 1000,
+    seed: int = 0,
+    sample_rate: int = 44100,
+    cache: Path | None = None,
+    force: bool = False,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Fetch the pinned packages (once, into ``cache``) and write the benchmark to ``out``.
+
+    Returns build.json's record. A finished build with the same settings is reused as is;
+    one with other settings is refused unless ``force``. The clips are written into
+    ``OUT.tmp`` and renamed at the end, so an interrupted build leaves no half dataset.
+
+    Raises:
+        FetchError: a package cannot be fetched or does not match its pin.
+        DatasetError: ``out`` holds a different build and ``force`` is off.
+    """
+    cache = cache or fetch.default_cache()
     settings = {
         "version": VERSION,
-        "clips": args.clips,
-        "seed": args.seed,
-        "sample_rate": args.sample_rate,
+        "clips": clips,
+        "seed": seed,
+        "sample_rate": sample_rate,
         "clip_seconds": 10.0,
         "sources_sha256": fetch.sha256_of(SOURCES_FILE),
         "packages_sha256": fetch.sha256_of(fetch.PACKAGES_FILE),
     }
-    done = args.out / "build.json"
+    done = out / "build.json"
     if done.is_file():
-        if json.loads(done.read_text()).get("settings") == settings:
-            print(f"{args.out}: already built with these settings")
-            return 0
-        if not args.force:
-            print(f"{args.out}: holds a different build; pass --force to replace it")
-            return 1
+        record = json.loads(done.read_text())
+        if record.get("settings") == settings:
+            log(f"{out}: already built with these settings")
+            return dict(record)
+        if not force:
+            raise DatasetError(
+                f"{out}: holds a different build of the real-scenes benchmark; choose "
+                "another --out, or pass --force to replace it"
+            )
     t0 = time.perf_counter()
     packages = fetch.read_packages()
     sources = read_sources()
     wanted: dict[str, set[str]] = defaultdict(set)
     for s in sources:
         wanted[s.package].add(s.path)
-    print(
+    log(
         f"packages: {len(wanted)} pinned .debs, "
         f"{sum(packages[p].size for p in wanted) / 1e6:.0f} MB, cache {cache}"
     )
-    try:
-        roots = fetch.fetch_all(packages, wanted, cache)
-    except fetch.FetchError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    roots = fetch.fetch_all(packages, wanted, cache)
 
     def load(s: Source) -> tuple[np.ndarray, int]:
         x, sr = fetch.read_audio(roots[s.package], s.path)
@@ -561,21 +594,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ValueError(f"{s.key}: {len(x) / sr:.3f} s, sources.tsv says {s.duration}")
         return x, sr
 
-    tmp = args.out.with_name(args.out.name + ".tmp")
+    tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     t1 = time.perf_counter()
     summary = build_dataset(
         tmp,
         sources,
         load,
-        args.clips,
-        args.seed,
-        args.sample_rate,
+        clips,
+        seed,
+        sample_rate,
         provenance={p: packages[p].version for p in wanted},
-        log=print,
+        log=log,
     )
-    readme = _load_sibling("readme").dataset_readme(summary, settings, packages, SCENE_EVENTS)
-    (tmp / "README.txt").write_text(readme)
+    (tmp / "README.txt").write_text(dataset_readme(summary, settings, packages, SCENE_EVENTS))
     t2 = time.perf_counter()
     record = {
         "settings": settings,
@@ -584,15 +616,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         "seconds": {"fetch": round(t1 - t0, 1), "render": round(t2 - t1, 1)},
     }
     (tmp / "build.json").write_text(json.dumps(record, indent=1, default=dict) + "\n")
-    shutil.rmtree(args.out, ignore_errors=True)
-    tmp.rename(args.out)
-    print(
-        f"wrote {args.out}: {summary['clips']} clips ({summary['train']} train / "
-        f"{summary['evaluate']} evaluate), {summary['events']} events; fetch "
-        f"{t1 - t0:.0f} s, render {t2 - t1:.0f} s"
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    log(
+        f"wrote {out}: {summary['clips']} clips ({summary['train']} train / "
+        f"{summary['validate']} validate / {summary['evaluate']} evaluate), "
+        f"{summary['events']} events; fetch {t1 - t0:.0f} s, render {t2 - t1:.0f} s"
     )
+    return json.loads(json.dumps(record, default=dict))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m rgasc.data.realscenes", description=__doc__.split("\n\n")[0]
+    )
+    ap.add_argument("--out", type=Path, default=Path("data") / "realscenes")
+    ap.add_argument("--clips", type=int, default=1000, help="clips in all (default 1000)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--sample-rate", type=int, default=44100, help="rate of the wav files")
+    ap.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="folder for debs/ and files/ (default $RGASC_CACHE/realscenes, "
+        "else ~/.cache/rgasc/realscenes)",
+    )
+    ap.add_argument("--force", action="store_true", help="replace an existing different build")
+    args = ap.parse_args(argv)
+    try:
+        build(args.out, args.clips, args.seed, args.sample_rate, args.cache, args.force)
+    except (fetch.FetchError, DatasetError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

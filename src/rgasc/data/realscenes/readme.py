@@ -18,15 +18,20 @@ def dataset_readme(
         "",
         f"{summary['clips']} clips of {settings['clip_seconds']:g} s, "
         f"{settings['sample_rate']} Hz mono 16-bit PCM, DCASE layout (audio/, meta.csv,",
-        "evaluation_setup/fold1_*.txt). Built by benchmarks/realscenes/build.py from real",
+        "evaluation_setup/fold1_*.txt). Built by `python -m rgasc.data.realscenes` from real",
         "recordings in pinned Debian packages (manifest.csv lists every one with its licence);",
         "all sources are band-limited to 5.5 kHz (mixed at 11025 Hz) before mixing.",
         "",
-        "Scenes (clips in fold1 train / evaluate; no location and no event recording is in",
-        "both folds):",
+        "Scenes (clips in fold1 train / validate / evaluate). The three folds have disjoint",
+        "locations; train shares no event recording with validate or evaluate. Labels with a",
+        "single training recording have no validation recording of their own: validation",
+        "clips draw them from the evaluate recordings ("
+        + (", ".join(summary.get("validate_hears_evaluate", [])) or "none")
+        + "), so do not train on train + validate before scoring evaluate.",
     ]
     for scene, folds in summary["scenes"].items():
-        lines.append(f"  {scene:16s} {folds.get('train', 0):4d} / {folds.get('evaluate', 0):4d}")
+        counts = " / ".join(f"{folds.get(f, 0):4d}" for f in ("train", "validate", "evaluate"))
+        lines.append(f"  {scene:16s} {counts}")
     lines += [
         "",
         "Probability that a clip contains an event, per scene (scaled by",

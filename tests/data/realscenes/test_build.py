@@ -1,16 +1,10 @@
-"""The real-scenes builder (benchmarks/realscenes/) on tiny generated recordings: no apt.
-
-benchmarks/ is not a package, so build.py is loaded by path (``spec_from_file_location``);
-it loads its siblings (mixing.py, fetch.py) the same way.
-"""
+"""rgasc.data.realscenes: the benchmark builder on tiny generated recordings (no apt)."""
 
 from __future__ import annotations
 
 import csv
 import hashlib
-import importlib.util
 import io
-import sys
 import tarfile
 from collections import defaultdict
 from pathlib import Path
@@ -20,28 +14,22 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-ROOT = Path(__file__).resolve().parents[2] / "benchmarks" / "realscenes"
 SR = 22050  # of the generated recordings: not BAND_SR, so the resampling path runs
 CLIP_S = 3.0
 
 
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"realscenes_{name}", ROOT / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their module through sys.modules
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def build() -> ModuleType:
-    return _load("build")
+    from rgasc.data.realscenes import build
+
+    return build
 
 
 @pytest.fixture(scope="module")
 def fetch() -> ModuleType:
-    return _load("fetch")
+    from rgasc.data.realscenes import fetch
+
+    return fetch
 
 
 WALK = "Walk, footsteps"  # a REPEATED label of build.py: several steps per event
@@ -133,16 +121,26 @@ def test_same_seed_same_bytes(build, sources, dataset, tmp_path):
     assert _digest(other)["events.csv"] != _digest(dataset)["events.csv"]
 
 
+def _fold_lists(dataset: Path) -> dict[str, list[str]]:
+    setup = dataset / "evaluation_setup"
+    return {
+        f: [ln.split("\t")[0] for ln in (setup / f"fold1_{f}.txt").read_text().splitlines()]
+        for f in ("train", "validate", "evaluate")
+    }
+
+
 def test_folds_are_location_disjoint(dataset):
     meta = {r["filename"]: r for r in _tsv(dataset / "meta.csv")}
-    setup = dataset / "evaluation_setup"
-    train = [ln.split("\t")[0] for ln in (setup / "fold1_train.txt").read_text().splitlines()]
-    test = [ln.split("\t")[0] for ln in (setup / "fold1_evaluate.txt").read_text().splitlines()]
-    assert sorted(train + test) == sorted(meta) and not set(train) & set(test)
-    assert (setup / "fold1_test.txt").read_text().split() == test
-    loc_train = {meta[f]["identifier"] for f in train}
-    loc_test = {meta[f]["identifier"] for f in test}
-    assert loc_train and loc_test and not loc_train & loc_test
+    folds = _fold_lists(dataset)
+    names = [n for f in folds.values() for n in f]
+    assert sorted(names) == sorted(meta) and len(set(names)) == len(names)
+    assert (dataset / "evaluation_setup" / "fold1_test.txt").read_text().split() == folds[
+        "evaluate"
+    ]
+    locs = {f: {meta[n]["identifier"] for n in names} for f, names in folds.items()}
+    assert all(locs.values())
+    assert not locs["train"] & locs["validate"] and not locs["train"] & locs["evaluate"]
+    assert not locs["validate"] & locs["evaluate"]
     # a location is one background recording of one scene
     scene_of = defaultdict(set)
     for r in meta.values():
@@ -151,20 +149,37 @@ def test_folds_are_location_disjoint(dataset):
 
 
 def test_event_recordings_are_fold_disjoint(dataset):
-    meta = {r["filename"]: r for r in _tsv(dataset / "meta.csv")}
-    setup = dataset / "evaluation_setup"
-    test = {ln.split("\t")[0] for ln in (setup / "fold1_evaluate.txt").read_text().splitlines()}
+    """Train hears no recording of validate or evaluate; validate borrows evaluate
+    recordings only for labels with a single training recording (honk, thud: 2 in all)."""
+    fold_of = {n: f for f, names in _fold_lists(dataset).items() for n in names}
     heard: dict[str, set[str]] = defaultdict(set)
     for r in _tsv(dataset / "placements.csv"):
-        heard[r["path"]].add("evaluate" if r["filename"] in test else "train")
-    assert all(len(f) == 1 for f in heard.values())
+        if r["role"] == "event":
+            heard[r["path"]].add(fold_of[r["filename"]])
     manifest = {r["path"]: r for r in _tsv(dataset / "manifest.csv")}
     for path, folds in heard.items():
-        assert folds == {manifest[path]["fold"]}
-    assert meta  # every label keeps a recording in each fold
-    for label in EVENT_RECS:
+        own = manifest[path]["fold"]
+        assert own in folds
+        if own == "train":
+            assert folds == {"train"}
+        else:
+            assert "train" not in folds
+            if folds == {"validate", "evaluate"}:
+                assert manifest[path]["label"] in ("honk", "thud")
+    for label, n in EVENT_RECS.items():
         folds = {r["fold"] for r in manifest.values() if r["label"] == label}
-        assert folds == {"train", "evaluate"}
+        assert folds == ({"train", "evaluate"} if n == 2 else {"train", "validate", "evaluate"})
+
+
+def test_dataset_splits_by_the_shipped_validate_list(dataset):
+    from rgasc.data import DcaseDataset
+
+    ds = DcaseDataset(dataset)
+    folds = _fold_lists(dataset)
+    assert ds.has_validate()
+    assert [c.filename for c in ds.split("val")] == folds["validate"]
+    assert [c.filename for c in ds.split("train")] == folds["train"]
+    assert [c.filename for c in ds.split("test")] == folds["evaluate"]
 
 
 def test_events_within_clip_and_match_placements(dataset):
@@ -202,14 +217,37 @@ def test_annotations_teacher_reads_events(dataset):
 
 
 def test_split_folds_rules(build):
-    groups = {"a": ["x1", "x2"], "b": [f"y{i}" for i in range(7)]}
+    groups = {"a": ["x1", "x2"], "b": [f"y{i}" for i in range(7)], "c": ["z1", "z2", "z3"]}
     fold = build.split_folds(groups, seed=1, salt="t")
     assert fold == build.split_folds(groups, seed=1, salt="t")
-    assert sorted(fold) == sorted(groups["a"] + groups["b"])
-    assert [fold[k] for k in groups["a"]].count("evaluate") == 1
-    assert [fold[k] for k in groups["b"]].count("evaluate") == 7 // build.EVAL_SHARE
+    assert sorted(fold) == sorted(k for g in groups.values() for k in g)
+    counts = {g: [fold[k] for k in ks] for g, ks in groups.items()}
+    assert sorted(counts["a"]) == ["evaluate", "train"]  # too few for a validate item
+    assert counts["b"].count("evaluate") == 7 // build.EVAL_SHARE
+    assert counts["b"].count("validate") == (7 - 2) // build.EVAL_SHARE
+    assert sorted(counts["c"]) == ["evaluate", "train", "validate"]
     with pytest.raises(ValueError, match="both folds"):
         build.split_folds({"c": ["z"]}, seed=1, salt="t")
+
+
+def test_adding_validate_kept_the_evaluate_fold(build):
+    """The evaluate item of every group is the one the two-fold split chose (rank 0 of the
+    same permutation), so test sets built before the validate fold are unchanged."""
+    groups = {g: [f"{g}{i}" for i in range(n)] for g, n in (("a", 2), ("b", 5), ("c", 9))}
+    fold = build.split_folds(groups, seed=4, salt="events")
+    for g, items in groups.items():
+        order = build._rng(4, "events", g).permutation(len(items))
+        n_eval = max(1, len(items) // build.EVAL_SHARE)
+        assert {items[i] for i in order[:n_eval]} == {k for k in items if fold[k] == "evaluate"}
+
+
+def test_event_pools_fall_back_to_evaluate_for_validation(build):
+    events = {"one": ["o1", "o2"], "many": ["m1", "m2", "m3"]}
+    fold = {"o1": "train", "o2": "evaluate", "m1": "train", "m2": "validate", "m3": "evaluate"}
+    pools = build.event_pools(events, fold)
+    assert pools["validate"] == {"one": ["o2"], "many": ["m2"]}
+    assert pools["train"] == {"one": ["o1"], "many": ["m1"]}
+    assert build.shared_labels(events, fold) == ["one"]
 
 
 def test_background_loops_and_crops(build):

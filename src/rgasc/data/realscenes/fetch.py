@@ -27,11 +27,14 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from rgasc.errors import DatasetError
+from rgasc.utils import cache_dir
+
 HERE = Path(__file__).resolve().parent
 PACKAGES_FILE = HERE / "packages.tsv"
 
 
-class FetchError(RuntimeError):
+class FetchError(DatasetError):
     """A package cannot be fetched or does not match its pin."""
 
 
@@ -65,11 +68,8 @@ def read_packages(path: Path = PACKAGES_FILE) -> dict[str, Package]:
 
 
 def default_cache() -> Path:
-    """``$RGASC_CACHE/realscenes`` when RGASC_CACHE is set, else ``data/realscenes-cache``."""
-    env = os.environ.get("RGASC_CACHE")
-    if env:
-        return Path(env) / "realscenes"
-    return HERE.parent.parent / "data" / "realscenes-cache"
+    """``$RGASC_CACHE/realscenes``, else ``~/.cache/rgasc/realscenes``: shared by every build."""
+    return cache_dir() / "realscenes"
 
 
 def sha256_of(path: Path) -> str:
