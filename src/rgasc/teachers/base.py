@@ -86,7 +86,7 @@ _BUILTIN: dict[str, str] = {
 }
 # Options every caller may pass whatever the teacher (the CLI always knows them); a teacher
 # that does not use one ignores it. Any other option a teacher does not take is an error.
-_CONTEXT_OPTIONS = frozenset({"dataset", "device"})
+_CONTEXT_OPTIONS = frozenset({"dataset", "device", "gain"})
 
 
 def register_teacher(name: str) -> Callable[[F], F]:
@@ -110,8 +110,11 @@ def get_teacher(name: str, **options: Any) -> Teacher:
     Args:
         name: one of :func:`available_teachers`.
         **options: ``checkpoint`` (path), ``labels`` (path), ``device``, ``dataset`` (root
-            folder, for ``annotations``), and teacher-specific ones (``noise``, ``pooling``).
-            ``None`` values are dropped, so a CLI can pass every option it has.
+            folder, for ``annotations``), ``gain`` (a :class:`rgasc.teachers.gain.Gain` rule
+            such as ``"rms:-20"``: the teacher then hears every clip through it and records
+            it in its options; teachers that read annotations ignore it), and
+            teacher-specific ones (``noise``, ``pooling``). ``None`` values are dropped, so a
+            CLI can pass every option it has.
 
     Raises:
         TeacherError: unknown name, or an option this teacher does not take.
@@ -124,6 +127,12 @@ def get_teacher(name: str, **options: Any) -> Teacher:
         )
     factory = _REGISTRY[name]
     given = {k: v for k, v in options.items() if v is not None}
+    # applied around any teacher, not by it; parsed first, so a typo fails before a download
+    gain = given.pop("gain", None)
+    if gain is not None:
+        from rgasc.teachers.gain import Gain
+
+        gain = Gain.parse(gain)
     params = inspect.signature(factory).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     if not takes_any:
@@ -133,7 +142,12 @@ def get_teacher(name: str, **options: Any) -> Teacher:
                 f"teacher {name!r} does not take option(s) {unknown}; it takes {sorted(params)}"
             )
         given = {k: v for k, v in given.items() if k in params}
-    return factory(**given)
+    teacher = factory(**given)
+    if gain is None or isinstance(teacher, NameTeacher):
+        return teacher
+    from rgasc.teachers.gain import GainTeacher
+
+    return GainTeacher(teacher, gain)  # type: ignore[return-value]
 
 
 # --- downloads with a recorded sha256 --------------------------------------------------------
