@@ -24,7 +24,7 @@ __all__ = ["app", "main"]
 
 # Importing a module registers its commands; `rgasc --help` lists them in this order,
 # the order of the pipeline.
-for _module in ("data", "labels", "training", "evaluate", "inference"):
+for _module in ("data", "labels", "training", "evaluate", "inference", "report"):
     importlib.import_module(f"rgasc.cli.{_module}")
 
 
