@@ -26,6 +26,13 @@ def build() -> ModuleType:
 
 
 @pytest.fixture(scope="module")
+def folds() -> ModuleType:
+    from rgasc.data.realscenes import folds
+
+    return folds
+
+
+@pytest.fixture(scope="module")
 def fetch() -> ModuleType:
     from rgasc.data.realscenes import fetch
 
@@ -216,38 +223,38 @@ def test_annotations_teacher_reads_events(dataset):
     assert y.shape == (len(names), len(teacher.labels)) and y.sum() > 0
 
 
-def test_split_folds_rules(build):
+def test_split_folds_rules(folds):
     groups = {"a": ["x1", "x2"], "b": [f"y{i}" for i in range(7)], "c": ["z1", "z2", "z3"]}
-    fold = build.split_folds(groups, seed=1, salt="t")
-    assert fold == build.split_folds(groups, seed=1, salt="t")
+    fold = folds.split_folds(groups, seed=1, salt="t")
+    assert fold == folds.split_folds(groups, seed=1, salt="t")
     assert sorted(fold) == sorted(k for g in groups.values() for k in g)
     counts = {g: [fold[k] for k in ks] for g, ks in groups.items()}
     assert sorted(counts["a"]) == ["evaluate", "train"]  # too few for a validate item
-    assert counts["b"].count("evaluate") == 7 // build.EVAL_SHARE
-    assert counts["b"].count("validate") == (7 - 2) // build.EVAL_SHARE
+    assert counts["b"].count("evaluate") == 7 // folds.EVAL_SHARE
+    assert counts["b"].count("validate") == (7 - 2) // folds.EVAL_SHARE
     assert sorted(counts["c"]) == ["evaluate", "train", "validate"]
     with pytest.raises(ValueError, match="both folds"):
-        build.split_folds({"c": ["z"]}, seed=1, salt="t")
+        folds.split_folds({"c": ["z"]}, seed=1, salt="t")
 
 
-def test_adding_validate_kept_the_evaluate_fold(build):
+def test_adding_validate_kept_the_evaluate_fold(folds):
     """The evaluate item of every group is the one the two-fold split chose (rank 0 of the
     same permutation), so test sets built before the validate fold are unchanged."""
     groups = {g: [f"{g}{i}" for i in range(n)] for g, n in (("a", 2), ("b", 5), ("c", 9))}
-    fold = build.split_folds(groups, seed=4, salt="events")
+    fold = folds.split_folds(groups, seed=4, salt="events")
     for g, items in groups.items():
-        order = build._rng(4, "events", g).permutation(len(items))
-        n_eval = max(1, len(items) // build.EVAL_SHARE)
+        order = folds.seeded_rng(4, "events", g).permutation(len(items))
+        n_eval = max(1, len(items) // folds.EVAL_SHARE)
         assert {items[i] for i in order[:n_eval]} == {k for k in items if fold[k] == "evaluate"}
 
 
-def test_event_pools_fall_back_to_evaluate_for_validation(build):
+def test_event_pools_fall_back_to_evaluate_for_validation(folds):
     events = {"one": ["o1", "o2"], "many": ["m1", "m2", "m3"]}
     fold = {"o1": "train", "o2": "evaluate", "m1": "train", "m2": "validate", "m3": "evaluate"}
-    pools = build.event_pools(events, fold)
+    pools = folds.event_pools(events, fold)
     assert pools["validate"] == {"one": ["o2"], "many": ["m2"]}
     assert pools["train"] == {"one": ["o1"], "many": ["m1"]}
-    assert build.shared_labels(events, fold) == ["one"]
+    assert folds.shared_labels(events, fold) == ["one"]
 
 
 def test_background_loops_and_crops(build):

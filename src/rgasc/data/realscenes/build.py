@@ -28,7 +28,6 @@ import json
 import shutil
 import sys
 import time
-import zlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -39,6 +38,8 @@ import soundfile as sf
 
 from rgasc.data.realscenes import fetch
 from rgasc.data.realscenes import mixing as mix
+from rgasc.data.realscenes.folds import event_pools, seeded_rng, shared_labels, split_folds
+from rgasc.data.realscenes.profiles import REPEATED, SCENE_EVENTS
 from rgasc.data.realscenes.readme import dataset_readme
 from rgasc.errors import DatasetError
 
@@ -50,113 +51,9 @@ BG_GAIN_DB = 4.0  # per-clip background gain: uniform in +-this
 SNR_DB = (-3.0, 12.0)  # event active RMS over background RMS, uniform
 EXTRA_OCCURRENCE = 0.3  # chance that a present event occurs a second time
 MAX_EVENT_S = 8.0  # longer recordings are cropped to a random window this long
-EVAL_SHARE = 3  # 1 in EVAL_SHARE locations / event recordings (at least one) is evaluate
-FOLDS = ("train", "validate", "evaluate")  # the clips of a fold hear only its recordings
 
 
 BAND_SR = mix.BAND_SR  # the rate every recording is mixed at (see mixing.py)
-
-# Events per scene: probability that a clip contains the event (perturbed per location).
-SCENE_EVENTS: dict[str, dict[str, float]] = {
-    "forest": {
-        "Bird vocalization, bird call, bird song": 0.75,
-        "Walk, footsteps": 0.15,
-        "Frog": 0.1,
-        "Power tool": 0.08,
-        "Aircraft": 0.08,
-        "Dog": 0.05,
-        "Thunder": 0.05,
-    },
-    "park": {
-        "Dog": 0.5,
-        "Walk, footsteps": 0.5,
-        "Children playing": 0.35,
-        "Bird vocalization, bird call, bird song": 0.3,
-        "Speech": 0.2,
-        "Duck": 0.15,
-        "Vehicle horn, car horn, honking": 0.08,
-        "Aircraft": 0.08,
-    },
-    "farm": {
-        "Cattle, bovinae": 0.45,
-        "Chicken, rooster": 0.45,
-        "Sheep": 0.35,
-        "Horse": 0.3,
-        "Dog": 0.3,
-        "Truck": 0.15,
-        "Bird vocalization, bird call, bird song": 0.15,
-        "Door": 0.05,
-    },
-    "riverside": {
-        "Duck": 0.5,
-        "Bird vocalization, bird call, bird song": 0.35,
-        "Splash, splatter": 0.35,
-        "Frog": 0.3,
-        "Dog": 0.2,
-        "Walk, footsteps": 0.2,
-        "Gull, seagull": 0.05,
-    },
-    "harbour": {
-        "Gull, seagull": 0.6,
-        "Clang": 0.35,
-        "Motorboat, speedboat": 0.35,
-        "Truck": 0.25,
-        "Bell": 0.2,
-        "Splash, splatter": 0.15,
-        "Speech": 0.15,
-        "Vehicle horn, car horn, honking": 0.05,
-    },
-    "street_traffic": {
-        "Vehicle horn, car horn, honking": 0.6,
-        "Motorcycle": 0.35,
-        "Truck": 0.35,
-        "Siren": 0.3,
-        "Walk, footsteps": 0.1,
-        "Speech": 0.05,
-        "Dog": 0.05,
-        "Aircraft": 0.05,
-    },
-    "public_square": {
-        "Walk, footsteps": 0.5,
-        "Speech": 0.4,
-        "Bell": 0.35,
-        "Children playing": 0.2,
-        "Dog": 0.2,
-        "Vehicle horn, car horn, honking": 0.15,
-        "Bird vocalization, bird call, bird song": 0.15,
-        "Motorcycle": 0.1,
-        "Siren": 0.05,
-    },
-    "storm": {
-        "Thunder": 0.75,
-        "Door": 0.1,
-        "Dog": 0.05,
-        "Siren": 0.05,
-        "Vehicle horn, car horn, honking": 0.05,
-    },
-    "workshop": {
-        "Hammer": 0.5,
-        "Clang": 0.5,
-        "Power tool": 0.4,
-        "Steam": 0.3,
-        "Jackhammer": 0.25,
-        "Door": 0.15,
-        "Speech": 0.1,
-        "Truck": 0.1,
-    },
-    "market": {
-        "Speech": 0.5,
-        "Cash register": 0.4,
-        "Walk, footsteps": 0.4,
-        "Door": 0.3,
-        "Bell": 0.15,
-        "Children playing": 0.15,
-        "Clang": 0.1,
-        "Dog": 0.05,
-    },
-}
-# Events made of one short recording repeated: (min count, max count, min gap s, max gap s).
-REPEATED: dict[str, tuple[int, int, float, float]] = {"Walk, footsteps": (3, 8, 0.42, 0.62)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -223,62 +120,6 @@ def read_sources(path: Path = SOURCES_FILE) -> list[Source]:
             )
         )
     return out
-
-
-def _rng(seed: int, *salt: str | int) -> np.random.Generator:
-    # crc32 of strings: stable across runs and Python versions, unlike hash()
-    parts = [zlib.crc32(s.encode()) if isinstance(s, str) else int(s) for s in salt]
-    return np.random.default_rng([seed, *parts])
-
-
-def split_folds(groups: Mapping[str, Sequence[str]], seed: int, salt: str) -> dict[str, str]:
-    """{item: "train"|"validate"|"evaluate"}, per group: 1 in EVAL_SHARE items (at least 1)
-    evaluate; of the rest, 1 in EVAL_SHARE (at least 1 when 2 or more remain) validate.
-
-    Evaluate is drawn first from the same permutation as when there were two folds, so the
-    evaluate fold (the test set) did not move when the validate fold was added.
-
-    Raises:
-        ValueError: a group has fewer than 2 items (it could not be in train and evaluate).
-    """
-    fold: dict[str, str] = {}
-    for group in sorted(groups):
-        items = sorted(groups[group])
-        if len(items) < 2:
-            raise ValueError(f"{group!r}: {len(items)} recording(s); both folds need one")
-        order = _rng(seed, salt, group).permutation(len(items))
-        n_eval = max(1, len(items) // EVAL_SHARE)
-        rest = len(items) - n_eval
-        n_val = max(1, rest // EVAL_SHARE) if rest >= 2 else 0
-        for rank, i in enumerate(order):
-            fold[items[i]] = (
-                "evaluate" if rank < n_eval else "validate" if rank < n_eval + n_val else "train"
-            )
-    return fold
-
-
-def event_pools(
-    events: Mapping[str, Sequence[str]], fold: Mapping[str, str]
-) -> dict[str, dict[str, list[str]]]:
-    """{fold: {label: recordings}} that the clips of each fold draw their events from.
-
-    A label with a single training recording has no validation recording of its own
-    (:func:`split_folds`); its validation clips draw from the evaluate recordings, so the
-    validate fold never hears a training recording. Such labels are :func:`shared_labels`.
-    """
-    pools = {
-        f: {lab: sorted(k for k in keys if fold[k] == f) for lab, keys in events.items()}
-        for f in FOLDS
-    }
-    for lab, keys in pools["validate"].items():
-        if not keys:
-            keys.extend(pools["evaluate"][lab])
-    return pools
-
-
-def shared_labels(events: Mapping[str, Sequence[str]], fold: Mapping[str, str]) -> list[str]:
-    """Event labels whose validation clips reuse the evaluate recordings (see event_pools)."""
-    return sorted(lab for lab, keys in events.items() if "validate" not in {fold[k] for k in keys})
 
 
 def plan_clips(
@@ -348,7 +189,7 @@ def place_events(
 
 def location_profile(seed: int, location: str, scene_events: Mapping[str, float]) -> dict:
     """The scene's event probabilities, each scaled by U(0.7, 1.3) for this location."""
-    rng = _rng(seed, "profile", location)
+    rng = seeded_rng(seed, "profile", location)
     return {
         k: float(np.clip(p * rng.uniform(0.7, 1.3), 0.0, 0.95))
         for k, p in sorted(scene_events.items())
@@ -437,7 +278,7 @@ def build_dataset(
             profiles[plan.location] = location_profile(
                 seed, plan.location, scene_events[plan.scene]
             )
-        rng = _rng(seed, "clip", plan.scene, plan.index)
+        rng = seeded_rng(seed, "clip", plan.scene, plan.index)
         placed = place_events(rng, profiles[plan.location], pools[plan.fold], lengths, n)
         x = mix.to_output(
             mix_clip(rng, audio[plan.background], placed, audio, n), sample_rate, n_out
