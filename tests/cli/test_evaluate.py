@@ -50,3 +50,14 @@ def test_cli_evaluate_split_typo_is_a_usage_error(run: Path) -> None:
     res = CliRunner().invoke(app, ["evaluate", "--model", str(run), "--split", "tset"])
     assert res.exit_code == 2
     assert all(s in res.output for s in ("test", "val", "train"))
+
+
+def test_cli_evaluate_accepts_a_best_pt(run: Path) -> None:
+    best = run / "checkpoints" / "best.pt"
+    res = CliRunner().invoke(
+        app,
+        ["evaluate", "--model", str(best), "--split", "val", "--no-tsne", "--accelerator", "cpu"],
+    )
+    assert res.exit_code == 0, res.output
+    assert f"report: {run / 'eval_val'}" in res.output
+    assert read_json(run / "eval_val" / "metrics.json")["n"] == 6

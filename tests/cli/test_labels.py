@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
+import soundfile as sf
 from typer.testing import CliRunner
 
 from helpers.relation import expected_relation, hand_labels
@@ -117,3 +119,99 @@ def test_cli_relation(tiny_dataset: Path, tmp_path: Path) -> None:
     res = CliRunner().invoke(app, [*args, "--split", "test"])
     assert res.exit_code == 2 and not isinstance(res.exception, RgascError)
     assert "train" in res.output and "trainval" in res.output and "all" in res.output
+
+
+def test_cli_relation_prints_top_k_events_per_scene(tiny_dataset: Path, tmp_path: Path) -> None:
+    ds = DcaseDataset(tiny_dataset)
+    labels = tmp_path / "labels.csv"
+    write_labels(labels, hand_labels(ds))
+    args = ["relation", "--labels", str(labels), "--dataset", str(ds.root)]
+    for k, shown in ((1, 1), (2, 2), (10, 3)):  # a preview: at most 3 in the terminal
+        res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / f"r{k}"), "--top-k", str(k)])
+        assert res.exit_code == 0, res.output
+        rows = [ln for ln in res.output.splitlines() if ln.startswith("  ")]
+        assert [r.split(":")[0].strip() for r in rows] == ds.scenes
+        assert all(r.count(", ") == shown - 1 for r in rows), rows
+
+
+def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """``rgasc ARGS`` through the real entry point: (exit code, stdout, stderr)."""
+    from rgasc.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(args)
+    out = capsys.readouterr()
+    return int(done.value.code or 0), out.out, out.err
+
+
+def test_tag_rerun_reuses_the_label_file_and_says_so(
+    tiny_dataset: Path,
+    tmp_path: Path,
+    built: list[dict[str, Any]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "l.h5"
+    args = ["tag", "--dataset", str(tiny_dataset), "--teacher", "panns-cnn14-16k"]
+    args += ["--out", str(out), "--no-progress", "--accelerator", "cpu"]
+    code, first, err = _run(args, capsys)
+    assert code == 0 and "reused" not in first
+    assert "clip/s" not in err  # --no-progress: no bar
+    code, second, _ = _run(args, capsys)
+    assert code == 0 and f"reused 24 clips of {out}\n" in second
+    # one clip re-exported: the others are reused, it is tagged again
+    ds = DcaseDataset(tiny_dataset)
+    path = ds.audio_path(ds.clips[0])
+    x, sr = sf.read(path)
+    sf.write(path, 0.5 * x, sr)
+    code, third, _ = _run(args, capsys)
+    assert code == 0 and f"reused 23 clips of {out}\n" in third
+
+
+def test_tag_lists_every_bad_clip_in_one_pass(
+    tiny_dataset: Path,
+    tmp_path: Path,
+    built: list[dict[str, Any]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import shlex
+
+    ds = DcaseDataset(tiny_dataset)
+    bad = [ds.clips[i] for i in (1, 8, 20)]
+    for c in bad:
+        ds.audio_path(c).write_bytes(b"RIFF not a wave")
+    out = tmp_path / "l.h5"
+    args = ["tag", "--dataset", str(ds.root), "--teacher", "panns-cnn14-16k", "--out", str(out)]
+    code, _, err = _run([*args, "--batch-size", "4", "--no-progress"], capsys)
+    assert code == 2
+    msg = err.strip()
+    assert msg.startswith("error: 3 of 24 clips are bad: ") and "\n" not in msg
+    assert all(c.filename in msg for c in bad) and f"{out}.bad_clips.csv" in msg
+    words = shlex.split(msg.split("`")[-2])
+    assert words[:2] == ["rgasc", "tag"] and "--skip-bad" in words
+    assert words[words.index("--batch-size") + 1] == "4" and "--no-progress" in words
+    code, done, _ = _run(words[1:], capsys)
+    assert code == 0
+    # the failed run's 21 good clips were kept (in the partial file): none tagged again
+    assert "21 clips x" in done and "3 bad clip(s) left out" in done
+
+
+def test_cli_relation_builds_on_the_runs_validation_carve(
+    tiny_dataset: Path, tmp_path: Path
+) -> None:
+    ds = DcaseDataset(tiny_dataset)
+    labels = tmp_path / "labels.csv"
+    write_labels(labels, hand_labels(ds))
+    args = [
+        "relation",
+        "--labels",
+        str(labels),
+        "--dataset",
+        str(ds.root),
+        "--out",
+        str(tmp_path / "r"),
+    ]
+    res = CliRunner().invoke(app, [*args, "--val-fraction", "0.5", "--split-seed", "2"])
+    assert res.exit_code == 0, res.output
+    rel = load_relation(tmp_path / "r")
+    assert rel.clips == [c.filename for c in ds.split("train", val_fraction=0.5, seed=2)]
+    assert (rel.meta["val_fraction"], rel.meta["seed"]) == (0.5, 2)

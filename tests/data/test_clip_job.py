@@ -93,23 +93,59 @@ def test_skip_bad_lists_every_bad_clip_in_one_pass(tmp_path: Path) -> None:
     assert again.asked == []
 
 
-def test_without_skip_bad_the_error_names_the_file_and_the_batch_is_kept(tmp_path: Path) -> None:
-    stage = Stage(tmp_path / "state.json", bad=[CLIPS[4]])
-    with pytest.raises(AudioCorruptError, match=r"c4\.wav: cannot decode \(rerun with --skip-bad"):
-        stage.job().run(CLIPS)
-    # the good clips of the failing batch were computed already: stored and flushed
-    assert sorted(read_json(stage.path)["results"]) == [*CLIPS[:4], CLIPS[5]]
-    assert read_json(stage.path)["bad"] == {}  # a bad clip is recorded only with skip_bad
-    # the stage's own hint, and the error's own class
-    short = Stage(tmp_path / "other.json")
+def test_without_skip_bad_every_clip_is_tried_and_one_error_lists_the_bad_ones(
+    tmp_path: Path,
+) -> None:
+    """Three bad files: one pass, one message (not three reruns), the good work kept."""
+    bad = [CLIPS[1], CLIPS[4], CLIPS[8]]
+    stage = Stage(tmp_path / "state.json", bad=bad)
+    listed: list[list[str]] = []
 
-    def too_short(todo: list[str]) -> Iterator[list[tuple[str, int | Bad]]]:
+    def bad_list(found: Sequence[tuple[str, Bad]]) -> Path:
+        listed.append([c for c, _ in found])
+        return tmp_path / "bad.csv"
+
+    job = stage.job(hint="rerun with `rgasc x --skip-bad` to go on", bad_list=bad_list)
+    with pytest.raises(AudioCorruptError) as info:
+        job.run(CLIPS)
+    msg = str(info.value)
+    assert msg.startswith("3 of 10 clips are bad: audio/c1.wav: cannot decode | ")
+    assert "c4.wav" in msg and "c8.wav" in msg and "\n" not in msg
+    assert "(all listed in " + str(tmp_path / "bad.csv") + ")" in msg
+    assert msg.endswith("rerun with `rgasc x --skip-bad` to go on")
+    assert listed == [bad]
+    # every good clip was computed, stored and flushed; a bad clip is recorded only with
+    # skip_bad (so a rerun tries it again)
+    assert sorted(read_json(stage.path)["results"]) == sorted(set(CLIPS) - set(bad))
+    assert read_json(stage.path)["bad"] == {}
+    again = Stage(stage.path, bad=bad)
+    result = again.job(skip_bad=True).run(CLIPS, done=again.done())
+    assert again.asked == bad and [c for c, _ in result.bad] == bad
+
+
+def test_the_bad_clips_error_counts_beyond_the_first_few_and_keeps_a_common_class(
+    tmp_path: Path,
+) -> None:
+    from rgasc.errors import AudioError, AudioTruncatedError
+
+    def mixed(todo: list[str]) -> Iterator[list[tuple[str, int | Bad]]]:
+        kinds = [AudioTooShortError, AudioTruncatedError]
+        yield [(c, Bad(kinds[i % 2](f"{c}: bad"))) for i, c in enumerate(todo[:5])]
+
+    stage = Stage(tmp_path / "s.json")
+    job: ClipJob[str, int] = ClipJob(mixed, stage.store, stage.flush, progress=False)
+    with pytest.raises(AudioError) as info:
+        job.run(CLIPS)
+    assert type(info.value) is AudioError  # the common class of too short and truncated
+    msg = str(info.value)
+    assert msg.count(": bad") == 3 and "| and 2 more" in msg and "listed in" not in msg
+    assert msg.endswith("rerun with --skip-bad to leave them out and go on")
+
+    def short(todo: list[str]) -> Iterator[list[tuple[str, int | Bad]]]:
         yield [(todo[0], Bad(AudioTooShortError(f"{todo[0]}: too short")))]
 
-    job: ClipJob[str, int] = ClipJob(
-        too_short, short.store, short.flush, hint="see the docs", progress=False
-    )
-    with pytest.raises(AudioTooShortError, match=r"c0\.wav: too short \(see the docs\)$"):
+    job = ClipJob(short, stage.store, stage.flush, progress=False)
+    with pytest.raises(AudioTooShortError, match=r"1 of 10 clips are bad: audio/c0.wav: too"):
         job.run(CLIPS)
 
 

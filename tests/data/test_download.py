@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from helpers.dcase import make_dcase
+from helpers.files import mode, umask
 from rgasc.data import DcaseDataset, transfer
 from rgasc.data.download import DOWNLOADS, MARKER, download_dataset, is_complete
 from rgasc.data.registry import (
@@ -132,6 +133,26 @@ def test_good_download_extracts_a_dataset(server: _Server, tmp_path: Path) -> No
     assert sorted(p.name for p in (root / DOWNLOADS).iterdir()) == sorted([AUDIO1, AUDIO2, META])
     assert _leftovers(root) == [FOLDER]  # no temporary folders left behind
     assert server.requests == Counter({META: 1, AUDIO1: 1, AUDIO2: 1})
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o027])
+def test_the_dataset_folder_honours_the_umask(archives: Path, tmp_path: Path, mask: int) -> None:
+    """Archives without the top folder unpack into the temporary folder itself, which
+    becomes the dataset: it must get a plain mkdir's mode, not mkdtemp's 0700."""
+    flat = tmp_path / "served"
+    flat.mkdir()
+    for name in (META, AUDIO1, AUDIO2):  # the same members, without the FOLDER/ prefix
+        with zipfile.ZipFile(archives / name) as src, zipfile.ZipFile(flat / name, "w") as dst:
+            for info in src.infolist():
+                dst.writestr(info.filename.split("/", 1)[1], src.read(info))
+    s = _Server(flat)
+    try:
+        with umask(mask):
+            path = download_dataset(_spec(flat, s.url), tmp_path / "data", progress=False)
+    finally:
+        s.close()
+    assert len(DcaseDataset(path)) == 24
+    assert mode(path) == 0o777 & ~mask
 
 
 def test_second_run_verifies_and_makes_no_request(server: _Server, tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import pytest
 import soundfile as sf
 from typer.testing import CliRunner
 
+from helpers.files import mode, umask
 from rgasc.data import DcaseDataset
 from rgasc.data.prepare import INFO, MIN_LOCATIONS, Source, output_names, prepare_dataset
 from rgasc.errors import DatasetError, RgascError
@@ -108,6 +109,13 @@ def test_copy(tree: Path, tmp_path: Path) -> None:
     assert (
         not path.is_symlink() and path.read_bytes() == (tree / "office" / "take 2.wav").read_bytes()
     )
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o027])
+def test_the_dataset_folder_honours_the_umask(tree: Path, tmp_path: Path, mask: int) -> None:
+    with umask(mask):
+        res = prepare_dataset(tree, tmp_path / "ds")
+    assert mode(res.root) == 0o777 & ~mask
 
 
 @pytest.mark.parametrize("sep,name", [(",", "list.csv"), ("\t", "list.tsv"), ("\t", "list.txt")])

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from helpers.files import mode, umask
 from rgasc.data import DcaseDataset
 from rgasc.data.sounds import EVENT_GENERATORS, Background, background
 from rgasc.data.synthetic import (
@@ -219,3 +220,12 @@ def test_events_carry_more_scene_information_than_backgrounds() -> None:
     acc_bg, acc_ev = cv(bg_feats), cv(ev_feats)
     assert acc_bg < 0.5  # backgrounds alone are ambiguous (chance = 0.1) ...
     assert acc_ev > acc_bg + 0.1  # ... and events say more about the scene
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o027])
+def test_the_corpus_folder_honours_the_umask(tmp_path: Path, mask: int) -> None:
+    """Written in a mkdtemp folder (0700) and renamed: the mode must be a plain mkdir's."""
+    with umask(mask):
+        out = synthesize(tmp_path / "c", seed=0, clips=3, duration=0.2, scenes=PICK)
+    assert mode(out) == 0o777 & ~mask
+    assert mode(out / "audio") == 0o777 & ~mask

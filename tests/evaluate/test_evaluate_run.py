@@ -85,3 +85,57 @@ def test_evaluate_run_errors(run: Path, tmp_path: Path) -> None:
         evaluate_run(tmp_path)
     with pytest.raises(ArtefactError, match="split"):
         evaluate_run(run, split="holdout")
+
+
+def test_evaluate_accepts_the_runs_best_pt(run: Path) -> None:
+    """`--model` is "a run folder or a best.pt" everywhere: RUN/checkpoints/best.pt is its run."""
+    from rgasc.evaluate.run import report_dir
+
+    best = run / "checkpoints" / "best.pt"
+    assert report_dir(best, "val") == report_dir(run, "val") == run / "eval_val"
+    by_file = evaluate_run(best, split="val", tsne=False)
+    by_run = evaluate_run(run, split="val", tsne=False)
+    assert by_file == by_run == read_json(run / "eval_val" / "metrics.json")
+    assert by_file["run"] == str(run.resolve())
+    assert (run / "eval_val" / "curves.png").is_file()
+
+
+def test_evaluate_reads_a_lone_checkpoint_with_its_recorded_config(
+    run: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    from rgasc.evaluate.run import report_dir
+
+    lone = tmp_path / "shared" / "model.pt"
+    lone.parent.mkdir()
+    shutil.copy(run / "checkpoints" / "best.pt", lone)
+    assert report_dir(lone, "val") == tmp_path / "shared" / "eval_val-model"
+    result = evaluate_run(lone, split="val", tsne=False)
+    assert (tmp_path / "shared" / "eval_val-model" / "metrics.json").is_file()
+    expected = read_json(run / "metrics.json")["val"]["macro_accuracy"]
+    assert result["macro_accuracy"] == pytest.approx(expected)
+    assert result["selection_split"] == "val" and result["checkpoint"] == str(lone.resolve())
+
+
+def test_evaluate_warns_when_the_runs_relation_saw_its_held_out_clips(
+    run: Path, tmp_path: Path
+) -> None:
+    """The model is trained already: its scores are reported, with the caveat."""
+    import shutil
+
+    from rgasc.config import load_yaml, save_yaml
+    from rgasc.data.datasets import DcaseDataset
+    from rgasc.errors import RgascWarning
+    from rgasc.relation import compute_relation, save_relation
+
+    copy = Path(shutil.copytree(run, tmp_path / "run"))
+    cfg = load_yaml(copy / "config.yaml")
+    data = cfg["train"]["data"]
+    ds = DcaseDataset(data["dataset"])
+    save_relation(tmp_path / "rel_all", compute_relation(ds, data["labels"], split="all"))
+    data["relation"] = str(tmp_path / "rel_all")
+    save_yaml(copy / "config.yaml", cfg)
+    with pytest.warns(RgascWarning, match=r"built on all clips .* saw 6 clip\(s\)"):
+        result = evaluate_run(copy, split="val", tsne=False)
+    assert result["n"] == 6

@@ -116,6 +116,11 @@ def test_bad_clip_stops_by_default_and_is_skipped_on_request(
         open_cache(tmp_path / "out")
     cache = compute_features(ds, tmp_path / "out", CFG, progress=False, chunk_size=4, skip_bad=True)
     assert cache.bad_clips == [bad.filename]
+    # the failed run computed every good clip and kept them: nothing left but the bad one
+    assert cache.summary() == "23 reused, 0 computed, 1 bad"
+    # a rerun reuses the bad clip's record too; it is counted as bad only, once
+    again = compute_features(ds, tmp_path / "out", CFG, progress=False, skip_bad=True)
+    assert (again.reused, again.summary()) == (24, "23 reused, 0 computed, 1 bad")
     assert bad.filename in (cache.path / BAD_CLIPS).read_text()
     assert not cache.features[10].any()  # kept as a zero row, so rows stay aligned with names
     with pytest.raises(LabelSpaceError, match="failed to decode"):

@@ -81,7 +81,9 @@ def test_resume_after_interruption(
     assert sum(second.seen) == len(ds.clips) - 12  # only the clips not done before
     np.testing.assert_allclose(pl.probs, _expected(ds), atol=1e-6)
     assert not partial_path(out).exists()
-    # a partial file of another run (other clips) is not resumed
+    # a partial file of another run (other clips) is not resumed (no finished file to
+    # reuse rows from either: see tests/labels/test_reuse.py)
+    out.unlink()
     with pytest.raises(Interrupted):  # Ctrl-C: the typed error, the work kept
         tag_dataset(ds, ToyTeacher(fail_after=2), out, batch_size=4, progress=False)
     third = ToyTeacher()
@@ -143,15 +145,18 @@ def test_truncated_and_very_short_clips_are_bad_and_listed_per_label_file(
 ) -> None:
     import soundfile as sf
 
-    from rgasc.errors import AudioTooShortError, AudioTruncatedError
+    from rgasc.data.clip_job import read_bad_clips
+    from rgasc.errors import AudioTooShortError
 
     cut, short = ds.clips[1], ds.clips[6]
     blob = ds.audio_path(cut).read_bytes()
     ds.audio_path(cut).write_bytes(blob[: len(blob) // 2])
     x, sr = sf.read(ds.audio_path(short))
     sf.write(ds.audio_path(short), x[: int(0.03 * sr)], sr)  # 0.03 s of 0.25-s clips
-    with pytest.raises(AudioTruncatedError, match="--skip-bad"):
+    # both in one pass: one error naming both, the full list beside the label file
+    with pytest.raises(AudioError, match="2 of 24 clips are bad: .*truncated.*too short"):
         tag_dataset(ds, ToyTeacher(), tmp_path / "a.h5", progress=False)
+    assert set(read_bad_clips(tmp_path / "a.h5.bad_clips.csv")) == {cut.filename, short.filename}
     with pytest.raises(AudioTooShortError, match="too short"):
         tag_dataset(ds, ToyTeacher(), tmp_path / "b.h5", progress=False, clips=[short])
     a = tag_dataset(ds, ToyTeacher(), tmp_path / "a.h5", skip_bad=True, progress=False)

@@ -77,7 +77,7 @@ def test_wrong_files_raise_artefact_errors(tmp_path: Path) -> None:
     with pytest.raises(ArtefactError, match="no such"):
         load_model(tmp_path / "missing.pt")
     (tmp_path / "text.pt").write_text("hello")
-    with pytest.raises(ArtefactError, match="not an rgasc model checkpoint"):
+    with pytest.raises(ArtefactError, match="damaged or truncated checkpoint"):
         load_model(tmp_path / "text.pt")
     torch.save({"state_dict": {}}, tmp_path / "other.pt")
     with pytest.raises(ArtefactError, match="format None"):
@@ -111,3 +111,56 @@ def test_save_checks_names_and_extra(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="extra.obj"):
         save_model(tmp_path / "b.pt", model, events=EVENTS, extra={"obj": object()}, **kw)  # type: ignore[arg-type]
     assert not list(tmp_path.glob("*.pt"))
+
+
+def _one_line_damage(message: str, path: Path) -> None:
+    """The message a damaged checkpoint must give: one line, our words, the fix."""
+    assert message.startswith(f"{path}: damaged or truncated checkpoint (")
+    assert message.endswith("); copy it again") and "\n" not in message
+    # torch's own text is cut mid-sentence or advises weights_only=False: never quoted
+    assert "weights_only" not in message and "miniz" not in message
+
+
+@pytest.mark.parametrize("keep", [0.0, 0.01, 0.5, 0.99])
+def test_truncated_checkpoint_says_so_in_one_line(tmp_path: Path, keep: float) -> None:
+    whole = tmp_path / "whole.pt"
+    _save(whole)
+    data = whole.read_bytes()
+    cut = tmp_path / "best.pt"
+    cut.write_bytes(data[: int(len(data) * keep)])
+    with pytest.raises(ArtefactError) as info:
+        load_model(cut)
+    _one_line_damage(str(info.value), cut)
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [b"hello world" * 40, bytes(range(256)) * 4, b"\x80\x04\x95 torn pickle", b"PK\x03\x04rest"],
+)
+def test_garbage_checkpoint_says_damaged_without_torch_advice(
+    tmp_path: Path, garbage: bytes
+) -> None:
+    path = tmp_path / "best.pt"
+    path.write_bytes(garbage)
+    with pytest.raises(ArtefactError) as info:
+        load_model(path)
+    _one_line_damage(str(info.value), path)
+
+
+@pytest.mark.parametrize("command", ["info", "predict"])
+def test_cli_reports_a_truncated_checkpoint_in_one_line(
+    tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rgasc.cli import main
+
+    _save(tmp_path / "whole.pt")
+    cut = tmp_path / "best.pt"
+    cut.write_bytes((tmp_path / "whole.pt").read_bytes()[:5000])
+    (tmp_path / "a.wav").write_bytes(b"")  # never read: the model loads first
+    args = ["--model", str(cut)] + ([str(tmp_path / "a.wav")] if command == "predict" else [])
+    with pytest.raises(SystemExit) as done:
+        main([command, *args])
+    assert done.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err
+    _one_line_damage(err.removeprefix("error: "), cut)

@@ -183,3 +183,58 @@ def test_load_relation_errors(tmp_path: Path) -> None:
     (tmp_path / "relation.json").write_text(json.dumps(info))
     with pytest.raises(ArtefactError, match="disagrees"):
         load_relation(tmp_path)
+
+
+def test_teacher_meta_is_plain_json(ds: DcaseDataset, tmp_path: Path) -> None:
+    """relation.json's meta.teacher: the label file's attributes as JSON values, the ones
+    held as JSON text decoded, never a Python repr."""
+    from rgasc.labels.files import write_labels
+    from rgasc.relation import run_relation
+
+    pl = _labels(ds)
+    pl.attrs.update(
+        {
+            "teacher": "toy",
+            "teacher_options": json.dumps({"pooling": "mean"}),  # as rgasc tag writes it
+            "window": {"seconds": 1.0, "hop": None},  # a dict attribute, written to HDF5
+            "n_bad_clips": np.int64(0),
+        }
+    )
+    write_labels(tmp_path / "labels.h5", pl)
+    run_relation(tmp_path / "labels.h5", ds.root, tmp_path / "rel")
+    teacher = json.loads((tmp_path / "rel" / "relation.json").read_text())["meta"]["teacher"]
+    assert teacher["teacher"] == "toy" and teacher["n_bad_clips"] == 0
+    assert teacher["teacher_options"] == {"pooling": "mean"}
+    assert teacher["window"] == {"seconds": 1.0, "hop": None}
+
+
+def test_relation_records_the_clips_it_saw_with_their_audio_hashes(
+    ds: DcaseDataset, tmp_path: Path
+) -> None:
+    """So a run can refuse an R_SE that saw its held-out clips (rgasc.inputs.check_leak)."""
+    pl = _labels(ds)
+    rel = compute_relation(ds, pl, split="train", val_fraction=0.5, seed=1)
+    train = ds.split("train", val_fraction=0.5, seed=1)
+    assert rel.clips == [c.filename for c in train] and rel.clip_sha256 is None
+    pl.hashes = [f"h{i}" for i in range(len(pl.filenames))]
+    hashed = compute_relation(ds, pl, split="train")
+    by_key = dict(zip(pl.keys(), pl.hashes, strict=True))
+    assert hashed.clip_sha256 == [by_key[clip_key(n)] for n in hashed.clips or []]
+    save_relation(tmp_path / "rel", hashed)
+    back = load_relation(tmp_path / "rel")
+    assert (back.clips, back.clip_sha256) == (hashed.clips, hashed.clip_sha256)
+    assert "clips" not in back.meta  # beside meta, which run configs copy
+    # an R_SE written before the clips were recorded loads without them
+    info = json.loads((tmp_path / "rel" / "relation.json").read_text())
+    del info["clips"], info["clip_sha256"]
+    (tmp_path / "rel" / "relation.json").write_text(json.dumps(info))
+    assert load_relation(tmp_path / "rel").clips is None
+
+
+def test_relation_command_carries_the_runs_validation_carve() -> None:
+    from rgasc.relation.build import relation_command
+
+    cmd = relation_command("l.h5", "ds", "out", val_fraction=0.2, seed=3)
+    assert cmd.endswith("--val-fraction 0.2 --split-seed 3")
+    assert "--val-fraction" not in relation_command("l.h5", "ds", "out", split="all", seed=3)
+    assert "--split-seed" not in relation_command("l.h5", "ds", "out")

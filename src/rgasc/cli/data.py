@@ -22,6 +22,39 @@ from rgasc.features.logmel import FeatureConfig
 from rgasc.models.config import BackboneName
 
 
+# --- the running command, for hints ---
+def current_command(ctx: typer.Context, **override: Any) -> str:
+    """The running command as the user would type it again: every option they gave (in the
+    command's order), with ``override``'s values (parameter name -> value) set or added.
+
+    Rebuilt from the parsed parameters rather than ``sys.argv``, which holds the caller's
+    command line when rgasc runs inside another program (a test, a notebook).
+    """
+    import shlex
+
+    words = ["rgasc", str(ctx.info_name)]
+    for param in ctx.command.params:
+        name = str(param.name)
+        source = ctx.get_parameter_source(name)
+        if (source is None or source.name == "DEFAULT") and name not in override:
+            continue
+        words += _words(param, override.get(name, ctx.params.get(name)))
+    return shlex.join(words)
+
+
+def _words(param: Any, value: Any) -> list[str]:
+    """How ``param`` (a click parameter) with ``value`` is written on a command line."""
+    values = list(value) if isinstance(value, list | tuple) else [value]
+    if param.param_type_name == "argument":
+        return [str(v) for v in values if v is not None]
+    if getattr(param, "is_flag", False):
+        if value:
+            return [param.opts[0]]
+        return [param.secondary_opts[0]] if param.secondary_opts else []
+    flag = max(param.opts, key=len)  # the long name
+    return [w for v in values if v is not None for w in (flag, str(v))]
+
+
 # --- commands: data (download, prepare, synth) ---
 @app.command()
 def download(
@@ -79,14 +112,20 @@ def prepare(
     ],
     out: Annotated[Path, typer.Option("--out", help="Dataset folder to create (DCASE layout).")],
     copy: Annotated[
-        bool, typer.Option("--copy", help="Copy the audio into OUT/audio (default: symlinks).")
+        bool,
+        typer.Option(
+            "--copy/--link", help="Copy the audio into OUT/audio, or link it there (symlinks)."
+        ),
     ] = False,
     evaluate_fraction: Annotated[
         float, typer.Option(help="Share of each scene's locations in fold1_evaluate.")
     ] = 0.3,
     seed: Annotated[int, typer.Option(help="Seed of the location draw.")] = 0,
     skip_bad: Annotated[
-        bool, typer.Option("--skip-bad", help="Leave unreadable files out (listed) and go on.")
+        bool,
+        typer.Option(
+            "--skip-bad/--no-skip-bad", help="Leave unreadable files out (listed) and go on."
+        ),
     ] = False,
 ) -> None:
     """Turn your own recordings into a dataset every later stage reads (DCASE layout)."""
@@ -141,6 +180,7 @@ def synth(
 @app.command()
 @with_config_options(FeatureConfig)
 def features(
+    ctx: typer.Context,
     dataset: DatasetOption,
     out: Annotated[Path, typer.Option("--out", help="Cache folder (one subfolder per key).")],
     workers: WorkersOption = 0,
@@ -186,21 +226,38 @@ def features(
     except ValueError as e:
         raise typer.BadParameter(str(e)) from e
     ds = DcaseDataset(dataset)
+    rerun = current_command(ctx, skip_bad=True)  # what a bad-clips error suggests
+    # clips shorter than a length the user chose are padded on purpose: no warning then
+    warn_short = options.get("clip_seconds") is None
     if is_multi_process(devices, num_nodes):  # each process a shard, rank 0 merges
         ranks = launch(str(accelerator), devices, num_nodes)
         merged = features_distributed(
-            ds, out, cfg, ranks, workers=workers, skip_bad=skip_bad, progress=progress
+            ds,
+            out,
+            cfg,
+            ranks,
+            workers=workers,
+            skip_bad=skip_bad,
+            progress=progress,
+            skip_bad_command=rerun,
+            warn_short=warn_short,
         )
         if merged is None:  # not rank 0: its shard is written, rank 0 reports
             return
         cache = merged
     else:
         cache = compute_features(
-            ds, out, cfg, workers=workers, skip_bad=skip_bad, progress=progress
+            ds,
+            out,
+            cfg,
+            workers=workers,
+            skip_bad=skip_bad,
+            progress=progress,
+            skip_bad_command=rerun,
+            warn_short=warn_short,
         )
     typer.echo(
-        f"{len(cache)} clips -> {cache.path} {tuple(cache.features.shape)}: {cache.reused} "
-        f"reused, {cache.computed} computed, {len(cache.bad_clips)} bad"
+        f"{len(cache)} clips -> {cache.path} {tuple(cache.features.shape)}: {cache.summary()}"
     )
     if export_npz is not None:
         typer.echo(f"wrote {write_npz(cache, export_npz)}")

@@ -12,7 +12,7 @@ from rgasc.cli.options import (
     AcceleratorOption,
     DevicesOption,
     EvalSplit,
-    RunOption,
+    ModelOption,
     torch_device,
 )
 
@@ -20,7 +20,7 @@ from rgasc.cli.options import (
 # --- commands: evaluate ---
 @app.command()
 def evaluate(
-    model: RunOption,
+    model: ModelOption,
     split: Annotated[
         EvalSplit,
         typer.Option(
@@ -30,7 +30,8 @@ def evaluate(
         ),
     ] = "test",
     out: Annotated[
-        Path | None, typer.Option(help="Report folder (default: RUN/eval_SPLIT).")
+        Path | None,
+        typer.Option(help="Report folder (default: RUN/eval_SPLIT, RUN the model's run)."),
     ] = None,
     tsne: Annotated[bool, typer.Option(help="Draw tsne.png (slow on large splits).")] = True,
     accelerator: AcceleratorOption = "auto",
@@ -42,7 +43,7 @@ def evaluate(
     per_device.csv) the macro accuracy and log loss of each device, and their means over the
     devices seen in training and over the unseen ones.
     """
-    from rgasc.evaluate.run import evaluate_run
+    from rgasc.evaluate.run import evaluate_run, report_dir
     from rgasc.scoring.devices import device_lines
 
     device = torch_device(accelerator, devices)
@@ -64,4 +65,4 @@ def evaluate(
             f"  event tower vs teacher: mAP {num(ev['mAP'])}  "
             f"mean clip AUC {num(ev['mean_clip_auc'])}"
         )
-    typer.echo(f"  report: {out or model / f'eval_{split}'}")
+    typer.echo(f"  report: {out or report_dir(model, str(split))}")

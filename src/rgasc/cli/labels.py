@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from rgasc.cli._app import app
+from rgasc.cli.data import current_command
 from rgasc.cli.options import (
     AcceleratorOption,
     DatasetOption,
@@ -19,6 +20,10 @@ from rgasc.cli.options import (
     TopKOption,
     torch_device,
 )
+from rgasc.data.datasets import DEFAULT_VAL_FRACTION
+
+#: Top events per scene `rgasc relation` prints (fewer when --top-k asks for fewer).
+SHOWN_EVENTS = 3
 
 
 class TeacherEngine(StrEnum):
@@ -32,6 +37,7 @@ class TeacherEngine(StrEnum):
 # --- commands: tag, relation ---
 @app.command()
 def tag(
+    ctx: typer.Context,
     dataset: DatasetOption,
     teacher: Annotated[
         TeacherName,
@@ -69,6 +75,7 @@ def tag(
     noise: Annotated[
         float | None, typer.Option(help="annotations only: flip each label with probability P.")
     ] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     engine: Annotated[
         TeacherEngine,
         typer.Option(
@@ -104,6 +111,7 @@ def tag(
         noise=noise,
         engine=str(engine) if str(teacher) == "yamnet" else None,
     )
+    rerun = current_command(ctx, skip_bad=True)  # what a bad-clips error suggests
     if ranks is None:
         pl = tag_dataset(
             ds,
@@ -113,14 +121,26 @@ def tag(
             device=device,
             skip_bad=skip_bad,
             embeddings=embeddings,
+            skip_bad_command=rerun,
+            progress=progress,
         )
     else:
         merged = tag_distributed(
-            ds, t, out, ranks, batch_size=batch_size, skip_bad=skip_bad, embeddings=embeddings
+            ds,
+            t,
+            out,
+            ranks,
+            batch_size=batch_size,
+            skip_bad=skip_bad,
+            embeddings=embeddings,
+            skip_bad_command=rerun,
+            progress=progress,
         )
         if merged is None:  # not rank 0: its shard is written, rank 0 reports
             return
         pl = merged
+    if pl.reused:  # rows of the finished file this run would have computed identically
+        typer.echo(f"reused {pl.reused} clips of {out}")
     typer.echo(
         f"{len(pl.filenames)} clips x {len(pl.labels)} events ({t.name}) -> {out}"
         + (
@@ -147,6 +167,16 @@ def relation(
         float | None, typer.Option(help="Turn probabilities >= T into 1, else 0, first.")
     ] = None,
     fold: Annotated[int, typer.Option(help="Fold of evaluation_setup/ to use.")] = 1,
+    val_fraction: Annotated[
+        float,
+        typer.Option(
+            help="--split train: share of each scene's training locations carved out for "
+            "validation (as `rgasc train --val-fraction`; match the run's)."
+        ),
+    ] = DEFAULT_VAL_FRACTION,
+    split_seed: Annotated[
+        int, typer.Option(help="--split train: seed of that carve (as `rgasc train`'s).")
+    ] = 0,
     top_k: TopKOption = 10,
     evaluate: Annotated[
         bool, typer.Option(help="Also score the event-only lookup y_e.R^T on the test split.")
@@ -164,12 +194,16 @@ def relation(
         fold=fold,
         top_k=top_k,
         evaluate=evaluate,
+        val_fraction=val_fraction,
+        seed=split_seed,
     )
     typer.echo(
         f"R_SE {rel.matrix.shape[0]} scenes x {rel.matrix.shape[1]} events "
         f"({rel.meta['n_clips']} {split} clips) -> {out}"
     )
-    for scene, tops in zip(rel.scenes, top_events(rel.matrix, rel.events, 3), strict=True):
+    # a preview: at most SHOWN_EVENTS a scene (top_events.csv holds --top-k of them)
+    shown = min(top_k, SHOWN_EVENTS)
+    for scene, tops in zip(rel.scenes, top_events(rel.matrix, rel.events, shown), strict=True):
         typer.echo(f"  {scene}: " + ", ".join(f"{e} {v:.2f}" for e, v in tops))
     if scores is not None:
         typer.echo(

@@ -8,8 +8,10 @@ here by :class:`ClipJob`:
 - clips already done (recorded by an earlier, interrupted run) are not computed again;
 - the stage computes the others in batches of its choosing (worker processes, equal-length
   batches on a GPU) and reports, per clip, a result or a :class:`Bad` record;
-- a bad clip stops the run with an error naming the file, unless ``skip_bad``: then every
-  bad clip is recorded and the run goes on, so one pass lists them all;
+- bad clips never stop the pass: every clip is computed, so one pass finds them all. With
+  ``skip_bad`` they are recorded and the run succeeds without them; otherwise they are not
+  recorded (a rerun tries them again) and the run then fails with one message that counts
+  them, names the first few and ends with the stage's hint (its command with --skip-bad);
 - what is done is flushed to disk every few batches and whenever the run stops, through
   the stage's own atomic writer, so a rerun of the same command resumes there;
 - Ctrl-C becomes :class:`~rgasc.errors.Interrupted`, whose message says what is kept.
@@ -36,8 +38,39 @@ from rgasc.utils import atomic_path
 C = TypeVar("C")  # a clip, as the stage names it
 R = TypeVar("R")  # what the stage computes for one clip
 
-#: The hint appended to a bad clip's error when the run stops on it.
-SKIP_BAD_HINT = "rerun with --skip-bad to leave it out and go on"
+#: The end of the bad-clips error when the stage names no command of its own.
+SKIP_BAD_HINT = "rerun with --skip-bad to leave them out and go on"
+#: Bad clips a message names (the rest are counted, and listed in the stage's file).
+SHOWN_BAD = 3
+
+
+def skip_bad_hint(command: str | None) -> str:
+    """The end of the bad-clips error: ``command`` (the user's, with --skip-bad) to run."""
+    if command is None:
+        return SKIP_BAD_HINT
+    return f"rerun with `{command}` to leave them out and go on"
+
+
+def bad_clips_message(
+    bad: Sequence[Bad], total: int, listed: Path | None = None, hint: str = SKIP_BAD_HINT
+) -> str:
+    """One line: how many of ``total`` clips are bad, the first few (their errors name the
+    files), where the full list is, that the others are kept, and ``hint``."""
+    # " | " between clips: an error's own message may hold "; "
+    shown = " | ".join(b.message for b in bad[:SHOWN_BAD])
+    more = f" | and {len(bad) - SHOWN_BAD} more" if len(bad) > SHOWN_BAD else ""
+    where = f" (all listed in {listed})" if listed is not None else ""
+    kept = f"the other {total - len(bad)} are done and kept, so " if len(bad) < total else ""
+    return f"{len(bad)} of {total} clips are bad: {shown}{more}{where}; {kept}{hint}"
+
+
+def common_class(errors: Sequence[RgascError]) -> type[RgascError]:
+    """The most specific RgascError class every one of ``errors`` is an instance of (callers
+    may catch e.g. AudioTooShortError when every bad clip is too short)."""
+    for cls in type(errors[0]).__mro__:
+        if issubclass(cls, RgascError) and all(isinstance(e, cls) for e in errors):
+            return cls
+    return RgascError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +101,7 @@ class ClipJobResult(Generic[C]):
 
     Attributes:
         done: the clips computed by this run, in the order their results arrived.
-        bad: the clips found bad by this run, with their records (empty unless skip_bad).
+        bad: the clips found bad by this run, with their records.
     """
 
     done: list[C] = dataclasses.field(default_factory=list)
@@ -93,8 +126,11 @@ class ClipJob(Generic[C, R]):
         flush: writes the state so far atomically (a crash mid-flush must leave the last
             flush readable: see :func:`rgasc.utils.atomic_path`); called every
             ``flush_every`` batches and when the run stops with something unflushed.
-        skip_bad: record bad clips and go on, instead of raising the first one's error.
-        hint: appended to that error's message in parentheses.
+        skip_bad: record bad clips and succeed without them, instead of failing at the end
+            of the pass with one error that lists them (see :func:`bad_clips_message`).
+        hint: how that error ends (:func:`skip_bad_hint` of the stage's command).
+        bad_list: writes the full list of bad clips where the stage keeps it and returns
+            that path, for the error to name (None: the error names the first few only).
         stopped: the :class:`~rgasc.errors.Interrupted` message, given (clips kept, clips).
         flush_every: batches between flushes.
         desc: the progress bar's label; progress: show it (tqdm).
@@ -105,6 +141,7 @@ class ClipJob(Generic[C, R]):
     flush: Callable[[], None]
     skip_bad: bool = False
     hint: str = SKIP_BAD_HINT
+    bad_list: Callable[[Sequence[tuple[C, Bad]]], Path | None] | None = None
     stopped: Callable[[int, int], str] = _stopped
     flush_every: int = 1
     desc: str = "clips"
@@ -121,9 +158,10 @@ class ClipJob(Generic[C, R]):
             the clips this call computed and the bad clips it found.
 
         Raises:
-            the first bad clip's error (its class, message plus ``hint``) unless
-            ``skip_bad``; Interrupted on Ctrl-C; any error of ``compute`` or ``store``.
-            In every case what was done before is flushed first, so a rerun resumes.
+            without ``skip_bad``, when a clip was bad: once every clip was tried, one error
+            of the bad clips' common class listing them (the good results stored and
+            flushed); Interrupted on Ctrl-C; any error of ``compute`` or ``store``. In every
+            case what was done before is flushed first, so a rerun resumes.
         """
         from tqdm.auto import tqdm
 
@@ -142,43 +180,47 @@ class ClipJob(Generic[C, R]):
             if todo:
                 batches = iter(self.compute(todo))
             for batch in batches:
-                first_bad = self._take(batch, result)
+                self._take(batch, result)
                 unflushed += 1
-                if first_bad is not None:
-                    err = first_bad.error
-                    raise type(err)(f"{err} ({self.hint})") from err
                 bar.update(len(batch))
                 if unflushed >= self.flush_every:
                     self.flush()
                     unflushed = 0
         except KeyboardInterrupt as e:
             self._stop(batches, unflushed)
-            kept = len(clips) - len(todo) + len(result.done) + len(result.bad)
+            kept = len(clips) - len(todo) + len(result.done) + len(result.bad) * self.skip_bad
             raise Interrupted(self.stopped(kept, len(clips)), same_command=True) from e
         except BaseException:
             self._stop(batches, unflushed)
             raise
         finally:
             bar.close()
+        if result.bad and not self.skip_bad:
+            self._stop(batches, unflushed)
+            raise self._failure(result.bad, len(clips))
         return result
 
-    def _take(self, batch: Sequence[Outcome[C, R]], result: ClipJobResult[C]) -> Bad | None:
-        """Store a batch's outcomes; the first bad one when bad clips stop the run.
-
-        Every result of the batch is stored even then: it is computed already, and a rerun
-        need not compute it again.
-        """
-        first_bad: Bad | None = None
+    def _take(self, batch: Sequence[Outcome[C, R]], result: ClipJobResult[C]) -> None:
+        """Store a batch's outcomes; bad ones only with ``skip_bad`` (otherwise they are
+        collected for the error, and a rerun tries them again)."""
         for clip, value in batch:
             if isinstance(value, Bad):
-                if not self.skip_bad:
-                    first_bad = first_bad or value
-                    continue
                 result.bad.append((clip, value))
+                if not self.skip_bad:
+                    continue
             else:
                 result.done.append(clip)
             self.store(clip, value)
-        return first_bad
+
+    def _failure(self, bad: Sequence[tuple[C, Bad]], total: int) -> RgascError:
+        """The one error of a pass that found ``bad`` clips (listed by the stage, if it can)."""
+        listed = None
+        if self.bad_list is not None:
+            with contextlib.suppress(OSError):  # the list is a courtesy: its error must not win
+                listed = self.bad_list(bad)
+        records = [b for _, b in bad]
+        cls = common_class([b.error for b in records])
+        return cls(bad_clips_message(records, total, listed, self.hint))
 
     def _stop(self, batches: Iterator[Any], unflushed: int) -> None:
         """Stop the stage's workers, then keep what is done; the error that stopped the run

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 
+from rgasc.data.prepare import temp_folder_beside
 from rgasc.data.registry import MARKER, DatasetSpec, RemoteFile, get_dataset
 from rgasc.data.transfer import fetch_verified, part_path
 from rgasc.errors import DownloadError
@@ -140,7 +140,7 @@ def _extract_all(spec: DatasetSpec, paths: list[Path], root: Path, target: Path)
 
     Returns the extracted files relative to ``target`` (sorted, POSIX separators).
     """
-    tmp = Path(tempfile.mkdtemp(prefix=f".{spec.folder}.partial-", dir=root))
+    tmp = temp_folder_beside(root / spec.folder)
     try:
         for path in paths:
             _safe_unzip(path, tmp)

@@ -381,6 +381,21 @@ def _check_scene_sizes(src: Path, clips: list[Clip], own_locations: bool) -> Non
 
 
 # --- writing -------------------------------------------------------------------------------
+def temp_folder_beside(out: Path) -> Path:
+    """An empty temporary folder beside ``out`` (same file system: renamed onto ``out`` at
+    the end), with the mode a plain ``mkdir`` gives.
+
+    ``tempfile.mkdtemp`` creates 0700, and the rename keeps that mode: the finished dataset
+    would be unreadable to the group and others, unlike every other rgasc output.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    umask = os.umask(0)  # the only way to read the umask is to set it, so set it back
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)
+    return tmp
+
+
 def _write(
     out: Path,
     sources: list[Source],
@@ -392,8 +407,7 @@ def _write(
     info: dict[str, Any],
 ) -> None:
     """Write the dataset into a temporary folder beside ``out``, then rename it."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    tmp = temp_folder_beside(out)
     try:
         (tmp / "audio").mkdir()
         for s in sources:

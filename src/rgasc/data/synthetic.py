@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,6 +32,7 @@ import soundfile as sf
 
 from rgasc.artefacts import EVENTS_FILE
 from rgasc.data.datasets import Clip, location_split
+from rgasc.data.prepare import temp_folder_beside
 from rgasc.data.sounds import EVENT_GENERATORS, EVENT_LABELS, Background, background
 from rgasc.errors import DatasetError
 from rgasc.utils import mark_stage_done, read_stamp, stage_done
@@ -213,8 +213,7 @@ def synthesize(
                 + "; choose another folder"
                 + ("" if old is None else ", or pass overwrite=True / --overwrite")
             )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    tmp = temp_folder_beside(out)
     try:
         _write_corpus(tmp, names, clips, seed, duration, sr)
         mark_stage_done(tmp / stamp.name, settings, field=None)

@@ -1,7 +1,9 @@
 """Evaluate a finished run on one split: metrics, the per-class table and the figures.
 
 ``evaluate_run(RUN, split)`` loads ``RUN/checkpoints/best.pt`` and the run's config (dataset,
-feature cache, label file), predicts the split and writes ``RUN/eval_<split>/``::
+feature cache, label file), predicts the split and writes ``RUN/eval_<split>/``. ``RUN`` may
+also be given as its ``best.pt``; a checkpoint outside its run is read with the training
+config it records::
 
     metrics.json     macro accuracy (the paper's Acc), overall accuracy, log loss, per-device
                      accuracy, event tower vs teacher (mAP, mean per-clip AUC), selection split;
@@ -23,14 +25,22 @@ from typing import Any
 import numpy as np
 import torch
 
-from rgasc.artefacts import CONFIG_FILE, METRICS_FILE, TRAINING_LOG, eval_dir
+from rgasc.artefacts import (
+    BEST_MODEL,
+    CHECKPOINTS_DIR,
+    CONFIG_FILE,
+    METRICS_FILE,
+    TRAINING_LOG,
+    eval_dir,
+)
 from rgasc.config import load_yaml
 from rgasc.data.datasets import DcaseDataset
 from rgasc.errors import ArtefactError, LabelSpaceError
-from rgasc.features import open_cache
-from rgasc.inputs import check_inputs
-from rgasc.labels.files import read_labels
-from rgasc.models.checkpoint import load_model
+from rgasc.features import FeatureCache, open_cache
+from rgasc.inputs import check_inputs, check_leak, run_hashes
+from rgasc.labels.files import PseudoLabels, read_labels
+from rgasc.models.checkpoint import ModelInfo, load_model, resolve_checkpoint
+from rgasc.relation import load_relation
 from rgasc.scoring.devices import write_device_csv
 from rgasc.scoring.plots import (
     confusion_figure,
@@ -78,6 +88,77 @@ def _run_settings(run: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         raise ArtefactError(f"{path}: no valid 'train' section ({e}); was it edited?") from e
 
 
+def _checkpoint_settings(info: ModelInfo) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The same two sections from what a checkpoint records of its run (``rgasc train``
+    stores the whole training config in it), for a checkpoint outside its run folder."""
+    extra = info.extra
+    try:
+        trained = extra["train_config"]
+        data = dict(trained["data"])
+        selection = {
+            "split": extra["selection_split"],
+            "note": extra["selection"],
+            "rule": trained.get("select", {}).get("rule", extra.get("selection_rule")),
+        }
+    except (KeyError, TypeError, AttributeError) as e:
+        raise ArtefactError(
+            f"{info.path}: records no training config ({e}) and sits outside a run folder; "
+            "give the run folder written by `rgasc train` as --model"
+        ) from e
+    return data, selection
+
+
+def _check_relation_leak(
+    dataset: DcaseDataset, cache: FeatureCache, labels: PseudoLabels, data: dict[str, Any]
+) -> None:
+    """Warn when the run's R_SE saw its validation or test clips: the model is trained
+    already (with its own copy of R), so its scores are still reported, with the caveat.
+    An R_SE folder that is gone, or was written before R_SE recorded its clips, says
+    nothing."""
+    path = data.get("relation")
+    if not path:
+        return
+    try:
+        relation = load_relation(path)
+    except ArtefactError:  # gone or damaged since training: the model has its own copy
+        return
+    check_leak(
+        dataset,
+        relation,
+        path,
+        data["labels"],
+        run_hashes(cache, labels),
+        fold=data["fold"],
+        val_fraction=data["val_fraction"],
+        seed=data["split_seed"],
+        refuse=False,
+    )
+
+
+def locate(model: str | os.PathLike[str]) -> tuple[Path | None, Path]:
+    """(the run folder, or None; the checkpoint file) of ``--model``: a run folder, its
+    ``checkpoints/best.pt`` (or another checkpoint there), or a checkpoint anywhere."""
+    path = Path(model)
+    if path.is_dir():
+        return path, path / BEST_MODEL  # load_model says so when it is missing
+    ckpt = resolve_checkpoint(path)
+    run = ckpt.parent.parent
+    if ckpt.parent.name == CHECKPOINTS_DIR and (run / CONFIG_FILE).is_file():
+        return run, ckpt
+    return None, ckpt
+
+
+def report_dir(model: str | os.PathLike[str], split: str) -> Path:
+    """Where :func:`evaluate_run` writes by default: ``RUN/eval_SPLIT`` for the run's best.pt
+    (given as the run folder or as the file); beside the run (or the file) with the
+    checkpoint's name added for any other one, so two models never share a report."""
+    run, ckpt = locate(model)
+    base = run if run is not None else ckpt.parent
+    if ckpt.name == BEST_MODEL.name:
+        return eval_dir(base, split)
+    return base / f"eval_{split}-{ckpt.stem}"
+
+
 def evaluate_run(
     run_dir: str | os.PathLike[str],
     split: str = "test",
@@ -90,10 +171,12 @@ def evaluate_run(
     """Evaluate a run's best model on one split and write the report folder.
 
     Args:
-        run_dir: a run folder written by ``rgasc train``.
+        run_dir: a run folder written by ``rgasc train``, its ``checkpoints/best.pt`` (or
+            another checkpoint there), or a checkpoint outside its run (its recorded training
+            config then names the dataset, features and labels).
         split: "test" (the fold's evaluate list), "val" (the carved validation locations) or
             "train".
-        out: report folder (default ``RUN/eval_<split>``).
+        out: report folder (default :func:`report_dir`: ``RUN/eval_<split>``).
         device: where to run the model (default: CUDA when available).
         tsne: also draw the t-SNE figure (the slowest part on large splits).
 
@@ -105,10 +188,11 @@ def evaluate_run(
     """
     if split not in SPLITS:
         raise ArtefactError(f"split={split!r}: use one of {SPLITS}")
-    run = Path(run_dir)
-    data, selection = _run_settings(run)
+    run, ckpt = locate(run_dir)
+    settings = _run_settings(run) if run is not None else None
     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model, info = load_model(run, device=dev)
+    model, info = load_model(ckpt, device=dev)
+    data, selection = settings or _checkpoint_settings(info)
     dataset = DcaseDataset(data["dataset"])
     if list(dataset.scenes) != info.scenes:
         raise LabelSpaceError(
@@ -132,6 +216,7 @@ def evaluate_run(
     # the features (and the teacher's labels the event tower is scored against) must still be
     # those of this dataset's audio
     check_inputs(dataset, cache, labels, data["labels"], clips)
+    _check_relation_leak(dataset, cache, labels, data)
     y = dataset.labels(clips)
     probs, event_probs, emb = predict_arrays(
         model, cache, cache.index(names), info.norm_mean, info.norm_std, batch_size, dev
@@ -139,7 +224,8 @@ def evaluate_run(
 
     same_events = list(labels.labels) == info.events
     result: dict[str, Any] = {
-        "run": str(run.resolve()),
+        "run": str((run if run is not None else ckpt).resolve()),
+        "checkpoint": str(ckpt.resolve()),
         "split": split,
         "selection_split": selection["split"],
         "selection": selection["note"],
@@ -160,7 +246,7 @@ def evaluate_run(
         ),
     }
 
-    dest = Path(out) if out is not None else eval_dir(run, split)
+    dest = Path(out) if out is not None else report_dir(run_dir, split)
     dest.mkdir(parents=True, exist_ok=True)
     write_per_class(dest / "per_class.csv", result["per_class"])
     if result["devices"] is not None:
@@ -178,9 +264,10 @@ def evaluate_run(
             tsne_figure(emb, y, info.scenes, title=f"t-SNE of scene embeddings ({split})"),
             dest / "tsne.png",
         )
-    log = run / TRAINING_LOG  # written when the run finished (every session merged)
-    history = read_csv_log(log) if log.is_file() else []
-    if history:
+    # written when the run finished (every session merged); a lone checkpoint has none
+    log = run / TRAINING_LOG if run is not None else None
+    history = read_csv_log(log) if log is not None and log.is_file() else []
+    if history and run is not None:
         save_figure(
             curves_figure(history, title=f"Training curves ({run.name})"), dest / "curves.png"
         )

@@ -117,11 +117,18 @@ class FeatureCache:
         self.identities: dict[str, dict[str, Any]] = dict(m.get("clips", {}))
         #: the dataset the cache was made from (root, clips, clip list hash)
         self.provenance: dict[str, Any] = dict(m.get("provenance", {}))
-        #: set by compute_features: clips whose rows were reused / computed by that call
+        #: set by compute_features: clips whose rows (or bad-clip records) were reused, and
+        #: good clips computed, by that call
         self.reused: int | None = None
         self.computed: int | None = None
         self._row = {clip_key(n): i for i, n in enumerate(self.names)}
         self._bad = {clip_key(n) for n in self.bad_clips}
+
+    def summary(self) -> str:
+        """What the call that returned this cache did, each clip counted once: "R reused,
+        C computed, B bad" (a bad clip is only bad, whether found now or recorded before)."""
+        computed, bad = self.computed or 0, len(self.bad_clips)
+        return f"{len(self) - computed - bad} reused, {computed} computed, {bad} bad"
 
     # --- lookup -----------------------------------------------------------------------
     def __len__(self) -> int:
@@ -186,9 +193,14 @@ class FeatureCache:
                 bad.append(n)
             rows.append(r)
         if missing:
+            # the cache cannot tell whether the clips are new ones of its own dataset or
+            # another dataset's: never suggest writing another dataset's clips into it
+            made = self.manifest.get("dataset", "its dataset")
             raise LabelSpaceError(
-                f"{self.path}: {len(missing)} clip(s) are not in the feature cache, e.g. "
-                f"{missing[:3]}; update the cache for this dataset: `{self.command()}`"
+                f"{self.path}: {len(missing)} clip(s) are not in the feature cache of {made}, "
+                f"e.g. {missing[:3]}; if they are new clips of {made}, update it with "
+                f"`{self.command()}`, else compute their own dataset's features into a new "
+                "folder (`rgasc features --dataset DATASET --out NEW_FOLDER`)"
             )
         if bad:
             raise LabelSpaceError(
@@ -226,6 +238,47 @@ class FeatureCache:
             f"FeatureCache({str(self.path)!r}, clips={len(self)}, "
             f"shape={tuple(self.features.shape)}, bad={len(self.bad_clips)})"
         )
+
+
+#: A clip this much shorter than the clip length is padded by more than rounding: DCASE
+#: clips of 9.99 s in a 10-s front-end are not worth a warning.
+SHORT_TOLERANCE = 0.01
+
+
+def short_clips(cache: FeatureCache) -> dict[str, float]:
+    """name -> decoded seconds of the clips shorter than the cache's clip length (so
+    zero-padded up to it), as recorded when their rows were computed (rows of older caches
+    record no length and are not counted)."""
+    limit = cache.config.clip_seconds * (1.0 - SHORT_TOLERANCE)
+    bad = set(cache.bad_clips)
+    out = {}
+    for name in cache.names:
+        seconds = (cache.identities.get(name) or {}).get("seconds")
+        if seconds is not None and name not in bad and float(seconds) < limit:
+            out[name] = float(seconds)
+    return out
+
+
+def warn_short_clips(cache: FeatureCache) -> None:
+    """One RgascWarning when clips are shorter than the cache's clip length: how many, and
+    ``--clip-seconds`` (at their typical length) as the fix."""
+    import warnings
+
+    from rgasc.errors import RgascWarning
+
+    short = short_clips(cache)
+    if not short:
+        return
+    name, seconds = next(iter(short.items()))
+    typical = float(np.median(list(short.values())))
+    warnings.warn(
+        f"{cache.path}: {len(short)} of {len(cache)} clips are shorter than the "
+        f"{cache.config.clip_seconds:g}-s clip length and were zero-padded to it (e.g. "
+        f"{name}: {seconds:.2f} s); to use their own length, recompute with --clip-seconds "
+        f"{typical:.3g} (FeatureConfig(clip_seconds={typical:.3g}))",
+        RgascWarning,
+        stacklevel=2,
+    )
 
 
 def open_cache(path: str | os.PathLike[str], cfg: FeatureConfig | None = None) -> FeatureCache:

@@ -2,35 +2,35 @@
 
 See :mod:`rgasc.features.cache` for the on-disk layout. A run first decides, clip by clip,
 what it can reuse: a row of the last finished state (or of an unfinished update) whose clip
-still has the recorded size, mtime *and* content hash. The new state gets its own array
-file; reused rows are copied into it, the rest are computed in chunks of consecutive clips,
-each written into the memmap, flushed, and only then recorded in ``progress.json``. An
-interrupted run therefore redoes at most the chunk it was in, and, since every clip's
-features depend on that clip alone, yields the same bytes as an uninterrupted run. The
-resume, bad-clip and flush protocol is the one of :class:`rgasc.data.clip_job.ClipJob`;
-this module says what a row is and how the state is stored.
+still has the recorded size, mtime *and* content hash (:mod:`rgasc.features.sources`). The
+new state gets its own array file; reused rows are copied into it, the rest are computed in
+chunks of consecutive clips, each written into the memmap, flushed, and only then recorded
+in ``progress.json``. An interrupted run therefore redoes at most the chunk it was in, and,
+since every clip's features depend on that clip alone, yields the same bytes as an
+uninterrupted run. The resume, bad-clip and flush protocol is the one of
+:class:`rgasc.data.clip_job.ClipJob`; this module says what a row is and how the state is
+stored.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import multiprocessing as mp
 import os
 import time
 import uuid
 from collections import deque
 from collections.abc import Generator, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from rgasc.audio import load_audio
-from rgasc.data.clip_job import Bad, ClipJob, write_bad_clips
+from rgasc.data.clip_job import Bad, ClipJob, skip_bad_hint, write_bad_clips
 from rgasc.data.datasets import Clip, DcaseDataset
-from rgasc.data.provenance import content_hash, file_stat, fingerprint, identity, same_stat
+from rgasc.data.provenance import file_stat, fingerprint, identity
 from rgasc.errors import ArtefactError, RgascError
 from rgasc.features.cache import (
     BAD_CLIPS,
@@ -40,8 +40,10 @@ from rgasc.features.cache import (
     PROGRESS,
     FeatureCache,
     clip_to_dict,
+    warn_short_clips,
 )
 from rgasc.features.logmel import FeatureConfig, logmel
+from rgasc.features.sources import Source, reusable, source
 from rgasc.utils import package_versions, read_stamp, text_hash, write_json
 
 DEFAULT_CHUNK = 16  # clips per recorded unit of work: 16 x 320 x 64 x 4 B = 1.3 MB in flight
@@ -100,6 +102,9 @@ def extract_chunk(paths: Sequence[str], cfg: FeatureConfig) -> ChunkResult:
                 x, _ = load_audio(p, sr=cfg.sample_rate)
                 check_duration(p, x, cfg.sample_rate, cfg.clip_seconds)
                 out[i] = logmel(x, cfg)
+                ident = idents[i]
+                if ident is not None:  # the decoded length, to tell padded clips apart
+                    ident["seconds"] = round(x.shape[-1] / cfg.sample_rate, 4)
             except RgascError as e:
                 errors.append((i, type(e), str(e)))
     return out, errors, idents
@@ -149,62 +154,6 @@ def _run_chunks(
         ex.shutdown(wait=True, cancel_futures=True)
 
 
-@dataclasses.dataclass
-class _Source:
-    """A state of the cache whose rows may be copied: the finished one or an unfinished one."""
-
-    file: Path
-    rows: dict[str, int]  # name -> row
-    clips: dict[str, dict[str, Any]]  # name -> identity, for rows that hold valid features
-    bad: dict[str, dict[str, Any]]  # name -> {"error", "identity"}
-    names: list[str]
-
-
-def _source(kdir: Path, rec: dict[str, Any] | None, cfg: FeatureConfig) -> _Source | None:
-    """The reusable rows a manifest or progress record describes (None if unusable)."""
-    if rec is None or rec.get("format") != FORMAT_VERSION or rec.get("config") != cfg.to_dict():
-        return None
-    file = kdir / str(rec.get("file", ""))
-    names = [str(n) for n in rec.get("names", [])]
-    try:
-        arr = np.load(file, mmap_mode="r")
-    except (OSError, ValueError):
-        return None  # missing or torn: nothing to reuse from it
-    if arr.shape != (len(names), cfg.n_frames, cfg.n_mels) or arr.dtype != np.float32:
-        return None
-    bad = {str(k): dict(v) for k, v in rec.get("bad", {}).items()}
-    clips = {str(k): dict(v) for k, v in rec.get("clips", {}).items() if v and k not in bad}
-    return _Source(file, {n: i for i, n in enumerate(names)}, clips, bad, names)
-
-
-def _reusable(
-    names: list[str], paths: list[str], sources: list[_Source], threads: int
-) -> list[tuple[_Source, str] | None]:
-    """Per clip, the source whose row (or bad record) still matches its audio, and how
-    ("row" or "bad"); None: compute it. Size and mtime first, then the content hash
-    decides: a clip restored to the same size and mtime with other bytes is recomputed."""
-
-    def decide(i: int) -> tuple[_Source, str] | None:
-        name, path = names[i], paths[i]
-        candidates: list[tuple[_Source, str, dict[str, Any] | None]] = [
-            (s, "row", s.clips[name]) for s in sources if name in s.clips
-        ]
-        candidates += [(s, "bad", s.bad[name].get("identity")) for s in sources if name in s.bad]
-        candidates = [c for c in candidates if c[2] and same_stat(c[2], path)]
-        if not candidates:
-            return None
-        try:
-            h = content_hash(path)
-        except OSError:
-            return None
-        return next(((s, how) for s, how, rec in candidates if rec and rec["sha256"] == h), None)
-
-    if threads <= 1 or len(names) < 2:
-        return [decide(i) for i in range(len(names))]
-    with ThreadPoolExecutor(max_workers=threads) as pool:  # hashing is I/O: threads suffice
-        return list(pool.map(decide, range(len(names))))
-
-
 def _chunks(todo: Sequence[int], chunk_size: int, workers: int) -> list[np.ndarray]:
     """``todo`` (ascending rows) cut into chunks of consecutive rows, at most ``chunk_size``
     each; with workers, at least ~4 chunks each, so the last ones do not leave a core idle."""
@@ -243,7 +192,7 @@ class _NewState:
     """
 
     def __init__(
-        self, kdir: Path, cfg: FeatureConfig, names: list[str], partial: _Source | None
+        self, kdir: Path, cfg: FeatureConfig, names: list[str], partial: Source | None
     ) -> None:
         self.kdir, self.cfg, self.names = kdir, cfg, names
         self.clips: dict[str, dict[str, Any]] = {}  # name -> identity, rows with features
@@ -262,7 +211,7 @@ class _NewState:
     def shape(self) -> tuple[int, int, int]:
         return (len(self.names), self.cfg.n_frames, self.cfg.n_mels)
 
-    def copy(self, plan: list[tuple[_Source, str] | None], sources: list[_Source]) -> None:
+    def copy(self, plan: list[tuple[Source, str] | None], sources: list[Source]) -> None:
         """Take the reusable rows and bad records of ``plan`` from their sources, and record."""
         arrays = {s.file: np.load(s.file, mmap_mode="r") for s in sources if s.file != self.file}
         for i, p in enumerate(plan):
@@ -367,13 +316,16 @@ def compute_features(
     skip_bad: bool = False,
     progress: bool = True,
     chunk_size: int = DEFAULT_CHUNK,
+    skip_bad_command: str | None = None,
+    warn_short: bool = True,
 ) -> FeatureCache:
     """Bring the features of every clip of ``dataset`` in ``out/SUB/`` up to date.
 
     Clips whose audio is unchanged (same size, mtime and content hash as when their row was
     made) are reused, from the finished cache or from an interrupted run; the others are
     computed. Rows are in meta.csv order. The returned cache's ``reused`` and ``computed``
-    say how many clips were reused and computed by this call.
+    say how many clips were reused and computed by this call (:meth:`FeatureCache.summary`
+    counts good and bad clips apart).
 
     Args:
         dataset: the clips to featurise (decoded with :func:`rgasc.audio.load_audio`).
@@ -382,16 +334,22 @@ def compute_features(
         workers: decoding processes; 0 decodes in this process.
         skip_bad: record undecodable, truncated or too short clips in ``bad_clips.csv`` and
             go on (their rows stay zeros and are refused by :meth:`FeatureCache.index`)
-            instead of stopping.
+            instead of failing.
         progress: show a tqdm progress bar.
         chunk_size: clips per recorded unit of work.
+        skip_bad_command: the command that reruns this stage with --skip-bad, for the end
+            of the bad-clips error (default: the flag alone).
+        warn_short: warn (:func:`~rgasc.features.cache.warn_short_clips`) when clips are
+            shorter than ``cfg.clip_seconds`` and so zero-padded; off where the length was
+            chosen on purpose.
 
     Raises:
-        AudioError (an RgascError) naming the first bad clip when ``skip_bad`` is False;
-        Interrupted on Ctrl-C. The chunks finished before either are kept, so a rerun
-        resumes there.
+        AudioError (an RgascError) when ``skip_bad`` is False and clips are bad: raised once
+        every clip was tried, it counts them, names the first few and the list in
+        ``bad_clips.csv``; Interrupted on Ctrl-C. The good clips' features are kept either
+        way, so a rerun computes only what is left.
     """
-    return update_cache(
+    cache = update_cache(
         dataset,
         out,
         cfg,
@@ -399,7 +357,11 @@ def compute_features(
         skip_bad=skip_bad,
         progress=progress,
         chunk_size=chunk_size,
+        skip_bad_command=skip_bad_command,
     )
+    if warn_short:
+        warn_short_clips(cache)
+    return cache
 
 
 def update_cache(
@@ -414,6 +376,7 @@ def update_cache(
     skip_bad: bool = False,
     progress: bool = True,
     chunk_size: int = DEFAULT_CHUNK,
+    skip_bad_command: str | None = None,
 ) -> FeatureCache:
     """:func:`compute_features` of ``clips`` only, with more sources of rows to reuse.
 
@@ -422,8 +385,8 @@ def update_cache(
     ``out`` by this same update, with nothing left to compute.
 
     Args:
-        dataset, out, cfg, workers, skip_bad, progress, chunk_size: as for
-            :func:`compute_features`.
+        dataset, out, cfg, workers, skip_bad, progress, chunk_size, skip_bad_command: as
+            for :func:`compute_features`.
         clips: the clips of the cache, in its row order (default: every clip of ``dataset``).
         reuse: more KEY folders whose states (finished or not) hold reusable rows; a row is
             copied after the same per-clip checks (size, mtime, content hash) as any other.
@@ -438,11 +401,11 @@ def update_cache(
     listed = list(dataset.clips if clips is None else clips)
     names = [c.filename for c in listed]
     paths = [str(dataset.audio_path(c)) for c in listed]
-    finished = _source(kdir, read_stamp(kdir / MANIFEST), cfg)
-    partial = _source(kdir, read_stamp(kdir / PROGRESS), cfg)
-    extra = [_source(d, read_stamp(d / f), cfg) for d in reuse for f in (PROGRESS, MANIFEST)]
+    finished = source(kdir, read_stamp(kdir / MANIFEST), cfg)
+    partial = source(kdir, read_stamp(kdir / PROGRESS), cfg)
+    extra = [source(d, read_stamp(d / f), cfg) for d in reuse for f in (PROGRESS, MANIFEST)]
     sources = [s for s in (partial, finished, *extra) if s is not None]
-    plan = _reusable(names, paths, sources, max(4, workers))
+    plan = reusable(names, paths, sources, max(4, workers))
     reused = sum(p is not None for p in plan)
     if only_reuse:
         _refuse_lost(names, paths, plan)
@@ -465,7 +428,8 @@ def update_cache(
             state.store,
             state.flush,
             skip_bad=skip_bad,
-            hint=f"rerun with --skip-bad to record it in {BAD_CLIPS} and go on",
+            hint=skip_bad_hint(skip_bad_command),
+            bad_list=lambda bad: _list_bad(kdir / BAD_CLIPS, names, bad),
             stopped=lambda kept, total: (
                 f"{kdir}: stopped with {kept} of {total} clips done; they are kept ({PROGRESS})"
             ),
@@ -482,6 +446,13 @@ def update_cache(
     _remove_superseded(kdir, keep=state.file.name)
     write_json(out / LATEST, {"key": kdir.name})
     return _opened(kdir, reused, len(done.done))
+
+
+def _list_bad(path: Path, names: Sequence[str], bad: Sequence[tuple[int, Bad]]) -> Path:
+    """Write the bad clips (rows of ``names``) a failing run found; returns ``path``. A later
+    finished run rewrites (or removes) the list, so it always says what the last run found."""
+    write_bad_clips(path, {names[row]: b.message for row, b in bad})
+    return path
 
 
 def _opened(kdir: Path, reused: int, computed: int) -> FeatureCache:

@@ -34,7 +34,7 @@ from rgasc.data.datasets import Clip, DcaseDataset
 from rgasc.data.provenance import clip_list_hash
 from rgasc.distributed import Ranks, shard_clips, shard_dir, shards_dir, sync_or_raise
 from rgasc.errors import ArtefactError
-from rgasc.features.cache import FeatureCache
+from rgasc.features.cache import FeatureCache, warn_short_clips
 from rgasc.features.compute import DEFAULT_CHUNK, cache_key, update_cache
 from rgasc.features.logmel import FeatureConfig
 from rgasc.utils import read_stamp, text_hash, write_json
@@ -63,12 +63,14 @@ def shard_features(
     skip_bad: bool = False,
     progress: bool = True,
     chunk_size: int = DEFAULT_CHUNK,
+    skip_bad_command: str | None = None,
 ) -> FeatureCache | None:
     """Compute rank ``rank``'s shard of the clips of ``dataset`` into its own cache.
 
     Returns the shard's cache, or None for an empty shard (fewer clips than ranks). Rows the
     finished or interrupted cache in ``out`` holds, or an earlier run of this shard, are
     reused (same checks as one process); an unfinished shard continues where it stopped.
+    ``skip_bad_command``: as for :func:`~rgasc.features.compute_features`.
     """
     mine = shard_clips(dataset.clips, rank, world)
     folder = shard_dir(out, rank, world)
@@ -89,6 +91,7 @@ def shard_features(
             skip_bad=skip_bad,
             progress=progress,
             chunk_size=chunk_size,
+            skip_bad_command=skip_bad_command,
         )
     counts = (cache.reused or 0, cache.computed or 0) if cache is not None else (0, 0)
     write_json(
@@ -163,9 +166,13 @@ def features_distributed(
     workers: int = 0,
     skip_bad: bool = False,
     progress: bool = True,
+    skip_bad_command: str | None = None,
+    warn_short: bool = True,
 ) -> FeatureCache | None:
     """Every rank computes its shard; rank 0 merges and returns the cache, the other ranks
-    return None once their shard is written. ``progress`` shows rank 0's bars only.
+    return None once their shard is written. ``progress`` shows rank 0's bars only;
+    ``skip_bad_command`` and ``warn_short`` (on rank 0) are as for
+    :func:`~rgasc.features.compute_features`.
 
     Raises:
         the rank's own error, or :class:`RgascError` on every rank when another one failed.
@@ -181,12 +188,16 @@ def features_distributed(
             workers=workers,
             skip_bad=skip_bad,
             progress=progress and ranks.is_zero,
+            skip_bad_command=skip_bad_command,
         )
     except Exception as e:  # told to the other ranks first, then raised
         error = e
     sync_or_raise(ranks, error, "features")
     if not ranks.is_zero:
         return None
-    return merge_feature_shards(
+    cache = merge_feature_shards(
         dataset, out, cfg, ranks.world, workers=workers, skip_bad=skip_bad, progress=progress
     )
+    if warn_short:
+        warn_short_clips(cache)
+    return cache

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,7 +24,7 @@ import numpy as np
 
 from rgasc.data.datasets import clip_key
 from rgasc.errors import ArtefactError, LabelSpaceError
-from rgasc.utils import atomic_path
+from rgasc.utils import atomic_path, json_safe
 
 
 @dataclasses.dataclass
@@ -45,6 +46,9 @@ class PseudoLabels:
     labels: list[str]
     attrs: dict[str, Any] = dataclasses.field(default_factory=dict)
     hashes: list[str] | None = None
+    #: set by :func:`rgasc.labels.tagging.tag_dataset`: rows reused from the file it
+    #: replaced (not stored)
+    reused: int | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self.probs = np.asarray(self.probs, dtype=np.float32)
@@ -138,7 +142,7 @@ def _write_labels(path: str | os.PathLike[str], pl: PseudoLabels) -> None:
                         "clip_sha256", data=np.array(pl.hashes, dtype=object), dtype=str_dt
                     )
                 for k, v in pl.attrs.items():
-                    f.attrs[k] = v if isinstance(v, int | float | str) else str(v)
+                    f.attrs[k] = attr_value(v)
         elif suffix == ".csv":
             with open(tmp, "w", newline="") as f:
                 w = csv.writer(f)
@@ -147,6 +151,16 @@ def _write_labels(path: str | os.PathLike[str], pl: PseudoLabels) -> None:
                     w.writerow([name, *(f"{v:.6g}" for v in row)])
         else:
             raise ArtefactError(f"{path}: unknown label format; use a .h5 or .csv suffix")
+
+
+def attr_value(value: Any) -> int | float | str:
+    """An attribute as HDF5 stores it: numbers (numpy's too) and text as they are, anything
+    else (a dict of options, a list, None) as JSON text, never a Python repr that no reader
+    can parse."""
+    plain = json_safe(value)
+    if isinstance(plain, int | float | str):
+        return plain
+    return json.dumps(plain, sort_keys=True, default=str)
 
 
 def read_labels(path: str | os.PathLike[str]) -> PseudoLabels:

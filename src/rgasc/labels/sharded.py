@@ -57,6 +57,7 @@ def tag_shard(
     skip_bad: bool = False,
     progress: bool = True,
     embeddings: bool = False,
+    skip_bad_command: str | None = None,
 ) -> Path | None:
     """Tag rank ``rank``'s shard of ``clips`` (default: every clip) with :func:`tag_dataset`.
 
@@ -83,6 +84,7 @@ def tag_shard(
             progress=progress,
             clips=mine,
             embeddings=embeddings,
+            skip_bad_command=skip_bad_command,
         )
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -158,6 +160,7 @@ def tag_distributed(
     skip_bad: bool = False,
     progress: bool = True,
     embeddings: bool = False,
+    skip_bad_command: str | None = None,
 ) -> PseudoLabels | None:
     """Every rank tags its shard on ``ranks.device``; rank 0 merges and returns the labels,
     the other ranks return None once their shard is written.
@@ -181,6 +184,7 @@ def tag_distributed(
             skip_bad=skip_bad,
             progress=progress and ranks.is_zero,
             embeddings=embeddings,
+            skip_bad_command=skip_bad_command,
         )
     except Exception as e:  # told to the other ranks first, then raised
         error = e

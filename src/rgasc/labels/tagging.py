@@ -7,7 +7,9 @@ Clips are decoded on a background thread while the model runs, batched with clip
 same length (no padding between clips, so a clip's probabilities never depend on its batch
 mates), and the results so far are flushed every few batches to ``<out>.partial.npz``. That
 file is keyed by the teacher, its checkpoint and the clip list: a rerun of the same command
-continues where the interrupted one stopped; any other run starts afresh. That resume,
+continues where the interrupted one stopped; any other run starts afresh. A rerun after a
+finished run reuses the rows of ``<out>`` that it would compute identically (same teacher,
+options and versions, same audio content: :mod:`rgasc.labels.reuse`). That resume,
 bad-clip and flush protocol is :class:`rgasc.data.clip_job.ClipJob`'s (shared with
 ``rgasc features``); this module says how clips are tagged and how results are stored.
 """
@@ -26,13 +28,14 @@ import numpy as np
 from rgasc import __version__
 from rgasc.artefacts import BAD_CLIPS_FILE
 from rgasc.audio import check_duration, load_audio
-from rgasc.data.clip_job import Bad, ClipJob, write_bad_clips
+from rgasc.data.clip_job import Bad, ClipJob, skip_bad_hint, write_bad_clips
 from rgasc.data.datasets import Clip, DcaseDataset
 from rgasc.data.provenance import clip_list_hash, content_hash
 from rgasc.errors import ArtefactError, AudioError, AudioMissingError, TeacherError
 from rgasc.labels.files import PseudoLabels, read_strings, write_labels
+from rgasc.labels.reuse import made_with, reusable_rows
 from rgasc.teachers.base import NameTeacher, Teacher
-from rgasc.utils import atomic_path, installed_versions, package_versions, text_hash
+from rgasc.utils import atomic_path, text_hash
 
 FLUSH_EVERY = 4  # batches between partial-result flushes (a flush rewrites the .npz)
 PREFETCH = 16  # clips decoded ahead of the model, bounding memory to a few clips
@@ -220,6 +223,7 @@ def tag_dataset(
     clips: Sequence[Clip] | None = None,
     embeddings: bool = False,
     clip_seconds: float | None = None,
+    skip_bad_command: str | None = None,
 ) -> PseudoLabels:
     """Tag clips with ``teacher`` and write the pseudo-label file ``out`` (.h5 or .csv).
 
@@ -232,20 +236,25 @@ def tag_dataset(
         device: where the model runs ("cpu", "cuda").
         skip_bad: leave out clips that cannot be decoded, are truncated or too short, and
             list them in ``<out>.bad_clips.csv`` (and the file's ``bad_clips`` attribute);
-            otherwise the first bad clip raises its :class:`AudioError`.
+            otherwise, once every clip was tried, one :class:`AudioError` lists them.
         progress: show a tqdm bar.
         clips: the clips to tag; default every clip of meta.csv.
         embeddings: also store the model's clip embeddings ([clips, D] dataset ``embedding``,
             .h5 only; read back with :func:`read_embeddings`).
         clip_seconds: the dataset's clip length, for the too-short rule of
             :mod:`rgasc.audio` (default: the median duration the clips' headers declare).
+        skip_bad_command: the command that reruns this stage with --skip-bad, for the end
+            of the bad-clips error (default: the flag alone).
 
     Raises:
-        AudioError for a bad clip (without ``skip_bad``); Interrupted on Ctrl-C (the clips
-        done so far are kept in ``<out>.partial.npz``: the same command continues).
+        AudioError listing the bad clips (without ``skip_bad``; the list is written to
+        ``<out>.bad_clips.csv``); Interrupted on Ctrl-C. In both cases the clips tagged so
+        far are kept in ``<out>.partial.npz``: a rerun tags only the others.
 
     Returns:
-        the pseudo-labels written (rows in ``clips`` order, bad clips left out).
+        the pseudo-labels written (rows in ``clips`` order, bad clips left out); their
+        ``reused`` says how many rows were reused from the label file ``out`` already held
+        (see :mod:`rgasc.labels.reuse`: only rows this run would compute identically).
     """
     out = Path(out)
     if out.suffix.lower() not in (".h5", ".hdf5", ".csv"):
@@ -262,6 +271,12 @@ def tag_dataset(
     key = tag_run_key(teacher, dataset, clips, embeddings)
     part = partial_path(out)
     state = (_Progress.load(part, key) if part.is_file() else None) or _Progress()
+    # rows of a finished OUT that this run would compute identically (same teacher, options
+    # and versions; same audio by content hash): a rerun reuses them
+    reusable = reusable_rows(out, teacher, dataset, clips, embeddings)
+    for c in clips:
+        if c.filename in reusable and c.filename not in state.probs:
+            state.store(c, reusable[c.filename])
 
     def compute(todo: list[Clip]) -> Iterator[list[tuple[Clip, Tagged | Bad]]]:
         if isinstance(teacher, NameTeacher):
@@ -273,6 +288,8 @@ def tag_dataset(
         state.store,
         lambda: state.save(part, key),
         skip_bad=skip_bad,
+        hint=skip_bad_hint(skip_bad_command),
+        bad_list=lambda bad: _list_bad(bad_clips_path(out), bad),
         stopped=lambda kept, total: (
             f"{out}: stopped with {kept} of {total} clips tagged; they are kept in {part}"
         ),
@@ -289,7 +306,15 @@ def tag_dataset(
     write_labels(out, pl, np.stack([state.emb[c.filename] for c in done]) if embeddings else None)
     write_bad_clips(bad_clips_path(out), state.bad)  # or remove an earlier run's list
     part.unlink(missing_ok=True)
+    pl.reused = sum(c.filename in reusable for c in done)
     return pl
+
+
+def _list_bad(path: Path, bad: Sequence[tuple[Clip, Bad]]) -> Path:
+    """Write the bad clips a failing run found; returns ``path`` (the finished run's own
+    list replaces it, or removes it when no clip is bad)."""
+    write_bad_clips(path, {c.filename: b.message for c, b in bad})
+    return path
 
 
 def _tag_audio(
@@ -365,15 +390,8 @@ def _pseudo_labels(
         probs=np.stack([state.probs[c.filename] for c in done]),
         labels=list(teacher.labels),
         attrs={
-            "teacher": teacher.name,
-            "checkpoint_sha256": teacher.checkpoint_sha256 or "",
-            # how the teacher ran (pooling, engine...): another setting, other probabilities
-            "teacher_options": json.dumps(getattr(teacher, "options", {}), sort_keys=True),
-            "sample_rate": int(teacher.sample_rate),
+            **made_with(teacher),  # teacher, weights, options, sample rate, versions
             "rgasc_version": __version__,
-            # a teacher's outputs move with its runtime's version (int8 YAMNet under another
-            # onnxruntime): recorded, so two label files that differ can be told apart
-            "versions": json.dumps({**package_versions(), **installed_versions()}, sort_keys=True),
             "dataset_root": str(dataset.root.resolve()),
             "dataset_clips": clip_list_hash(c.filename for c in clips),
             "n_bad_clips": len(state.bad),

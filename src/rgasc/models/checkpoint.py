@@ -165,20 +165,80 @@ def resolve_checkpoint(path_or_run_dir: str | os.PathLike[str]) -> Path:
     return p
 
 
+#: The first bytes of the zip container ``torch.save`` writes (PyTorch >= 1.6).
+ZIP_MAGIC = b"PK\x03\x04"
+#: The first byte of a pickle of protocol 2 or later (PyTorch's legacy format, raw pickles).
+PICKLE_MAGIC = b"\x80"
+
+
+def damage(path: Path) -> str | None:
+    """Why ``path`` cannot be a whole checkpoint (empty, cut short, not a PyTorch file), or
+    None when it is a whole PyTorch file that holds something else than an rgasc model.
+
+    Asked after ``torch.load`` failed, whose own message is never quoted: it is cut
+    mid-sentence, or advises ``weights_only=False``, which rgasc never does.
+    """
+    import zipfile
+
+    size = path.stat().st_size
+    if size == 0:
+        return "an empty file"
+    with open(path, "rb") as f:
+        head = f.read(len(ZIP_MAGIC))
+    if head == ZIP_MAGIC:
+        if not zipfile.is_zipfile(path):  # the central directory is at the end: cut short
+            return f"its zip archive ends early, at {size} bytes"
+        try:
+            with zipfile.ZipFile(path) as z:
+                broken = z.testzip()
+        except (zipfile.BadZipFile, OSError, EOFError) as e:
+            return f"its zip archive is unreadable: {type(e).__name__}"
+        return None if broken is None else f"member {broken} fails its checksum"
+    if head.startswith(PICKLE_MAGIC):
+        # a whole pickle of foreign objects is refused as such; a torn one is damage
+        return None if _whole_pickle(path) else "its pickle ends early or is garbled"
+    return f"not a PyTorch file: it starts with {head!r}"
+
+
+def _whole_pickle(path: Path) -> bool:
+    """True when ``path`` starts with one complete pickle. pickletools only parses the
+    opcodes: nothing is built, no code runs."""
+    import pickletools
+
+    try:
+        with open(path, "rb") as f:
+            for _ in pickletools.genops(f):
+                pass
+    except Exception:  # any parse failure (ValueError, EOF...) means a torn or bad pickle
+        return False
+    return True
+
+
 def read_checkpoint(path_or_run_dir: str | os.PathLike[str]) -> tuple[dict[str, Any], Path]:
-    """The raw checkpoint dict (weights-only load) and the file it came from."""
+    """The raw checkpoint dict (weights-only load) and the file it came from.
+
+    Raises:
+        ArtefactError: missing file; "damaged or truncated checkpoint" for a file cut short or
+            that is not a PyTorch file; "not an rgasc model checkpoint" for a whole file that
+            holds something else (a Lightning .ckpt, pickled objects, another format).
+    """
     p = resolve_checkpoint(path_or_run_dir)
     try:
         payload = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as e:  # unpickling errors have many types; all mean "not ours"
+        reason = damage(p)
+        if reason is not None:
+            raise ArtefactError(
+                f"{p}: damaged or truncated checkpoint ({reason}); copy it again"
+            ) from e
         hint = (
             " (a Lightning .ckpt: use the run's checkpoints/best.pt instead)"
             if p.suffix == ".ckpt"
             else ""
         )
         raise ArtefactError(
-            f"{p}: not an rgasc model checkpoint{hint}; expected a file written by "
-            f"`rgasc train` ({type(e).__name__}: {str(e)[:200]})"
+            f"{p}: not an rgasc model checkpoint{hint}; it holds Python objects that a "
+            "weights-only load never runs; use RUN/checkpoints/best.pt written by `rgasc train`"
         ) from e
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__

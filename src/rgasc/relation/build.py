@@ -9,20 +9,23 @@ fraction of a scene's clips in which an event is present), and it uses every cli
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rgasc.artefacts import LOOKUP_FILE
+from rgasc.data.datasets import DEFAULT_VAL_FRACTION
 from rgasc.data.provenance import fingerprint
 from rgasc.errors import RgascError
 from rgasc.labels.files import PseudoLabels, as_labels, read_labels
 from rgasc.relation.io import Relation, save_relation
 from rgasc.relation.lookup import evaluate_lookup
 from rgasc.relation.matrix import relation_matrix
-from rgasc.utils import write_json
+from rgasc.utils import json_safe, write_json
 
 if TYPE_CHECKING:
     from rgasc.data.datasets import DcaseDataset
@@ -38,8 +41,11 @@ def relation_command(
     split: str = "train",
     fold: int = 1,
     binarize: float | None = None,
+    val_fraction: float = DEFAULT_VAL_FRACTION,
+    seed: int = 0,
 ) -> str:
-    """The ``rgasc relation`` command that (re)builds R_SE in ``out`` from ``labels``."""
+    """The ``rgasc relation`` command that (re)builds R_SE in ``out`` from ``labels``
+    (``val_fraction`` and ``seed``: the validation carve of the run it is for)."""
     import shlex
 
     words = [
@@ -58,6 +64,10 @@ def relation_command(
         words += ["--fold", str(fold)]
     if binarize is not None:
         words += ["--binarize", f"{binarize:g}"]
+    if split == "train" and val_fraction != DEFAULT_VAL_FRACTION:
+        words += ["--val-fraction", f"{val_fraction:g}"]
+    if split == "train" and seed != 0:
+        words += ["--split-seed", str(seed)]
     return shlex.join(words)
 
 
@@ -75,13 +85,36 @@ def bad_clips_of(labels: PseudoLabels) -> set[str]:
     return {clip_key(str(n)) for n in names}
 
 
+def teacher_meta(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """The label file's attributes as one plain JSON object, for relation.json's
+    ``meta.teacher``: values holding JSON text (teacher options, versions, bad clips) are
+    decoded, numpy scalars become numbers, anything else its string."""
+    import json
+
+    out: dict[str, Any] = {}
+    for key, value in attrs.items():
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        if isinstance(value, str) and value[:1] in ("{", "["):
+            # text that only looks like JSON stays text
+            with contextlib.suppress(ValueError):
+                value = json.loads(value)
+        value = json_safe(value)
+        try:  # anything json cannot write (an array, an object) as its string
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            value = str(value)
+        out[str(key)] = value
+    return out
+
+
 def compute_relation(
     dataset: DcaseDataset,
     labels: PseudoLabels | str | os.PathLike[str],
     *,
     split: str = "train",
     fold: int = 1,
-    val_fraction: float = 0.3,
+    val_fraction: float = DEFAULT_VAL_FRACTION,
     seed: int = 0,
     binarize: float | None = None,
 ) -> Relation:
@@ -134,15 +167,25 @@ def compute_relation(
         "seed": seed,
         "binarize": binarize,
         "labels_file": source,
-        "teacher": {k: v for k, v in pl.attrs.items()},
-        "n_clips": int(len(clips)),
+        "teacher": teacher_meta(pl.attrs),
+        "n_clips": int(len(clips)),  # listed in relation.json's "clips"
         "left_out_bad_clips": left_out,
         "labels_digest": pl.digest(),
         "provenance": fingerprint(dataset.root, [c.filename for c in dataset.clips]),
         "clips_per_scene": {s: int(n) for s, n in zip(dataset.scenes, counts, strict=True)},
         "dataset": str(dataset.root),
     }
-    return Relation(matrix, list(dataset.scenes), list(pl.labels), meta)
+    # the clips R saw, and their audio's content hash where the label file records it: a
+    # run refuses an R_SE that saw its validation or test clips (rgasc.inputs.check_leak)
+    hashes = pl.hash_map()
+    return Relation(
+        matrix,
+        list(dataset.scenes),
+        list(pl.labels),
+        meta,
+        clips=[c.filename for c in clips],
+        clip_sha256=[hashes.get(c.key, "") for c in clips] if hashes else None,
+    )
 
 
 def run_relation(
@@ -155,10 +198,13 @@ def run_relation(
     fold: int = 1,
     top_k: int = 10,
     evaluate: bool = False,
+    val_fraction: float = DEFAULT_VAL_FRACTION,
+    seed: int = 0,
 ) -> tuple[Relation, dict[str, Any] | None]:
     """What ``rgasc relation`` does: compute, save, and optionally score the lookup.
 
     With ``evaluate``, the lookup's scores are also written to ``out_dir/lookup.json``.
+    ``val_fraction``, ``seed``: the validation carve of the ``train`` split (a run's own).
     Returns the relation and the lookup scores (None without ``evaluate``).
     """
     from rgasc.data.datasets import DcaseDataset
@@ -166,8 +212,11 @@ def run_relation(
     ds = DcaseDataset(dataset)
     pl = read_labels(labels)
     pl.attrs.setdefault("source", str(labels))
-    rel = compute_relation(ds, pl, split=split, fold=fold, binarize=binarize)
-    rel.meta["labels_file"] = str(labels)
+    rel = compute_relation(
+        ds, pl, split=split, fold=fold, binarize=binarize, val_fraction=val_fraction, seed=seed
+    )
+    # absolute: a later check compares it with the label file a run is given
+    rel.meta["labels_file"] = str(Path(labels).resolve())
     save_relation(out_dir, rel, top_k=top_k)
     scores = None
     if evaluate:

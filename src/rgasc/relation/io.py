@@ -34,18 +34,28 @@ class Relation:
         matrix: float32 [K, E].
         scenes: K scene names (dataset order); events: E event names (label file order).
         meta: split, binarize, label file, teacher attributes, clips per scene, dataset root.
+        clips: the clips R was computed from (file names), so a run can refuse an R_SE that
+            saw its validation or test clips; None for files written before it was recorded.
+        clip_sha256: the content hash of each of ``clips``' audio as the label file recorded
+            it ("" where unknown), or None when the label file recorded none.
     """
 
     matrix: np.ndarray
     scenes: list[str]
     events: list[str]
     meta: dict[str, Any] = dataclasses.field(default_factory=dict)
+    clips: list[str] | None = None
+    clip_sha256: list[str] | None = None
 
     def __post_init__(self) -> None:
         self.matrix = np.asarray(self.matrix, dtype=np.float32)
         shape = (len(self.scenes), len(self.events))
         if self.matrix.shape != shape:
             raise ValueError(f"matrix shape {self.matrix.shape} != (scenes, events) {shape}")
+        if self.clip_sha256 is not None and len(self.clip_sha256) != len(self.clips or []):
+            raise ValueError(
+                f"{len(self.clip_sha256)} clip hashes for {len(self.clips or [])} clips"
+            )
 
 
 def save_relation(out_dir: str | os.PathLike[str], rel: Relation, top_k: int = 10) -> list[Path]:
@@ -57,15 +67,16 @@ def save_relation(out_dir: str | os.PathLike[str], rel: Relation, top_k: int = 1
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "relation.npy") as tmp, open(tmp, "wb") as f:
         np.save(f, rel.matrix)
-    write_json(
-        out / "relation.json",
-        {
-            "shape": list(rel.matrix.shape),
-            "scenes": rel.scenes,
-            "events": rel.events,
-            "meta": rel.meta,
-        },
-    )
+    info: dict[str, Any] = {
+        "shape": list(rel.matrix.shape),
+        "scenes": rel.scenes,
+        "events": rel.events,
+        "meta": rel.meta,
+    }
+    if rel.clips is not None:  # beside meta, which run configs copy: the list may be long
+        info["clips"] = rel.clips
+        info["clip_sha256"] = rel.clip_sha256
+    write_json(out / "relation.json", info)
     with atomic_path(out / "relation.csv") as tmp, open(tmp, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["scene", *rel.events])
@@ -109,6 +120,10 @@ def load_relation(out_dir: str | os.PathLike[str]) -> Relation:
         info = json.loads(js.read_text())
         scenes, events = [str(s) for s in info["scenes"]], [str(e) for e in info["events"]]
         meta = dict(info.get("meta", {}))
+        clips = _strings(info.get("clips"))
+        hashes = _strings(info.get("clip_sha256"))
+        if hashes is not None and len(hashes) != len(clips or []):
+            raise ValueError(f"{len(hashes)} clip hashes for {len(clips or [])} clips")
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise ArtefactError(f"{d}: unreadable relation files ({e}); re-run `rgasc relation`") from e
     if matrix.shape != (len(scenes), len(events)):
@@ -118,4 +133,13 @@ def load_relation(out_dir: str | os.PathLike[str]) -> Relation:
         )
     if not np.all(np.isfinite(matrix)):
         raise ArtefactError(f"{npy}: holds NaN or inf; re-run `rgasc relation`")
-    return Relation(matrix.astype(np.float32), scenes, events, meta)
+    return Relation(matrix.astype(np.float32), scenes, events, meta, clips, hashes)
+
+
+def _strings(value: Any) -> list[str] | None:
+    """A JSON list of strings (None stays None)."""
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise TypeError(f"expected a list, got {type(value).__name__}")
+    return [str(v) for v in value]

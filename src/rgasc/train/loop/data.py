@@ -24,12 +24,11 @@ from rgasc.distributed import unpadded_sampler
 from rgasc.errors import ArtefactError, LabelSpaceError, RgascWarning
 from rgasc.features import FeatureCache, open_cache
 from rgasc.features.normalize import EPS
-from rgasc.inputs import check_inputs
+from rgasc.inputs import check_inputs, relation_fix
 from rgasc.labels.files import PseudoLabels, read_labels
 from rgasc.models.backbones import get_backbone
 from rgasc.models.two_tower import MIN_FRAMES
 from rgasc.relation import Relation, load_relation
-from rgasc.relation.build import relation_command
 from rgasc.train.config.tree import DataConfig, TrainConfig
 from rgasc.train.loop.reproducible import EpochClock, EpochRandomSampler, loader_generator
 
@@ -137,23 +136,26 @@ def check_label_spaces(
 ) -> None:
     """Scenes and event labels must agree across the dataset, the label file and R_SE.
 
-    ``cfg`` (the run's data section) names the files in the messages.
+    ``cfg`` (the run's data section) names the files in the messages; the fix names R_SE's
+    own rebuild, never one that writes into another dataset's R_SE
+    (:func:`rgasc.inputs.relation_fix`).
 
     Raises:
         LabelSpaceError naming both files and the fix.
     """
-    fix = relation_command(
-        cfg.labels,
-        cfg.dataset,
+    fix = relation_fix(
+        dataset,
+        relation,
         cfg.relation,
-        split=str(relation.meta.get("split", "train")),
+        cfg.labels,
         fold=cfg.fold,
-        binarize=relation.meta.get("binarize"),
+        val_fraction=cfg.val_fraction,
+        seed=cfg.split_seed,
     )
     if list(relation.scenes) != list(dataset.scenes):
         raise LabelSpaceError(
             f"{cfg.relation}: R_SE rows are scenes {relation.scenes}, but {cfg.dataset} has "
-            f"{dataset.scenes}; rebuild it with `{fix}`"
+            f"{dataset.scenes}; {fix}"
         )
     if list(labels.labels) != list(relation.events):
         only_l = sorted(set(labels.labels) - set(relation.events))[:3]
@@ -164,9 +166,8 @@ def check_label_spaces(
             else "same names, different order"
         )
         raise LabelSpaceError(
-            f"{cfg.labels} has {len(labels.labels)} event labels, {cfg.relation} has "
-            f"{len(relation.events)} ({detail}); the relation must be built from this label "
-            f"file: `{fix}`"
+            f"{cfg.relation}: R_SE has {len(relation.events)} event labels, {cfg.labels} has "
+            f"{len(labels.labels)} ({detail}); R_SE must be built from this label file: {fix}"
         )
 
 
@@ -199,8 +200,9 @@ class RGASCDataModule(L.LightningDataModule):
         self.cache: FeatureCache = open_cache(d.features)
         self.labels = read_labels(d.labels)
         self.relation = load_relation(d.relation)
-        check_label_spaces(self.dataset, self.labels, self.relation, cfg.data)
-        # features of this audio, labels of these features, R_SE of these labels
+        # features of this audio, labels of these features, R_SE of these labels and of none
+        # of the held-out clips (an R_SE built on all clips, as the authors', is warned
+        # about); first, so that a wrong label file is named as such, not blamed on R_SE
         check_inputs(
             self.dataset,
             self.cache,
@@ -210,15 +212,10 @@ class RGASCDataModule(L.LightningDataModule):
             self.relation,
             d.relation,
             d.fold,
+            val_fraction=d.val_fraction,
+            seed=d.split_seed,
         )
-        if self.relation.meta.get("split") == "all":
-            warnings.warn(
-                f"{d.relation}: R_SE was built on all clips, test clips included (the authors' "
-                "code); for a clean protocol rebuild it with "
-                f"`{relation_command(d.labels, d.dataset, d.relation, fold=d.fold)}`",
-                RgascWarning,
-                stacklevel=2,
-            )
+        check_label_spaces(self.dataset, self.labels, self.relation, cfg.data)
         self.scenes: list[str] = list(self.dataset.scenes)
         self.events: list[str] = list(self.relation.events)
         fc = self.cache.config
