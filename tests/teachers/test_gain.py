@@ -109,3 +109,28 @@ def test_annotation_teachers_are_not_wrapped(tmp_path) -> None:
     )
     t = get_teacher("annotations", dataset=root, gain="rms:-20")
     assert not isinstance(t, GainTeacher)
+
+
+def test_tagging_records_the_rule_and_never_reuses_labels_of_another(tiny_dataset) -> None:
+    """The label file records the rule; a rerun under another rule tags again (the rule is
+    part of the run's identity), under the same rule it reuses every clip."""
+    import json
+
+    from helpers.teachers import ToyTeacher
+    from rgasc.data import DcaseDataset
+    from rgasc.labels.files import read_labels
+    from rgasc.labels.tagging import tag_dataset
+
+    ds = DcaseDataset(tiny_dataset)
+    out = tiny_dataset.parent / "labels.h5"
+    loud = tag_dataset(ds, GainTeacher(ToyTeacher(), Gain.parse("rms:-20")), out, progress=False)
+    assert json.loads(read_labels(out).attrs["teacher_options"])["gain"] == "rms:-20"
+    same = GainTeacher(ToyTeacher(), Gain.parse("rms:-20"))
+    again = tag_dataset(ds, same, out, progress=False)
+    assert same.teacher.calls == 0 and again.reused == len(ds.clips)
+    raw = GainTeacher(ToyTeacher(), Gain.parse("none"))
+    plain = tag_dataset(ds, raw, out, progress=False)
+    assert raw.teacher.calls > 0 and plain.reused == 0
+    assert json.loads(read_labels(out).attrs["teacher_options"])["gain"] == "none"
+    # the toy's first event grows with the RMS it hears: the rule changed what it heard
+    assert not np.allclose(loud.probs[:, 0], plain.probs[:, 0])

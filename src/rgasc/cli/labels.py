@@ -21,6 +21,7 @@ from rgasc.cli.options import (
     torch_device,
 )
 from rgasc.data.datasets import DEFAULT_VAL_FRACTION
+from rgasc.teachers.gain import DEFAULT_GAIN
 
 #: Top events per scene `rgasc relation` prints (fewer when --top-k asks for fewer).
 SHOWN_EVENTS = 3
@@ -75,6 +76,15 @@ def tag(
     noise: Annotated[
         float | None, typer.Option(help="annotations only: flip each label with probability P.")
     ] = None,
+    gain: Annotated[
+        str,
+        typer.Option(
+            help="The level each clip is scaled to before the teacher hears it: none, "
+            "rms:DB (RMS in dBFS) or peak:DB; never past full scale. Quiet field recordings "
+            "otherwise read as 'Silence' (benchmarks/results/teacher-gain/). Recorded in the "
+            "label file; annotations ignore it.",
+        ),
+    ] = DEFAULT_GAIN,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     engine: Annotated[
         TeacherEngine,
@@ -110,6 +120,7 @@ def tag(
         dataset=ds.root,
         noise=noise,
         engine=str(engine) if str(teacher) == "yamnet" else None,
+        gain=gain,
     )
     rerun = current_command(ctx, skip_bad=True)  # what a bad-clips error suggests
     if ranks is None:

@@ -92,9 +92,11 @@ def resolve_teacher(teacher: str, root: Path | None = None) -> str:
 
 def dataset_key(ds: DcaseDataset, audio_hashes: dict[str, Any]) -> str:
     """Hash of what the tags, R_SE and the runs are made from: meta.csv, the fold 1 lists
-    and the content hash of every clip's audio (``audio_hashes``: name -> identity with
-    "sha256", the feature cache's :attr:`~rgasc.features.cache.FeatureCache.identities`)."""
-    files = [ds.root / "meta.csv", *(ds.fold_path(1, p) for p in FOLD_PARTS)]
+    (the validate list too, where the dataset ships one) and the content hash of every clip's
+    audio (``audio_hashes``: name -> identity with "sha256", the feature cache's
+    :attr:`~rgasc.features.cache.FeatureCache.identities`)."""
+    parts = [*FOLD_PARTS, *(["validate"] if ds.has_validate(1) else [])]
+    files = [ds.root / "meta.csv", *(ds.fold_path(1, p) for p in parts)]
     audio = sorted(f"{n}\t{(i or {}).get('sha256')}" for n, i in audio_hashes.items())
     return text_hash("dataset", *(file_hash(f) for f in files), *audio)
 
@@ -106,4 +108,5 @@ def dataset_summary(ds: DcaseDataset) -> dict[str, Any]:
         "scenes": list(ds.scenes),
         "clips": len(ds.clips),
         **{f"fold1_{p}": len(ds.fold(1, p)) for p in FOLD_PARTS},
+        **({"fold1_validate": len(ds.fold(1, "validate"))} if ds.has_validate(1) else {}),
     }

@@ -18,6 +18,11 @@ from rgasc.experiments.tables import markdown_table
 from rgasc.utils import read_json, write_json, write_text_atomic
 
 PLOTS = (("confusion", "confusion.png"), ("t-SNE", "tsne.png"), ("curves", "curves.png"))
+#: How the report's first line names the data it ran on.
+DATA_NAMES = {
+    "realscenes": "real sound (the real-scenes benchmark)",
+    "synthetic": "the synthetic corpus (procedural sounds, not real recordings)",
+}
 
 
 def _pc(x: Any, digits: int = 1) -> str:
@@ -32,43 +37,85 @@ def _num(x: Any, digits: int = 3) -> str:
     return f"{x:.{digits}f}"
 
 
-def collect(d: Path, models: Sequence[tuple[str, str, tuple[float, ...]]]) -> dict[str, Any]:
-    """Every number the report shows, read from the demo folder ``d``."""
+def _model_run(run: Path, seed: int) -> dict[str, Any]:
+    """One trained run's numbers: its metrics.json and its test evaluation."""
     from rgasc.config import load_yaml
+
+    m = read_json(run / METRICS_FILE)
+    ev = read_json(eval_dir(run, "test") / METRICS_FILE)
+    cfg = load_yaml(run / CONFIG_FILE) if (run / CONFIG_FILE).is_file() else {}
+    return {
+        "seed": seed,
+        "val_macro": (m.get("val") or {}).get("macro_accuracy"),
+        "test_macro": ev.get("macro_accuracy"),
+        "test_overall": ev.get("overall_accuracy"),
+        "test_log_loss": ev.get("log_loss"),
+        "n_test": ev.get("n"),
+        "best_epoch": m.get("best_epoch"),
+        "epochs_trained": m.get("epochs_trained"),
+        "train_seconds": m.get("train_seconds"),
+        "selection": m.get("selection", ""),
+        "per_class": {r["class"]: r["accuracy"] for r in ev.get("per_class", [])},
+        "event_vs_teacher": ev.get("event_vs_teacher", {}),
+        "split_sizes": (cfg.get("data") or {}).get("clips", {}),
+    }
+
+
+def _mean(xs: Sequence[Any]) -> float | None:
+    vals = [float(x) for x in xs if isinstance(x, int | float) and math.isfinite(x)]
+    return sum(vals) / len(vals) if vals else None
+
+
+def _std(xs: Sequence[Any]) -> float | None:
+    vals = [float(x) for x in xs if isinstance(x, int | float) and math.isfinite(x)]
+    if len(vals) < 2:
+        return None
+    mu = sum(vals) / len(vals)
+    return math.sqrt(sum((v - mu) ** 2 for v in vals) / (len(vals) - 1))
+
+
+def collect(
+    d: Path, models: Sequence[tuple[str, str, tuple[float, ...]]], seeds: Sequence[int]
+) -> dict[str, Any]:
+    """Every number the report shows, read from the demo folder ``d``: per model the runs of
+    every seed (``runs/<model>/seed<S>``) and their means, the probe and the lookup."""
     from rgasc.relation import load_relation, top_events
 
     out: dict[str, Any] = {"models": []}
     for name, label, lam in models:
-        run = d / "runs" / name
-        m = read_json(run / METRICS_FILE)
-        ev = read_json(eval_dir(run, "test") / METRICS_FILE)
-        cfg = load_yaml(run / CONFIG_FILE) if (run / CONFIG_FILE).is_file() else {}
+        runs = [_model_run(d / "runs" / name / f"seed{s}", s) for s in seeds]
+        first = runs[0]
         out["models"].append(
             {
                 "name": name,
                 "label": label,
                 "lambdas": list(lam),
-                "val_macro": (m.get("val") or {}).get("macro_accuracy"),
-                "test_macro": ev.get("macro_accuracy"),
-                "test_overall": ev.get("overall_accuracy"),
-                "test_log_loss": ev.get("log_loss"),
-                "n_test": ev.get("n"),
-                "best_epoch": m.get("best_epoch"),
-                "epochs_trained": m.get("epochs_trained"),
-                "train_seconds": m.get("train_seconds"),
-                "selection": m.get("selection", ""),
-                "seed": (cfg.get("train") or {}).get("seed"),
-                "per_class": {r["class"]: r["accuracy"] for r in ev.get("per_class", [])},
-                "event_vs_teacher": ev.get("event_vs_teacher", {}),
-                "split_sizes": (cfg.get("data") or {}).get("clips", {}),
+                "runs": runs,
+                "test_by_seed": {str(r["seed"]): r["test_macro"] for r in runs},
+                "val_macro": _mean([r["val_macro"] for r in runs]),
+                "test_macro": _mean([r["test_macro"] for r in runs]),
+                "test_std": _std([r["test_macro"] for r in runs]),
+                "test_overall": _mean([r["test_overall"] for r in runs]),
+                "test_log_loss": _mean([r["test_log_loss"] for r in runs]),
+                "n_test": first["n_test"],
+                "best_epoch": ", ".join(str(r["best_epoch"]) for r in runs),
+                "train_seconds": _mean([r["train_seconds"] for r in runs]),
+                "selection": first["selection"],
+                "per_class": {
+                    c: _mean([r["per_class"].get(c) for r in runs]) for c in first["per_class"]
+                },
+                "event_vs_teacher": first["event_vs_teacher"],
+                "split_sizes": first["split_sizes"],
                 "plots": {
-                    k: f"runs/{name}/eval_test/{f}"
+                    k: f"runs/{name}/seed{seeds[0]}/eval_test/{f}"
                     for k, f in PLOTS
-                    if (eval_dir(run, "test") / f).is_file()
+                    if (eval_dir(d / "runs" / name / f"seed{seeds[0]}", "test") / f).is_file()
                 },
             }
         )
     out["lookup"] = read_json(d / "relation" / LOOKUP_FILE)
+    probe = d / "runs" / "probe" / METRICS_FILE
+    out["probe"] = read_json(probe) if probe.is_file() else {}
     rel = load_relation(d / "relation")
     out["top_events"] = {
         s: tops for s, tops in zip(rel.scenes, top_events(rel.matrix, rel.events, 3), strict=True)
@@ -83,9 +130,10 @@ def dataset_line(summary: Mapping[str, Any]) -> str:
     scenes = list(summary["scenes"])
     more = f", ... ({len(scenes) - 12} more)" if len(scenes) > 12 else ""
     shown = ", ".join(scenes[:12]) + more
+    val = f"{summary['fold1_validate']} validate, " if "fold1_validate" in summary else ""
     return (
         f"{summary['path']}: {len(scenes)} scenes ({shown}), {summary['clips']} clips "
-        f"(fold 1: {summary.get('fold1_train', '?')} train, "
+        f"(fold 1: {summary.get('fold1_train', '?')} train, {val}"
         f"{summary.get('fold1_evaluate', '?')} evaluate)"
     )
 
@@ -129,13 +177,22 @@ def report_markdown(
     """The report: a first line with both test accuracies, then tables, links and settings."""
     models = info["models"]
     k = len(info["scenes"])
-    head = " vs ".join(f"{m['label']} {_pc(m['test_macro'])} %" for m in models)
+    n_seeds = len(models[0]["runs"]) if models else 0
+
+    def acc(m: Mapping[str, Any]) -> str:
+        sd = m.get("test_std")
+        return f"{_pc(m['test_macro'])}" + (f" ± {_pc(sd)}" if sd is not None else "")
+
+    head = " vs ".join(f"{m['label']} {acc(m)} %" for m in models)
+    mean_of = f", mean of {n_seeds} seeds" if n_seeds > 1 else ""
     n_test = models[0]["n_test"] if models else "?"
     lines = [
-        f"# rgasc demo: {head} test macro accuracy\n\n",
+        f"# rgasc demo on {settings.get('data', 'its data')}: {head} test macro accuracy"
+        f"{mean_of}\n\n",
         *([f"Dataset: {settings['dataset']}.\n\n"] if "dataset" in settings else []),
         f"Test split: {n_test} clips of {k} scenes (chance {_pc(1 / k if k else None)} %); "
-        f"both models trained with seed {settings['seed']}, "
+        f"both models trained with the same seed{'s' if n_seeds > 1 else ''} "
+        f"({', '.join(str(r['seed']) for r in models[0]['runs']) if models else ''}), "
         f"{models[0]['selection'] if models else ''}. "
         f"{seed_paragraph(models, settings.get('seed'))}\n\n",
         "## Results\n\n",
@@ -145,34 +202,67 @@ def report_markdown(
             m["label"],
             ", ".join(f"{x:g}" for x in m["lambdas"]),
             _pc(m["val_macro"]),
-            _pc(m["test_macro"]),
+            acc(m),
             _pc(m["test_overall"]),
             _num(m["test_log_loss"]),
             str(m["best_epoch"]),
-            str(m["train_seconds"]),
+            _num(m["train_seconds"], 0),
         ]
         for m in models
     ]
+    probe, lk = info.get("probe") or {}, info["lookup"]
+    ptest, pval = probe.get("test") or {}, probe.get("val") or {}
+    if ptest:
+        body.append(
+            [
+                "reference: linear probe on the teacher's probabilities",
+                "-",
+                _pc(pval.get("macro_accuracy")),
+                _pc(ptest.get("macro_accuracy")),
+                _pc(ptest.get("overall_accuracy")),
+                _num(ptest.get("log_loss")),
+                "-",
+                "-",
+            ]
+        )
+    body.append(
+        [
+            "reference: event-only lookup argmax y_e · R_SE^T (no training)",
+            "-",
+            "-",
+            _pc(lk.get("macro_accuracy")),
+            _pc(lk.get("overall_accuracy")),
+            "-",
+            "-",
+            "-",
+        ]
+    )
     lines.append(
         markdown_table(
             [
                 "model",
                 "lambdas (scene, s_by_event, event, e_by_scene)",
                 "val macro acc %",
-                "test macro acc %",
+                "test macro acc %" + (" (mean ± sd over seeds)" if n_seeds > 1 else ""),
                 "test overall acc %",
                 "test log loss",
-                "selected epoch (0-based)",
-                "train s",
+                "selected epoch (per seed)",
+                "train s (mean)",
             ],
             body,
         )
     )
-    lk = info["lookup"]
     lines.append(
         f"\nEvent-only lookup (argmax y_e · R_SE^T on the teacher's pseudo-labels, no "
         f"training; Table I #2): **{_pc(lk.get('macro_accuracy'))} %** test macro accuracy "
-        f"({lk.get('n_clips')} clips, chance {_pc(lk.get('chance'))} %).\n"
+        f"({lk.get('n_clips')} clips, chance {_pc(lk.get('chance'))} %)."
+        + (
+            f" Linear probe on the teacher's probabilities (logistic regression, C chosen on "
+            f"validation): **{_pc(ptest.get('macro_accuracy'))} %**."
+            if ptest
+            else ""
+        )
+        + "\n"
     )
     ev_lines = []
     for m in models:
@@ -235,29 +325,53 @@ def write_report(
     times: Mapping[str, Mapping[str, Any]],
     total_seconds: float,
     models: Sequence[tuple[str, str, tuple[float, ...]]],
+    *,
+    seeds: Sequence[int],
+    corpus: str,
+    student: Mapping[str, Any],
     dataset: Mapping[str, Any] | None = None,
 ) -> Path:
     """Collect the numbers of the demo in ``d``, write ``report.md`` and ``demo.json``.
 
-    ``models``: (run folder name, label, lambdas) of each trained model, in report order.
-    ``dataset``: :func:`rgasc.demo.dataset.dataset_summary` of a ``--dataset`` (None: the
-    synthetic corpus, described by the demo's settings).
+    ``models``: (run folder name, label, lambdas) of each trained model, in report order;
+    ``seeds`` the seeds each was trained with; ``corpus`` "realscenes", "synthetic" or
+    "dataset"; ``student`` the resolved student settings; ``dataset``:
+    :func:`rgasc.demo.dataset.dataset_summary` of the data (None: the synthetic corpus,
+    described by the demo's settings).
     """
-    info = collect(d, models)
+    info = collect(d, models, seeds)
     settings = {**cfg.to_dict()}
     settings.pop("dataset", None)
+    settings["data"] = DATA_NAMES.get(corpus) or (
+        f"{Path(dataset['path']).name} (a user dataset)" if dataset else "a user dataset"
+    )
     if dataset is None:
-        settings["dataset"] = f"synthetic corpus (`rgasc synth`, {cfg.clips} clips), in data/"
+        settings["dataset"] = (
+            f"synthetic corpus (`rgasc synth`, {cfg.clips} clips, procedural sounds: not "
+            "real recordings), in data/"
+        )
     else:
         settings.pop("clips", None)  # the synthetic corpus's size: not this run's
+        if corpus == "dataset":
+            settings.pop("corpus", None)  # --corpus applies only without --dataset
         settings["dataset"] = dataset_line(dataset)
     if teacher == "annotations":
         settings["label noise"] = f"each (clip, event) label flipped with probability {cfg.noise}"
+        settings.pop("gain", None)
     else:
         settings.pop("noise", None)
-    crop = "" if dataset is None else " (each clip cropped or zero-padded to it)"
-    settings["features"] = (
-        f"the paper's log-mel (44.1 kHz, 64 mel, hop 1376), {cfg.clip_seconds:g}-s clips{crop}"
+    settings["student"] = (
+        f"{student['backbone']}, width {student['width']:g}, {student['epochs']} epochs, "
+        f"recipe {student['recipe']}"
+    )
+    clip = student.get("clip_seconds")
+    front = (
+        "YAMNet's log-mel (16 kHz, 64 mel, hop 10 ms)"
+        if student["backbone"] == "yamnet"
+        else "the paper's log-mel (44.1 kHz, 64 mel, hop 1376)"
+    )
+    settings["features"] = f"{front}, " + (
+        f"{clip:g}-s clips (each clip cropped or zero-padded to it)" if clip else "whole clips"
     )
     md = report_markdown(info, settings, teacher, times, total_seconds)
     write_text_atomic(d / "report.md", md)
@@ -266,7 +380,9 @@ def write_report(
         {
             "settings": settings,
             "dataset": dict(dataset) if dataset is not None else None,
+            "corpus": corpus,
             "teacher": teacher,
+            "seeds": list(seeds),
             "results": info,
             "times": times,
             "total_seconds": total_seconds,

