@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ import soxr
 from rgasc.errors import (
     AudioCorruptError,
     AudioEmptyError,
+    AudioError,
     AudioFormatError,
     AudioMissingError,
     AudioNonFiniteError,
@@ -129,23 +131,8 @@ def load_audio(
             file_sr = f.samplerate
             x = f.read(dtype="float32", always_2d=False)
             log = f.extra_info
-    except sf.LibsndfileError as e:
-        msg = str(e)
-        if path.stat().st_size == 0:
-            raise AudioEmptyError(
-                f"{path}: the file is empty (0 bytes); re-export or re-download it"
-            ) from e
-        # An audio extension libsndfile can decode means the bytes are bad, not the format.
-        if not _decodable_extension(path):
-            raise AudioFormatError(
-                f"{path}: unsupported audio format ({msg}); convert it to wav or flac"
-            ) from e
-        raise AudioCorruptError(
-            f"{path}: cannot decode ({msg}); the file may be corrupt "
-            "or cut short, re-download or re-export it"
-        ) from e
-    except (RuntimeError, ValueError, EOFError) as e:
-        raise AudioCorruptError(f"{path}: cannot decode ({e}); the file may be corrupt") from e
+    except (sf.LibsndfileError, RuntimeError, ValueError, EOFError) as e:
+        raise _decode_error(path, e) from e
     if x.size == 0:
         raise AudioEmptyError(f"{path}: the file holds no samples")
     _check_complete(path, log)
@@ -159,6 +146,77 @@ def load_audio(
     if duration is not None:
         x = fix_length(x, int(round(duration * out_sr)))
     return np.ascontiguousarray(x, dtype=np.float32), out_sr
+
+
+def _decode_error(path: Path, e: Exception) -> AudioError:
+    """The typed error, naming the file, of a decoding failure (at open or while reading)."""
+    if not isinstance(e, sf.LibsndfileError):
+        return AudioCorruptError(f"{path}: cannot decode ({e}); the file may be corrupt")
+    msg = str(e)
+    if path.stat().st_size == 0:
+        return AudioEmptyError(f"{path}: the file is empty (0 bytes); re-export or re-download it")
+    # An audio extension libsndfile can decode means the bytes are bad, not the format.
+    if not _decodable_extension(path):
+        return AudioFormatError(
+            f"{path}: unsupported audio format ({msg}); convert it to wav or flac"
+        )
+    return AudioCorruptError(
+        f"{path}: cannot decode ({msg}); the file may be corrupt "
+        "or cut short, re-download or re-export it"
+    )
+
+
+def stream_audio(
+    path: str | os.PathLike[str], sr: int, block_seconds: float
+) -> Iterator[np.ndarray]:
+    """A file as consecutive mono float32 chunks at ``sr``, decoded block by block.
+
+    The same samples as ``load_audio(path, sr=sr)[0]`` cut in pieces (the downmix is per
+    sample; soxr's streaming resampler with the same HQ filter gives the one-shot result), and
+    the same typed errors, but never the whole file in memory: libsndfile is asked for at most
+    ``block_seconds`` of frames at a time, so what one step holds is one decoded block
+    (``block_seconds x file rate x channels x 4`` bytes) and its resampled chunk, whatever
+    the file's length.
+
+    Raises:
+        AudioMissingError, AudioFormatError, AudioCorruptError (AudioTruncatedError),
+        AudioEmptyError, AudioNonFiniteError: each naming the file. A file that goes bad
+        after its first blocks raises when the reader gets there, after those chunks.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AudioMissingError(f"{path}: no such audio file")
+    try:
+        f = sf.SoundFile(path)
+    except (sf.LibsndfileError, RuntimeError, ValueError, EOFError) as e:
+        raise _decode_error(path, e) from e
+    with f:
+        _check_complete(path, f.extra_info)
+        block = max(1, int(block_seconds * f.samplerate))
+        stream = (
+            None
+            if f.samplerate == sr
+            else soxr.ResampleStream(f.samplerate, sr, 1, dtype="float32", quality="HQ")
+        )
+        total = 0
+        while True:
+            try:
+                x = f.read(frames=block, dtype="float32", always_2d=False)
+            except (sf.LibsndfileError, RuntimeError, ValueError, EOFError) as e:
+                raise _decode_error(path, e) from e
+            total += len(x)
+            last = len(x) == 0
+            if last and total == 0:
+                raise AudioEmptyError(f"{path}: the file holds no samples")
+            x = to_mono(np.asarray(x, dtype=np.float32))
+            if not np.isfinite(x).all():
+                raise AudioNonFiniteError(f"{path}: the audio contains NaN or infinite samples")
+            # the resampler's tail comes with last=True, once the file is exhausted
+            y = x if stream is None else stream.resample_chunk(x, last=last)
+            if len(y):
+                yield np.ascontiguousarray(y, dtype=np.float32)
+            if last:
+                return
 
 
 def _check_complete(path: Path, log: str) -> None:

@@ -87,6 +87,7 @@ def test_cli_train_resume_and_evaluate(tiny_inputs: TinyInputs, tmp_path: Path) 
     result = _invoke(args)
     assert result.exit_code == 0, result.output
     assert "test macro acc" in result.output and "validation-set selection" in result.output
+    assert "selected epoch 1 of 1 (" in result.output  # epochs count from 1
     cfg = load_run_config(out)
     assert cfg.loss.lambdas == (1.0, 0.0, 0.5, 0.0) and cfg.model.width == 0.0625
     assert Path(cfg.data.dataset).is_absolute() and cfg.runtime.progress_bar is False
@@ -94,6 +95,15 @@ def test_cli_train_resume_and_evaluate(tiny_inputs: TinyInputs, tmp_path: Path) 
     assert result.exit_code == 0, result.output
     again = load_run_config(out)
     assert again.optim.epochs == 2 and again.loss == cfg.loss and again.model == cfg.model
+    # resuming the finished run: one line, where its scores are and how to train longer
+    metrics = (out / "metrics.json").read_bytes()
+    result = _invoke(["train", "--out", str(out), "--resume"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines() == [
+        f"{out}: finished after 2 epochs; its scores are in {out / 'metrics.json'}. To train "
+        f"longer: `rgasc train --resume --out {out} --epochs N` with N > 2"
+    ]
+    assert (out / "metrics.json").read_bytes() == metrics  # the test split not scored again
     # the evaluate step from Python (its command lives in rgasc.cli.evaluate)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -12,6 +12,7 @@ from torch import nn
 
 import rgasc
 from helpers.checkpoints import EVENTS, SCENES, make_run, tone
+from helpers.scene_head import randomise_scene_head
 from rgasc.errors import ArtefactError
 from rgasc.inference.export import (
     PARITY_TOLERANCE,
@@ -29,7 +30,8 @@ torch.set_num_threads(1)
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_run(tmp_path_factory.mktemp("h8exp"))
+    # random scene head: an untrained one gives constant scene outputs (see the helper)
+    return randomise_scene_head(make_run(tmp_path_factory.mktemp("h8exp")))
 
 
 def _check_against_predictor(run: Path, path: Path, fmt: str) -> None:

@@ -13,6 +13,7 @@ import torch
 
 import rgasc
 from helpers.checkpoints import EVENTS, RELATION, SCENES, TINY_FEATURES, make_run, tone, write_wav
+from helpers.scene_head import randomise_scene_head
 from rgasc.audio import fix_length, resample
 from rgasc.errors import ArtefactError, AudioError, RgascError
 from rgasc.features import logmel, normalize
@@ -23,7 +24,8 @@ torch.set_num_threads(1)
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_run(tmp_path_factory.mktemp("h8run"))
+    # random scene head: an untrained one says "uniform" for every window (see the helper)
+    return randomise_scene_head(make_run(tmp_path_factory.mktemp("h8run")))
 
 
 @pytest.fixture(scope="module")

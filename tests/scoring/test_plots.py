@@ -10,6 +10,8 @@ from matplotlib.figure import Figure
 
 from rgasc.scoring.plots import (
     confusion_figure,
+    curve_panels,
+    curve_styles,
     curves_figure,
     figure_to_array,
     mean_std_line_figure,
@@ -94,6 +96,7 @@ def test_curves_figure_dict_rows_and_csv(tmp_path: Path) -> None:
     loss_ax = fig.axes[0]
     train = next(ln for ln in loss_ax.get_lines() if ln.get_label() == "train_loss")
     np.testing.assert_allclose(train.get_ydata(), [0.9, 0.5])
+    np.testing.assert_allclose(train.get_xdata(), [1, 2])  # the log's epochs 0, 1: from 1
     assert len(fig.axes) == 2
 
 
@@ -125,8 +128,56 @@ def test_curves_figure_draws_the_learning_rate_on_its_own_panel() -> None:
         {"epoch": "1", "step": "5", "train/loss": "0.7", "train/acc": "0.6", "train/lr": "5e-4"},
     ]
     fig = curves_figure(rows)
-    assert [ax.get_ylabel() for ax in fig.axes] == ["loss", "metric", "learning rate"]
+    assert [ax.get_ylabel() for ax in fig.axes] == ["loss", "accuracy", "learning rate"]
     (lr,) = fig.axes[2].get_lines()
     assert lr.get_label() == "train/lr"
     np.testing.assert_allclose(lr.get_ydata(), [1e-3, 5e-4])
     assert [ln.get_label() for ln in fig.axes[1].get_lines()] == ["train/acc"]
+
+
+TERMS = ("", "_scene", "_s_by_event", "_event", "_e_by_scene")
+#: The columns of a paper run's training log (rgasc.train.loop.module): 11 loss series.
+LOGGED = [
+    *(f"{split}/loss{t}" for split in ("train", "val") for t in TERMS),
+    "train/acc",
+    "train/lr",
+    "val/macro_acc",
+    "val/acc",
+    "val/log_loss",
+    "val/n",
+]
+
+
+def test_curve_panels_keep_counts_off_the_accuracy_panel() -> None:
+    panels = dict(curve_panels(LOGGED))
+    assert list(panels) == ["loss", "accuracy", "learning rate"]
+    assert panels["accuracy"] == ["train/acc", "val/acc", "val/macro_acc"]
+    assert len(panels["loss"]) == 11 and "val/log_loss" in panels["loss"]
+    assert panels["learning rate"] == ["train/lr"]
+    assert not any("val/n" in names for names in panels.values())
+    assert curve_panels(["val/n"]) == []
+
+
+def test_curve_styles_colour_the_term_and_dash_the_split() -> None:
+    losses = dict(curve_panels(LOGGED))["loss"]
+    styles = curve_styles(losses)
+    pairs = {(tuple(st["color"]), str(st["linestyle"])) for st in styles.values()}
+    assert len(pairs) == len(losses) == 11  # every series its own colour + line style
+    assert styles["train/loss"]["color"] != styles["val/loss_scene"]["color"]
+    same_term = styles["train/loss_scene"], styles["val/loss_scene"]
+    assert same_term[0]["color"] == same_term[1]["color"]
+    assert same_term[0]["linestyle"] != same_term[1]["linestyle"]
+
+
+def test_curves_figure_draws_the_chosen_series_and_styles() -> None:
+    rows = [{"epoch": str(e), **{k: str(0.1 * (e + 1)) for k in LOGGED}} for e in range(3)]
+    rows[0]["val/n"] = "13"
+    fig = curves_figure(rows)
+    assert [ax.get_ylabel() for ax in fig.axes] == ["loss", "accuracy", "learning rate"]
+    acc = fig.axes[1]
+    assert [ln.get_label() for ln in acc.get_lines()] == ["train/acc", "val/acc", "val/macro_acc"]
+    assert acc.get_ylim()[1] < 1.0  # no clip count stretches the accuracy axis
+    styles = curve_styles([ln.get_label() for ln in fig.axes[0].get_lines()])
+    for ln in fig.axes[0].get_lines():
+        assert tuple(ln.get_color()) == tuple(styles[ln.get_label()]["color"])
+    np.testing.assert_allclose(acc.get_lines()[0].get_xdata(), [1, 2, 3])

@@ -79,6 +79,7 @@ def train(
     from rgasc.train.config.recipes import layered
     from rgasc.train.config.tree import config_file_changes, load_run_config, make_config
     from rgasc.train.loop.quiet import set_verbose
+    from rgasc.train.runner import finished
     from rgasc.train.runner import train as run_training
     from rgasc.utils import read_json
 
@@ -101,11 +102,16 @@ def train(
     else:
         # a --recipe given here overrides the file's values; the options given here win
         cfg = make_config(layered(config_file_changes(config) if config else {}, changes))
+    done = finished(cfg) if resume else None
+    if done is not None:  # nothing to train, and its test split is not scored again
+        if global_rank() == 0:
+            typer.echo(done)
+        return
     run = run_training(cfg, resume=resume)
     if global_rank() != 0:  # DDP: every rank returns here; one prints
         return
     m = read_json(run / METRICS_FILE)
-    typer.echo(f"run: {run}\nselected epoch {m['best_epoch']} ({m['selection']})")
+    typer.echo(f"run: {run}\n{selected_epoch_line(m)}")
     for split in ("val", "test"):
         if m.get(split):
             s = m[split]
@@ -115,6 +121,15 @@ def train(
             )
             for line in summary_lines(s.get("devices")):
                 typer.echo(f"       {line}")
+
+
+def selected_epoch_line(metrics: dict[str, Any]) -> str:
+    """ "selected epoch 3 of 5 (...)": 1-based, from a run's metrics.json (an earlier run's
+    has only the 0-based ``best_epoch``)."""
+    m = metrics
+    epoch = m.get("selected_epoch", m["best_epoch"] + 1)
+    of = f" of {m['epochs_trained']}" if m.get("epochs_trained") else ""
+    return f"selected epoch {epoch}{of} ({m['selection']})"
 
 
 # --- commands: experiment, demo ---

@@ -10,7 +10,9 @@ them like any other run.
 - PANN fixed mode (Table III): the teacher stays frozen and a linear classifier (multinomial
   logistic regression on standardised inputs) learns the scenes from its clip embeddings
   when the label file stores them (``rgasc tag --embeddings``), else from its event
-  probabilities. The regularisation C is chosen on the selection split.
+  probabilities. The regularisation C is chosen on the selection split. It is named after
+  the teacher that made the label file (:func:`labels_teacher`): "YAMNet fixed mode" for
+  YAMNet's labels; ``pann_fixed`` stays its folder and runner name.
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ import numpy as np
 
 from rgasc.artefacts import METRICS_FILE
 from rgasc.errors import ArtefactError
+from rgasc.experiments.settings import teacher_title
 from rgasc.utils import write_json
 
 #: Inverse regularisation strengths tried by :func:`pann_fixed` (log-spaced).
 DEFAULT_CS: tuple[float, ...] = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0)
 METRICS = METRICS_FILE
+H5 = (".h5", ".hdf5")
 
 
 def _split_scores(
@@ -115,13 +119,27 @@ def event_lookup(cfg: Any) -> dict[str, Any]:
     return out
 
 
+def labels_teacher(path: str | Path | None) -> str | None:
+    """The ``teacher`` attribute of an HDF5 label file (``rgasc tag`` writes it), or None for
+    a CSV, a file without it or no file. Only the attributes are read."""
+    if path is None or not Path(path).is_file() or Path(path).suffix.lower() not in H5:
+        return None
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        value = f.attrs.get("teacher")
+    if isinstance(value, bytes):
+        value = value.decode()
+    return str(value) if value else None
+
+
 def _features(cfg: Any, names: list[str]) -> tuple[np.ndarray, str]:
     """Teacher embeddings of ``names`` when stored in the label file, else probabilities."""
     from rgasc.data.datasets import clip_key
     from rgasc.labels.files import read_labels
 
     path = Path(cfg.data.labels)
-    if path.suffix.lower() in (".h5", ".hdf5"):
+    if path.suffix.lower() in H5:
         import h5py
 
         with h5py.File(path, "r") as f:
@@ -185,7 +203,7 @@ def pann_fixed(cfg: Any, cs: Sequence[float] = DEFAULT_CS) -> dict[str, Any]:
     assert best is not None
     _, c_best, clf = best
     out: dict[str, Any] = {
-        "kind": "PANN fixed mode",
+        "kind": f"{teacher_title(labels_teacher(cfg.data.labels))} fixed mode",
         "method": f"multinomial logistic regression on standardised {source}",
         "input": source,
         "C": c_best,

@@ -206,12 +206,45 @@ _ABLATION = (  # name, label, lambdas, Table I row, Acc %
     ("scene_s_by_event_event", "L_scene + L_s_by_event + L_event", (1, 1, 1, 0), 6, 74.36),
 )
 _FINETUNE = "PANN fine-tuning (CNN14 init, L_scene only)"
+#: How a teacher (a label file's ``teacher`` attribute, :mod:`rgasc.teachers`) is named in a
+#: table; another name is shown as it is.
+TEACHER_TITLES = {
+    "panns-cnn14-16k": "PANN",
+    "panns-cnn14": "PANN",
+    "yamnet": "YAMNet",
+    "annotations": "Annotations",
+}
+
+
+def teacher_title(teacher: str | None) -> str:
+    """The name of the teacher-probability baseline's teacher in a table: "PANN" for a PANN
+    CNN14, "YAMNet", another teacher's own name, "Teacher" when the label file names none."""
+    if not teacher:
+        return "Teacher"
+    return TEACHER_TITLES.get(teacher, teacher)
+
+
+def fixed_mode_setting(teacher: str | None) -> Setting:
+    """Table III's "fixed mode" row: a linear classifier on the frozen teacher's outputs,
+    named after the teacher that made the label file (the paper's row is PANN's)."""
+    title = teacher_title(teacher)
+    pann = title == "PANN"
+    return Setting(
+        "pann_fixed",  # the folder name of earlier sweeps, whatever the teacher
+        f"{title} fixed mode (linear classifier on the frozen teacher)",
+        kind="pann_fixed",
+        paper=56.9,
+        paper_ref="Table III",
+        note="deterministic: one run" + ("" if pann else "; the paper's figure is PANN's"),
+        deterministic=True,
+    )
 
 
 def experiment_settings(
     name: str,
     grid: Sequence[Sequence[float]] | None = None,
     init_checkpoint: str | None = None,
+    teacher: str | None = None,
 ) -> list[Setting]:
     """The configurations of experiment ``name`` (one of :data:`EXPERIMENTS`).
 
@@ -219,6 +252,8 @@ def experiment_settings(
         grid: lambdas experiment: rows to run instead of Table II's (a row equal to one of
             Table II's gets its paper figure).
         init_checkpoint: baselines: CNN14 checkpoint of the fine-tuning row (else skipped).
+        teacher: baselines: the teacher of the label file (its ``teacher`` attribute), which
+            names the fixed-mode row (:func:`fixed_mode_setting`).
     """
     rgasc = Setting(
         "rgasc",
@@ -290,15 +325,7 @@ def experiment_settings(
                 paper_ref="Table III",
                 note="skipped: needs --init-checkpoint",
             )
-        fixed = Setting(
-            "pann_fixed",
-            "PANN fixed mode (linear classifier on the frozen teacher)",
-            kind="pann_fixed",
-            paper=56.9,
-            paper_ref="Table III",
-            note="deterministic: one run",
-            deterministic=True,
-        )
+        fixed = fixed_mode_setting(teacher)
         return [
             PUASC,
             LOOKUP,

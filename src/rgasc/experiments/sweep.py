@@ -255,7 +255,12 @@ def run_experiment(
 
     out = Path(out)
     ckpt = str(init_checkpoint) if init_checkpoint else None
-    settings = pick_configs(experiment_settings(name, grid=grid, init_checkpoint=ckpt), configs)
+    from rgasc.experiments.baselines import labels_teacher
+
+    # the fixed-mode baseline is named after the teacher that made the labels
+    teacher = labels_teacher(base.data.labels) if name == "baselines" else None
+    every = experiment_settings(name, grid=grid, init_checkpoint=ckpt, teacher=teacher)
+    settings = pick_configs(every, configs)
     _check_out(out, name, list(seeds), base)
     log(f"experiment {name}: {len(settings)} configurations x {len(seeds)} seed(s) -> {out}")
     records = run_sweep(settings, base, out, seeds, runners=runners, log=log)

@@ -328,7 +328,9 @@ def spread_footnote(rows: Sequence[Row]) -> str:
         f"seed, same split), in percentage points: mean and {100 * LEVEL:g} % paired t "
         'interval (mean ± t(0.975, n-1) · sd / √n, scipy.stats.t); verdict "no difference" '
         'when the interval covers 0, "higher"/"lower" when it excludes it, "n/a" with '
-        "fewer than 2 paired seeds. A deterministic row (run once) is paired with every seed."
+        'fewer than 2 paired seeds, "no spread: cannot tell" when every paired seed gives the '
+        "same difference (an interval of no width is no evidence). A deterministic row (run "
+        "once) is paired with every seed."
     )
     if _several_baselines(rows):
         text += " Each row is compared with the row its Δ names (vs #k)."

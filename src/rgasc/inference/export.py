@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -286,8 +287,60 @@ def model_summary(run_or_checkpoint: str | os.PathLike[str]) -> dict[str, Any]:
     return summary
 
 
+def flat_items(d: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested mappings as (dotted key, leaf value) pairs, in order: ``{"optim": {"lr": 1e-3}}``
+    -> ``[("optim.lr", 0.001)]``. An empty mapping is a leaf (shown as ``{}``)."""
+    out: list[tuple[str, Any]] = []
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping) and v:
+            out += flat_items(v, key + ".")
+        else:
+            out.append((key, v))
+    return out
+
+
+def one_based_epochs(d: Mapping[str, Any]) -> dict[str, Any]:
+    """``d`` with every stored 0-based ``epoch`` (Lightning's index, as best.pt keeps it) shown
+    as the 1-based ``selected_epoch`` a person counts, at any depth."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if k == "epoch" and isinstance(v, int) and not isinstance(v, bool):
+            out["selected_epoch"] = v + 1
+        else:
+            out[k] = one_based_epochs(v) if isinstance(v, Mapping) else v
+    return out
+
+
+def _value(v: Any, most: int = 8) -> str:
+    """A leaf as a person reads it: floats in 6 significant digits, lists comma-separated
+    (the first ``most`` of a longer one, and its length)."""
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, list | tuple):
+        head = ", ".join(_value(x) for x in v[:most])
+        return head if len(v) <= most else f"{head}, ... ({len(v)} values)"
+    return "-" if v is None else str(v)
+
+
+def aligned(title: str, d: Mapping[str, Any], width: int = 12) -> list[str]:
+    """``d`` flattened (:func:`flat_items`) as one line per leaf, keys and values in two
+    columns, the first line headed by ``title`` in a ``width``-wide first column."""
+    items = flat_items(d)
+    if not items:
+        return []
+    pad = max(len(k) for k, _ in items)
+    heads = [title] + [""] * (len(items) - 1)
+    return [
+        f"{h:<{width}}{k:<{pad}}  {_value(v)}".rstrip()
+        for h, (k, v) in zip(heads, items, strict=True)
+    ]
+
+
 def format_summary(s: dict[str, Any]) -> str:
-    """Human-readable lines of :func:`model_summary`."""
+    """Human-readable lines of :func:`model_summary`; nested training metadata flattened to
+    aligned ``key  value`` lines. The selected epoch is shown 1-based (``selected_epoch``;
+    the stored ``epoch`` is Lightning's 0-based index: :func:`one_based_epochs`)."""
     p, m, mc = s["parameters"], s["macs_per_10s_clip"], s["model_config"]
     fc = s["feature_config"]
     lines = [
@@ -306,10 +359,7 @@ def format_summary(s: dict[str, Any]) -> str:
         f"labels      {s['n_scenes']} scenes x {s['n_events']} events",
         f"scenes      {', '.join(s['scenes'])}",
     ]
-    t = s["training"]
-    if t:
-        lines.append("training    " + ", ".join(f"{k} {v}" for k, v in t.items()))
-    if "test" in s:
-        lines.append("test        " + ", ".join(f"{k} {v}" for k, v in s["test"].items()))
-    lines.append("versions    " + ", ".join(f"{k} {v}" for k, v in s["versions"].items()))
+    lines += aligned("training", one_based_epochs(s["training"]))
+    lines += aligned("test", s.get("test") or {})
+    lines += aligned("versions", s["versions"])
     return "\n".join(lines)

@@ -4,7 +4,9 @@ Enter at any layer:
 
 1. :func:`prepare_waveform` - any array, rate and channel count -> mono float32 at the model's
    rate (files go through :func:`rgasc.audio.load_audio`, which never assumes the input rate).
-2. :func:`window_starts` / :func:`cut_windows` - a recording -> (W, window) sample windows.
+2. :func:`window_starts` / :func:`cut_windows` - a recording -> (W, window) sample windows;
+   :class:`Windower` - the same windows from a recording arriving in chunks
+   (:mod:`rgasc.inference.windows`).
 3. :meth:`Predictor.features` - windows -> (W, T, F) standardised log-mel.
 4. :meth:`Predictor.forward` - log-mel -> scene probabilities (W, K), event probabilities (W, E).
 5. :func:`make_prediction` - per-window probabilities -> a :class:`Prediction`.
@@ -17,23 +19,36 @@ recording's scene probabilities are the **mean of its windows' probabilities** (
 its event probabilities; the mean keeps the evidence additive: the evidence terms of the mean
 equal the mean of the windows' terms). A recording no longer than one window gives one window,
 zero-padded at the end exactly as training clips were.
+
+Files are streamed (:meth:`Predictor.predict_files`): decoded a block of at most one window's
+frames at a time (:func:`rgasc.audio.stream_audio`: downmix per block, soxr's streaming
+resampler), cut into windows as the audio arrives (:class:`Windower`), windows sent to the model
+a batch at a time. The probabilities equal those of the whole-file path (the same samples reach
+the same windows). **Peak memory is bounded by the window, not the file**: besides the model,
+one decoded block (``window x file rate x channels x 4`` bytes), the windower's buffer (at most
+one window plus one resampled block at the model's rate) and one batch of windows with their
+log-mel (``batch_size x window`` samples): for 10-s windows at 32 kHz and a batch of 16, about
+25 MB, whether the recording lasts a minute or a day.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from rgasc.audio import fix_length, load_audio, resample, short_warning
+from rgasc.audio import fix_length, load_audio, resample, short_warning, stream_audio
 from rgasc.errors import AudioError, RgascError
 from rgasc.features import FeatureConfig
 from rgasc.features.normalize import EPS
+from rgasc.inference.windows import Windower as Windower  # re-exported: layer 2
+from rgasc.inference.windows import cut_windows as cut_windows
+from rgasc.inference.windows import window_starts as window_starts
 from rgasc.models.checkpoint import ModelInfo
 from rgasc.models.checkpoint import load_model as load_checkpoint
 from rgasc.models.two_tower import MIN_FRAMES
@@ -140,31 +155,6 @@ def prepare_waveform(x: np.ndarray | torch.Tensor, sr: int, target_sr: int) -> n
     return np.ascontiguousarray(resample(a, int(sr), target_sr), dtype=np.float32)
 
 
-# --- layer 2: windows ------------------------------------------------------------------------
-def window_starts(n_samples: int, window: int, hop: int) -> np.ndarray:
-    """Start samples of the windows covering a recording of ``n_samples``.
-
-    ``0, hop, 2*hop, ...`` while a whole window fits, then one window ending at the last
-    sample if audio is left over; a single window at 0 when the recording fits in one.
-
-    Returns:
-        int64 [W], increasing.
-    """
-    if window < 1 or hop < 1:
-        raise ValueError(f"window and hop must be >= 1 sample, got {window}, {hop}")
-    if n_samples <= window:
-        return np.zeros(1, np.int64)
-    starts = list(range(0, n_samples - window + 1, hop))
-    if starts[-1] + window < n_samples:
-        starts.append(n_samples - window)
-    return np.asarray(starts, np.int64)
-
-
-def cut_windows(x: np.ndarray, starts: Sequence[int] | np.ndarray, window: int) -> np.ndarray:
-    """x (samples,) -> float32 (len(starts), window), zero-padded at the end past the audio."""
-    return np.stack([fix_length(x[int(s) : int(s) + window], window) for s in starts])
-
-
 # --- layer 5: per-window outputs -> Prediction -------------------------------------------------
 def make_prediction(
     scene_probs: np.ndarray,
@@ -217,6 +207,77 @@ class _Pending:
     file: str | None
     x: np.ndarray
     starts: np.ndarray
+
+
+@dataclasses.dataclass(eq=False)
+class _Job:
+    """A streamed file: its windows' starts and outputs as they come back from the model."""
+
+    file: str
+    starts: list[int] = dataclasses.field(default_factory=list)
+    scenes: list[np.ndarray] = dataclasses.field(default_factory=list)
+    events: list[np.ndarray] = dataclasses.field(default_factory=list)
+    waiting: int = 0  # windows queued, not yet through the model
+    n_samples: int | None = None  # set when the file has been read to its end
+
+
+class _Queue:
+    """Windows of streamed files waiting for the model, and the files waiting for their
+    windows; hands back predictions in file order once a file is read and scored."""
+
+    def __init__(self, predictor: Predictor, batch_size: int) -> None:
+        self.p, self.bs = predictor, batch_size
+        self.windows: list[tuple[_Job, np.ndarray]] = []
+        self.jobs: list[_Job] = []
+
+    def add(self, job: _Job, windows: list[tuple[int, np.ndarray]]) -> None:
+        if not self.jobs or self.jobs[-1] is not job:
+            self.jobs.append(job)
+        for start, w in windows:
+            job.starts.append(start)
+            job.waiting += 1
+            self.windows.append((job, w))
+            if len(self.windows) >= self.bs:
+                self._score()
+
+    def drop(self, job: _Job) -> None:
+        """Forget a file that failed part-way (its windows and outputs)."""
+        self.windows = [(j, w) for j, w in self.windows if j is not job]
+        self.jobs = [j for j in self.jobs if j is not job]
+
+    def _score(self) -> None:
+        if not self.windows:
+            return
+        batch = torch.from_numpy(np.stack([w for _, w in self.windows]))
+        with torch.inference_mode():
+            s, e = self.p.forward(self.p.features(batch))
+        for (job, _), si, ei in zip(self.windows, s.cpu().numpy(), e.cpu().numpy(), strict=True):
+            job.scenes.append(si)
+            job.events.append(ei)
+            job.waiting -= 1
+        self.windows = []
+
+    def ready(self) -> Iterator[Prediction]:
+        """Predictions of the leading files that are read to the end and fully scored."""
+        while self.jobs and self.jobs[0].n_samples is not None and self.jobs[0].waiting == 0:
+            job = self.jobs.pop(0)
+            assert job.n_samples is not None
+            yield make_prediction(
+                np.stack(job.scenes),
+                np.stack(job.events),
+                np.asarray(job.starts, np.int64),
+                window=self.p.window,
+                n_samples=job.n_samples,
+                sample_rate=self.p.sample_rate,
+                info=self.p.info,
+                top_k=self.p.top_k,
+                file=job.file,
+            )
+
+    def flush(self) -> Iterator[Prediction]:
+        """Score what is queued; then every finished file's prediction."""
+        self._score()
+        yield from self.ready()
 
 
 # --- layers 3, 4, 6: the predictor ---------------------------------------------------------------
@@ -307,12 +368,19 @@ class Predictor:
         return next(self._run([_Pending(file, y, window_starts(len(y), self.window, self.hop))]))
 
     def load(self, path: str | os.PathLike[str]) -> np.ndarray:
-        """Decode a file to mono float32 at the model's rate (raises an AudioError subclass)."""
+        """Decode a whole file to mono float32 at the model's rate (raises an AudioError
+        subclass); :meth:`predict_file` streams instead."""
         return load_audio(path, sr=self.sample_rate)[0]
 
+    def stream(self, path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
+        """A file as mono float32 chunks at the model's rate, read at most one window's frames
+        at a time (:func:`rgasc.audio.stream_audio`)."""
+        return stream_audio(path, self.sample_rate, self.window / self.sample_rate)
+
     def predict_file(self, path: str | os.PathLike[str]) -> Prediction:
-        """Classify one audio file (raises an AudioError subclass naming it if unreadable)."""
-        return self.predict_waveform(self.load(path), self.sample_rate, file=str(path))
+        """Classify one audio file, streamed (memory bounded by the window, not the file);
+        raises an AudioError subclass naming it if unreadable."""
+        return next(self.predict_files([path]))
 
     def predict_files(
         self,
@@ -323,7 +391,8 @@ class Predictor:
         skip_bad: bool = False,
         on_bad: Callable[[str, AudioError], None] | None = None,
     ) -> Iterator[Prediction]:
-        """Classify many files in order; windows of several files share a model call.
+        """Classify many files in order, each streamed window by window; windows of several
+        files share a model call.
 
         Args:
             batch_size: windows per model call (default: the predictor's).
@@ -334,23 +403,25 @@ class Predictor:
         from tqdm import tqdm
 
         bs = self.batch_size if batch_size is None else max(1, int(batch_size))
-        items = list(paths)
-        pending: list[_Pending] = []
-        for path in tqdm(items, disable=not progress, unit="file", desc="predict"):
+        queue = _Queue(self, bs)
+        for path in tqdm(list(paths), disable=not progress, unit="file", desc="predict"):
+            job = _Job(str(path))
             try:
-                x = self.load(path)
+                windower = Windower(self.window, self.hop)
+                for chunk in self.stream(path):
+                    queue.add(job, windower.push(chunk))
+                queue.add(job, windower.finish())
             except AudioError as e:
+                queue.drop(job)
                 if not skip_bad:
-                    yield from self._run(pending)  # never lose the work already done
+                    yield from queue.flush()  # never lose the work already done
                     raise
                 if on_bad is not None:
                     on_bad(str(path), e)
                 continue
-            pending.append(_Pending(str(path), x, window_starts(len(x), self.window, self.hop)))
-            if sum(len(p.starts) for p in pending) >= bs:
-                yield from self._run(pending)
-                pending = []
-        yield from self._run(pending)
+            job.n_samples = windower.n_samples
+            yield from queue.ready()
+        yield from queue.flush()
 
     def _run(self, pending: list[_Pending]) -> Iterator[Prediction]:
         """Windows of all pending recordings through the model in batches, then aggregate."""

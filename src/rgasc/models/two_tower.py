@@ -50,8 +50,9 @@ class RGASC(nn.Module):
 
     ``forward(x)``: ``x`` (B, T, F) log-mel (standardised for cnn14, as computed for yamnet),
     T and F >= 32 -> :class:`TwoTowerOutput`. Weights are He-uniform initialised
-    (:func:`rgasc.models.blocks.he_uniform_`); :mod:`rgasc.models.transfer` copies pretrained
-    weights in (CNN14's, YAMNet's).
+    (:func:`rgasc.models.blocks.he_uniform_`) but for the scene output layer, which starts at
+    zero (every scene equally likely); :mod:`rgasc.models.transfer` copies pretrained weights
+    in (CNN14's, YAMNet's; never into that new layer).
     """
 
     def __init__(self, cfg: ModelConfig) -> None:
@@ -75,6 +76,13 @@ class RGASC(nn.Module):
         self.mean_pool: bool = bb.mean_pool
 
         he_uniform_(self)
+        # The scene head starts at the uniform guess (logits 0, cross-entropy ln K): with
+        # He-uniform's ReLU gain the logits started with std ~2.7 and the cross-entropy at
+        # 3-6 against ln 10 = 2.3, a first stretch of training spent undoing the init. Zeros
+        # draw no random numbers, so every other layer starts as before for a seed; the
+        # gradient reaches the layer (through the embedding) from the first step.
+        nn.init.zeros_(self.scene_out.weight)
+        nn.init.zeros_(self.scene_out.bias)
 
     def _pool(self, x: Tensor) -> Tensor:
         """(B, C, T', F') -> (B, C): the backbone's clip pooling."""

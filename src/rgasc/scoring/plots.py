@@ -165,19 +165,74 @@ def _series(
                 acc[str(name)][float(xv)].append(float(val))
             except (TypeError, ValueError):
                 continue
+    # Lightning's epochs are 0-based; a person counts the first epoch as 1
+    shift = 1.0 if x_key == "epoch" else 0.0
     out = {}
     for name, pts in acc.items():
-        xs = np.array(sorted(pts), dtype=np.float64)
-        out[name] = (xs, np.array([np.mean(pts[x]) for x in xs], dtype=np.float64))
+        keys = sorted(pts)
+        xs = np.array(keys, dtype=np.float64) + shift
+        out[name] = (xs, np.array([np.mean(pts[k]) for k in keys], dtype=np.float64))
     return x_key, out
+
+
+#: Line styles of the splits of a curves panel (colour tells the term, line style the split).
+SPLIT_STYLES = ("-", "--", ":", "-.", (0, (5, 1)), (0, (1, 1)), (0, (3, 1, 1, 1, 1, 1)))
+
+
+def _split_term(name: str) -> tuple[str, str]:
+    """("val", "loss_scene") of "val/loss_scene"; ("", name) for a name without a split."""
+    split, _, term = name.rpartition("/")
+    return split, term
+
+
+def curve_panels(names: Sequence[str]) -> list[tuple[str, list[str]]]:
+    """The panels of :func:`curves_figure` and their series, in order, empty panels left out.
+
+    "loss": every name with "loss" in it (log loss included); "accuracy": names whose last
+    part has "acc" in it (``macro_acc``, ``acc``); "learning rate": ``*/lr``. Anything else
+    (a clip count such as ``val/n``, on another scale) is not drawn: it would flatten the
+    accuracies.
+    """
+    panels: dict[str, list[str]] = {"loss": [], "accuracy": [], "learning rate": []}
+    for name in sorted(names):
+        term = _split_term(name)[1].lower()
+        if "loss" in name.lower():
+            panels["loss"].append(name)
+        elif term == "lr":
+            panels["learning rate"].append(name)
+        elif "acc" in term:
+            panels["accuracy"].append(name)
+    return [(p, v) for p, v in panels.items() if v]
+
+
+def curve_styles(names: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """A distinct (colour, line style) per series of one panel: the colour from the term
+    (``loss_scene``), the line style from the split (``train``, ``val``, ``val_ema``), so the
+    same term on two splits shares a colour and differs in style.
+
+    Returns ``{name: {"color": rgba, "linestyle": style}}``; pairs are unique for up to 20
+    terms and 7 splits.
+    """
+    parts = {n: _split_term(n) for n in names}
+    terms = sorted({t for _, t in parts.values()})
+    splits = sorted({s for s, _ in parts.values()})
+    colours = _palette(len(terms))
+    return {
+        n: {
+            "color": colours[terms.index(t)],
+            "linestyle": SPLIT_STYLES[splits.index(s) % len(SPLIT_STYLES)],
+        }
+        for n, (s, t) in parts.items()
+    }
 
 
 def curves_figure(
     history: Mapping[str, Sequence[float]] | Sequence[Mapping[str, Any]] | str | os.PathLike[str],
     title: str = "Training curves",
 ) -> Figure:
-    """Training curves: losses on the left, every other metric (accuracies...) beside them,
-    and the learning rate (``*/lr``, e.g. ``train/lr``) on a third panel when it was logged.
+    """Training curves: losses, accuracies and the learning rate (``*/lr``, when it was
+    logged) on panels of their own (:func:`curve_panels`), styled by :func:`curve_styles`.
+    Epochs are numbered from 1.
 
     Args:
         history: ``{name: values per epoch}``, the rows of a Lightning CSV log (dicts with
@@ -186,23 +241,20 @@ def curves_figure(
     if isinstance(history, str | os.PathLike):
         history = read_csv_log(history)
     x_label, series = _series(history)
-    losses = {k: v for k, v in series.items() if "loss" in k.lower()}
-    # the lr has its own scale (1e-3 and below): a panel of its own
-    rates = {k: v for k, v in series.items() if k.rsplit("/", 1)[-1].lower() == "lr"}
-    others = {k: v for k, v in series.items() if k not in losses and k not in rates}
-    groups = (("loss", losses), ("metric", others), ("learning rate", rates))
-    panels = [(n, s) for n, s in groups if s] or [("value", {})]
+    panels = curve_panels(list(series)) or [("value", [])]
     fig = new_figure(5.5 * len(panels), 4.0)
-    for i, (ylabel, group) in enumerate(panels):
+    for i, (ylabel, names) in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), i + 1)
-        for name in sorted(group):
-            xs, ys = group[name]
-            ax.plot(xs, ys, marker="o" if xs.size < 30 else None, ms=3, label=name)
+        styles = curve_styles(names)
+        for name in names:
+            xs, ys = series[name]
+            marker = "o" if xs.size < 30 else None
+            ax.plot(xs, ys, marker=marker, ms=3, label=name, **styles[name])
         ax.set_xlabel(x_label)
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
-        if group:
-            ax.legend(fontsize=7)
+        if names:
+            ax.legend(fontsize=7, ncol=2 if len(names) > 6 else 1)
     fig.suptitle(title)
     return fig
 

@@ -13,6 +13,11 @@ Run folder (``cfg.out``)::
     logs/tensorboard/        TensorBoard events
     metrics.json             val and test scores of the selected model, its epoch, the selection
 
+Epochs are counted from 1 in what a person reads (progress bar, messages, metrics.json's
+``selected_epoch``, tables). Lightning's 0-based epoch index stays where files are keyed by it:
+the CSV log's ``epoch`` column, best.pt's ``extra["epoch"]`` and metrics.json's ``best_epoch``
+(``selected_epoch - 1``, kept for readers of earlier runs).
+
 The model is selected on the validation split carved from the training fold (macro accuracy,
 evaluated every epoch); the test split is scored once, at the end. ``select_on="test"`` is the
 authors' protocol and is labelled as test-set selection in config.yaml and metrics.json.
@@ -50,7 +55,8 @@ from rgasc.train.loop.data import RGASCDataModule
 from rgasc.train.loop.logs import CSV_DIR, LOG_DIR, next_session, write_merged_log
 from rgasc.train.loop.module import RGASCModule
 from rgasc.train.loop.reproducible import AtomicCheckpointIO, ReproducibleEpochs, last_checkpoint
-from rgasc.train.loop.session import fit, make_trainer
+from rgasc.train.loop.session import EpochBar, check_run_folder, finished_message, fit, make_trainer
+from rgasc.train.loop.session import finished as finished  # re-exported for the CLI
 from rgasc.utils import json_safe, package_versions, write_json
 
 CHECKPOINTS = CHECKPOINTS_DIR
@@ -90,30 +96,6 @@ def lightning_strategy(cfg: TrainConfig) -> str:
     if rt.strategy in ("ddp", "auto") and multi and 0.0 in cfg.loss.lambdas:
         return "ddp_find_unused_parameters_true"
     return rt.strategy
-
-
-def _check_run_folder(cfg: TrainConfig, resume: bool) -> Path:
-    run = Path(cfg.out)
-    last = run / LAST_CKPT
-    if resume:
-        if not last.is_file():
-            raise ArtefactError(
-                f"{last}: missing, nothing to resume; start the run without --resume"
-            )
-        saved = load_run_config(run).identity()
-        now = cfg.identity()
-        diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
-        if diff:
-            raise ArtefactError(
-                f"{run / CONFIG_FILE}: the run was made with other settings for {diff}; resume "
-                "with the same options (only epochs and runtime options may change) or "
-                "start a new run with another --out"
-            )
-    elif last.is_file() or (run / BEST).is_file():
-        raise ArtefactError(
-            f"{run}: already holds a run; continue it with --resume or choose another --out"
-        )
-    return run
 
 
 def _write_config(
@@ -234,7 +216,11 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
         ArtefactError / LabelSpaceError for missing or disagreeing inputs and run folders.
     """
     cfg = cfg.resolved()
-    run = _check_run_folder(cfg, resume)
+    run = check_run_folder(cfg, resume)
+    done = finished_message(run, cfg.optim.epochs) if resume else None
+    if done is not None:  # nothing to train: metrics.json already scores these weights
+        warnings.warn(done, RgascWarning, stacklevel=2)
+        return run
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     dm = RGASCDataModule(cfg)
     if resume:
@@ -285,6 +271,7 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> Path:
             last_checkpoint(run / CHECKPOINTS),
             ReproducibleEpochs(cfg.seed, dm.epoch_clock),
             *choice.callbacks,
+            *([EpochBar()] if rt.progress_bar else []),
         ],
         plugins=[AtomicCheckpointIO()],
         log_every_n_steps=rt.log_every_n_steps,
@@ -407,7 +394,8 @@ def finish(
         "run": str(run),
         "selection_split": cfg.optim.select_on,
         "selection": cfg.selection_label,
-        "best_epoch": best_epoch,  # 0-based, as in the CSV log
+        "selected_epoch": best_epoch + 1,  # 1-based: the epoch a person reads
+        "best_epoch": best_epoch,  # 0-based, as in the CSV log and best.pt
         "best_selection_macro_accuracy": best_score,
         "epochs_trained": epochs_trained,
         "val": _scores(model, dm, "val", device, cfg),
@@ -466,7 +454,8 @@ def _score_rules(
         epoch, sel_score, _ = choice.restore(module, *restore_args, rule=r)
         model = module.model.cpu().eval()
         out[r] = {
-            "epoch": epoch,
+            "selected_epoch": epoch + 1,
+            "epoch": epoch,  # 0-based
             "selection_macro_accuracy": sel_score,
             "val": _scores(model, dm, "val", device, cfg),
             "test": _scores(model, dm, "test", device, cfg),

@@ -11,7 +11,7 @@ import torch
 
 from helpers.training import TinyInputs, tiny_config
 from rgasc.config import field_default, field_paths, load_yaml
-from rgasc.errors import ConfigError
+from rgasc.errors import ConfigError, RgascWarning
 from rgasc.experiments.sweep import run_identity
 from rgasc.scoring.plots import curves_figure
 from rgasc.train import TrainConfig
@@ -121,9 +121,14 @@ def test_recipe_options_are_validated() -> None:
 #: random draw now come from (seed, epoch), a deliberate change of the random stream.
 #: The event tower's mAP moved from ``event_mAP`` to ``event_vs_teacher.mAP`` when training and
 #: ``rgasc evaluate`` started sharing one scoring function (issue 22); the values did not move.
+#: Re-pinned when the scene output layer started at zero (issue 24, the uniform guess; val/test
+#: log loss were 1.0998678108744935 / 1.1002846542722968, test mAP 0.4063912938912939): with
+#: that layer's He-uniform draw put back, this code gave the old values again (val log loss
+#: within 4e-8, both mAPs equal). The paper recipe has no weight decay and no scheduler, so the
+#: other training changes of that issue do not reach it.
 PRE_CHANGE = {
-    "val": {"log_loss": 1.0998678108744935, "event_vs_teacher.mAP": 0.48055555555555557},
-    "test": {"log_loss": 1.1002846542722968, "event_vs_teacher.mAP": 0.4063912938912939},
+    "val": {"log_loss": 1.0986365413579664, "event_vs_teacher.mAP": 0.48055555555555557},
+    "test": {"log_loss": 1.0985959514262809, "event_vs_teacher.mAP": 0.4283820346320346},
 }
 
 
@@ -134,7 +139,7 @@ def test_paper_recipe_reproduces_the_pre_change_run(
         tiny_inputs, tmp_path / "run", {"runtime.deterministic": True, "recipe": "paper"}
     )
     m = read_json(train(cfg) / "metrics.json")
-    assert m["best_epoch"] == 0 and m["epochs_trained"] == 2
+    assert m["best_epoch"] == 0 and m["epochs_trained"] == 2 and m["selected_epoch"] == 1
     for split, want in PRE_CHANGE.items():
         for key, value in want.items():
             got = m[split]
@@ -161,8 +166,9 @@ def test_modern_run_writes_every_artefact_is_seeded_and_resumes(
     for key in states[0]:
         torch.testing.assert_close(states[0][key], states[1][key], rtol=0, atol=0)
     run = runs[0]
-    # resume to 2 epochs: the schedule continues from the checkpoint's step
-    train(tiny_config(tiny_inputs, run, {**changes, "optim.epochs": 2}), resume=True)
+    # resume to 2 epochs: the schedule keeps its planned 3 steps, the added epoch says so
+    with pytest.warns(RgascWarning, match="keeps the 3 optimiser steps it was planned for"):
+        train(tiny_config(tiny_inputs, run, {**changes, "optim.epochs": 2}), resume=True)
     for name in (
         "config.yaml",
         "metrics.json",
@@ -182,7 +188,9 @@ def test_modern_run_writes_every_artefact_is_seeded_and_resumes(
     assert m["epochs_trained"] == 2 and 0.0 <= m["test"]["macro_accuracy"] <= 1.0
     rows = _rows(run / "logs" / "metrics.csv")
     lr = {r["epoch"]: float(r["train/lr"]) for r in rows if r.get("train/lr")}
-    # 3 steps an epoch, 6 planned at the resume: the cosine decays from 1e-3 towards 1e-5
-    assert set(lr) == {"0", "1"} and 1e-5 < lr["1"] < lr["0"] <= 1e-3
+    # 3 steps an epoch, 3 planned by the first session: its cosine went from 1e-3 down to the
+    # floor 1e-5 (mean 5.05e-4), and the added epoch stays at the floor, no jump back up
+    assert set(lr) == {"0", "1"} and lr["0"] == pytest.approx((1e-3 + 5.05e-4 + 1e-5) / 3)
+    assert lr["1"] == pytest.approx(1e-5)
     fig = curves_figure(run / "logs" / "metrics.csv")
-    assert [ax.get_ylabel() for ax in fig.axes] == ["loss", "metric", "learning rate"]
+    assert [ax.get_ylabel() for ax in fig.axes] == ["loss", "accuracy", "learning rate"]

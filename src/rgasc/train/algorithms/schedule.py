@@ -4,18 +4,28 @@
 ``OptimConfig`` into the optimiser and, when the lr changes over the run, a per-step
 ``LambdaLR``. The paper's settings (Adam, constant lr, no warm-up) give a bare
 ``torch.optim.Adam`` and no scheduler, so the paper's runs carry no trace of these options.
+
+On resume the schedule keeps the length it was planned with: the first session's optimiser
+steps (:class:`PlannedLr` is saved in every checkpoint with the scheduler's state). A run made
+longer with ``--resume --epochs M`` therefore continues the planned curve, and trains the steps
+past its end at the floor (case 3 of :func:`lr_at`); the lr never jumps back up. To decay over
+more epochs, start a new run with them.
+
+Weight decay (:func:`param_groups`) skips what it must not shrink towards 0: biases, the
+normalisation layers' scales and shifts, and a learned relation matrix (its raw parameter at 0
+is softplus(0) = 0.69, not an empty relation).
 """
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
 from torch import nn
 
+from rgasc.models import RelationPrior
 from rgasc.train.config.recipes import Optimizer, Schedule
 from rgasc.train.config.tree import OptimConfig
 
@@ -64,9 +74,40 @@ def lr_at(
     return floor * lr + (1.0 - floor) * lr * c
 
 
-def _factor(step: int, **kwargs: Any) -> float:
-    """``lr_at`` as the multiplier of the base lr that ``LambdaLR`` wants (lr = 1)."""
-    return lr_at(step, lr=1.0, **kwargs)
+class PlannedLr:
+    """``lr_at`` as the multiplier of the base lr that ``LambdaLR`` wants (lr = 1), with the
+    plan it was made for as plain attributes.
+
+    ``LambdaLR.state_dict`` stores a callable object's ``__dict__`` (a function's or a
+    ``functools.partial``'s arguments are not stored), so a checkpoint carries the planned
+    ``total_steps`` and a resumed session's ``load_state_dict`` puts it back over the length the
+    new session computed from its own epochs. Plain ints, floats and a str: Lightning loads
+    checkpoints with ``weights_only=True``.
+    """
+
+    def __init__(self, total_steps: int, warmup_steps: int, schedule: str, floor: float) -> None:
+        self.total_steps = int(total_steps)
+        self.warmup_steps = int(warmup_steps)
+        self.schedule = str(schedule)
+        self.floor = float(floor)
+
+    def __call__(self, step: int) -> float:
+        return lr_at(
+            step,
+            lr=1.0,
+            total_steps=self.total_steps,
+            warmup_steps=self.warmup_steps,
+            schedule=self.schedule,
+            floor=self.floor,
+        )
+
+
+def planned_steps(scheduler: torch.optim.lr_scheduler.LRScheduler | None) -> int | None:
+    """The optimiser steps a scheduler of :func:`build_optimizer` was planned for (after a
+    resume: the first session's), or None when there is no such plan."""
+    fns = getattr(scheduler, "lr_lambdas", None) or []
+    plans = [f.total_steps for f in fns if isinstance(f, PlannedLr)]
+    return plans[0] if plans else None
 
 
 def needs_scheduler(cfg: OptimConfig) -> bool:
@@ -74,21 +115,60 @@ def needs_scheduler(cfg: OptimConfig) -> bool:
     return cfg.warmup > 0 or cfg.schedule != Schedule.CONSTANT
 
 
+#: Modules whose own parameters weight decay skips: the normalisation layers (a scale pulled
+#: towards 0 silences a channel) and the relation prior (R_SE is data, not a weight to shrink).
+_NO_DECAY_MODULES = (
+    nn.modules.batchnorm._NormBase,
+    nn.LayerNorm,
+    nn.GroupNorm,
+    RelationPrior,
+)
+
+
+def decay_exempt(module: nn.Module) -> list[nn.Parameter]:
+    """The parameters of ``module`` that weight decay must skip: every bias, the parameters of
+    normalisation layers, and a learned relation matrix (:class:`RelationPrior` ``raw``)."""
+    out: dict[int, nn.Parameter] = {}
+    for m in module.modules():
+        for name, p in m.named_parameters(recurse=False):
+            if name == "bias" or isinstance(m, _NO_DECAY_MODULES):
+                out[id(p)] = p
+    return list(out.values())
+
+
 def param_groups(
-    stages: Iterable[nn.Parameter], others: Iterable[nn.Parameter], cfg: OptimConfig
+    stages: Iterable[nn.Parameter],
+    others: Iterable[nn.Parameter],
+    cfg: OptimConfig,
+    no_decay: Iterable[nn.Parameter] = (),
 ) -> list[dict[str, Any]]:
     """Optimiser parameter groups: the backbone's stages at ``stage_lr_scale`` x lr, the rest
     (heads, a learned R_SE) at lr; frozen parameters (``requires_grad`` False) left out.
 
-    One group when the scale is 1 (the paper's single Adam over every parameter)."""
+    One group when the scale is 1 (the paper's single Adam over every parameter). With
+    ``cfg.weight_decay > 0`` each group is split in two, the ``no_decay`` parameters
+    (:func:`decay_exempt`) going to a copy with ``weight_decay`` 0 placed right after it; the
+    first group stays the stages' (or the only) group, whose lr the training log shows.
+    """
     stages = [p for p in stages if p.requires_grad]
     others = [p for p in others if p.requires_grad]
     if cfg.stage_lr_scale == 1.0:
-        return [{"params": stages + others}]
-    return [
-        {"params": stages, "lr": cfg.lr * cfg.stage_lr_scale},
-        {"params": others, "lr": cfg.lr},
-    ]
+        groups: list[dict[str, Any]] = [{"params": stages + others}]
+    else:
+        groups = [
+            {"params": stages, "lr": cfg.lr * cfg.stage_lr_scale},
+            {"params": others, "lr": cfg.lr},
+        ]
+    exempt = {id(p) for p in no_decay}
+    if cfg.weight_decay == 0 or not exempt:
+        return groups  # no decay to skip: the groups as they always were
+    split: list[dict[str, Any]] = []
+    for g in groups:
+        split.append({**g, "params": [p for p in g["params"] if id(p) not in exempt]})
+        split.append(
+            {**g, "params": [p for p in g["params"] if id(p) in exempt], "weight_decay": 0.0}
+        )
+    return split
 
 
 def build_optimizer(
@@ -102,7 +182,8 @@ def build_optimizer(
         params: the parameters (a learnable R_SE included), or groups of them
             (:func:`param_groups`: a group's own ``lr`` is its peak; the schedule scales each).
         cfg: optimiser, lr, weight decay and schedule.
-        total_steps: optimiser steps of the run; needed when :func:`needs_scheduler`.
+        total_steps: optimiser steps of the run; needed when :func:`needs_scheduler`. On
+            resume, the plan saved in the checkpoint replaces it (:class:`PlannedLr`).
     """
     items: list[Any] = list(params)
     if cfg.optimizer == Optimizer.ADAMW:
@@ -117,11 +198,7 @@ def build_optimizer(
         return opt, None
     if total_steps is None or total_steps < 1:
         raise ValueError(f"a {cfg.schedule} schedule needs the run's steps, got {total_steps}")
-    fn = functools.partial(
-        _factor,
-        total_steps=total_steps,
-        warmup_steps=warmup_steps(total_steps, cfg.warmup),
-        schedule=cfg.schedule,
-        floor=cfg.lr_floor,
-    )
-    return opt, torch.optim.lr_scheduler.LambdaLR(opt, fn)
+    fn = PlannedLr(total_steps, warmup_steps(total_steps, cfg.warmup), cfg.schedule, cfg.lr_floor)
+    # one lambda per group (a copy each): LambdaLR restores each group's own saved plan
+    fns: list[Callable[[int], float]] = [PlannedLr(**vars(fn)) for _ in opt.param_groups]
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, fns)

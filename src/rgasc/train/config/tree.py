@@ -137,9 +137,14 @@ class OptimConfig(Config):
     """Optimisation and model selection: Adam with the paper's lr 1e-3, batch 64, 100 epochs by
     default. The lr per step (:func:`rgasc.train.algorithms.schedule.lr_at`): linear warm-up
     over ``warmup`` (a fraction of all steps), then constant (the paper), cosine or linear decay
-    to ``lr_floor`` x lr at the last step."""
+    to ``lr_floor`` x lr at the last step. A resumed run keeps the schedule's planned length
+    (the first session's steps): epochs added on resume train at the floor."""
 
-    epochs: int = option(100, help="Epochs. A resumed run keeps its own unless given.")
+    epochs: int = option(
+        100,
+        help="Epochs. A resumed run keeps its own unless given; epochs added on resume keep "
+        "the planned lr schedule (its floor after its end).",
+    )
     batch_size: int = option(64, help="Clips per batch.")
     lr: float = option(1e-3, help="Learning rate (the peak, after the warm-up).")
     select_on: SelectOn = option(

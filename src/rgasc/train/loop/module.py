@@ -19,6 +19,7 @@ predictions (same macro mean over the classes present, same clipping of the log 
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import lightning as L
@@ -28,12 +29,19 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassConfusionMatrix
 
+from rgasc.errors import RgascWarning
 from rgasc.models import RGASC, RelationPrior
 from rgasc.models.two_tower import tower_parameters
 from rgasc.scoring.metrics import LOG_LOSS_EPS
 from rgasc.train.algorithms.augment import BatchAugment
 from rgasc.train.algorithms.losses import TERMS, LossConfig, total_loss
-from rgasc.train.algorithms.schedule import build_optimizer, needs_scheduler, param_groups
+from rgasc.train.algorithms.schedule import (
+    build_optimizer,
+    decay_exempt,
+    needs_scheduler,
+    param_groups,
+    planned_steps,
+)
 from rgasc.train.config.tree import OptimConfig
 
 Batch = tuple[Tensor, Tensor, Tensor]  # x [B, T, F], scene ids [B], event targets [B, E]
@@ -159,6 +167,22 @@ class RGASCModule(L.LightningModule):
         self._lr_sum += float(self.optimizers().param_groups[0]["lr"])  # type: ignore[union-attr]
         self._lr_steps += 1
 
+    def on_train_start(self) -> None:
+        # after a resume's restore: the scheduler holds the plan of the first session
+        # (rgasc.train.algorithms.schedule.PlannedLr), which a longer run outlives
+        planned = planned_steps(self.lr_schedulers())  # type: ignore[arg-type]
+        total = int(self.trainer.estimated_stepping_batches)
+        if planned is not None and planned < total and self.global_rank == 0:
+            cfg = self.optim_config
+            warnings.warn(
+                f"the {cfg.schedule} lr schedule keeps the {planned} optimiser steps it was "
+                f"planned for; the {total - planned} steps this resumed run adds train at its "
+                f"floor lr {cfg.lr_floor * cfg.lr:.3g} (lr_floor x lr). To decay over more "
+                "epochs, start a new run with them.",
+                RgascWarning,
+                stacklevel=2,
+            )
+
     def on_train_epoch_end(self) -> None:
         if self._lr_steps:
             self.log("train/lr", self._lr_sum / self._lr_steps, on_step=False, on_epoch=True)
@@ -172,7 +196,8 @@ class RGASCModule(L.LightningModule):
         stages = tower_parameters(self.model, "stages")
         staged = {id(p) for p in stages}
         others = [p for p in self.parameters() if id(p) not in staged]
-        opt, scheduler = build_optimizer(param_groups(stages, others, cfg), cfg, total)
+        groups = param_groups(stages, others, cfg, no_decay=decay_exempt(self))
+        opt, scheduler = build_optimizer(groups, cfg, total)
         if scheduler is None:
             return opt  # the paper: a fixed lr, no scheduler
         return {"optimizer": opt, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
