@@ -213,7 +213,8 @@ def demo(
     ] = Path("rgasc-demo"),
     **options: Any,
 ) -> None:
-    """Offline end-to-end run on a synthetic corpus (or --dataset): puASC vs RGASC, report.md."""
+    """End-to-end run on real recordings (or the synthetic corpus, or --dataset): puASC vs
+    RGASC beside the teacher's probe and lookup, report.md."""
     from rgasc.demo.run import run_demo
 
     changes = config_changes(DemoConfig, options)

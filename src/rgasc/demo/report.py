@@ -15,6 +15,7 @@ from typing import Any
 from rgasc.artefacts import CONFIG_FILE, LOOKUP_FILE, METRICS_FILE, eval_dir
 from rgasc.experiments.stats import ONE_SEED, comparison_sentence, paired_comparison
 from rgasc.experiments.tables import markdown_table
+from rgasc.report.sources import selected_epoch
 from rgasc.utils import read_json, write_json, write_text_atomic
 
 PLOTS = (("confusion", "confusion.png"), ("t-SNE", "tsne.png"), ("curves", "curves.png"))
@@ -51,7 +52,7 @@ def _model_run(run: Path, seed: int) -> dict[str, Any]:
         "test_overall": ev.get("overall_accuracy"),
         "test_log_loss": ev.get("log_loss"),
         "n_test": ev.get("n"),
-        "best_epoch": m.get("best_epoch"),
+        "selected_epoch": selected_epoch(m),
         "epochs_trained": m.get("epochs_trained"),
         "train_seconds": m.get("train_seconds"),
         "selection": m.get("selection", ""),
@@ -98,7 +99,7 @@ def collect(
                 "test_overall": _mean([r["test_overall"] for r in runs]),
                 "test_log_loss": _mean([r["test_log_loss"] for r in runs]),
                 "n_test": first["n_test"],
-                "best_epoch": ", ".join(str(r["best_epoch"]) for r in runs),
+                "selected_epoch": ", ".join(str(r["selected_epoch"]) for r in runs),
                 "train_seconds": _mean([r["train_seconds"] for r in runs]),
                 "selection": first["selection"],
                 "per_class": {
@@ -205,7 +206,7 @@ def report_markdown(
             acc(m),
             _pc(m["test_overall"]),
             _num(m["test_log_loss"]),
-            str(m["best_epoch"]),
+            str(m["selected_epoch"]),
             _num(m["train_seconds"], 0),
         ]
         for m in models
@@ -246,7 +247,7 @@ def report_markdown(
                 "test macro acc %" + (" (mean ± sd over seeds)" if n_seeds > 1 else ""),
                 "test overall acc %",
                 "test log loss",
-                "selected epoch (per seed)",
+                "selected epoch (1-based, per seed)",
                 "train s (mean)",
             ],
             body,

@@ -230,7 +230,8 @@ def evaluate_run(
         "selection_split": selection["split"],
         "selection": selection["note"],
         "selection_rule": selection["rule"],
-        "best_epoch": info.extra.get("epoch"),
+        "best_epoch": info.extra.get("epoch"),  # 0-based, as Lightning and best.pt count
+        "selected_epoch": None if info.extra.get("epoch") is None else info.extra["epoch"] + 1,
         # unseen = devices the training fold lacks (registry list, else derived from the folds)
         **score_split(
             y,

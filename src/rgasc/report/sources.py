@@ -228,8 +228,9 @@ def headline(metrics: Mapping[str, Any]) -> list[tuple[str, str]]:
     if "mAP" in ev:
         out.append(("event tower vs teacher: mAP", _num(ev.get("mAP"))))
         out.append(("event tower vs teacher: mean clip AUC", _num(ev.get("mean_clip_auc"))))
-    if metrics.get("best_epoch") is not None:
-        out.append(("selected epoch (0-based)", str(metrics["best_epoch"])))
+    epoch = selected_epoch(metrics)
+    if epoch is not None:
+        out.append(("selected epoch", str(epoch)))
     if metrics.get("selection"):
         out.append(("selection", str(metrics["selection"])))
     return out
@@ -264,3 +265,13 @@ def device_table(metrics: Mapping[str, Any]) -> list[dict[str, str]]:
                 }
             )
     return rows
+
+
+def selected_epoch(metrics: Mapping[str, Any]) -> int | None:
+    """The 1-based epoch whose weights were selected: ``selected_epoch``, or the stored
+    0-based ``best_epoch`` + 1 (runs and evaluations written before selected_epoch)."""
+    if metrics.get("selected_epoch") is not None:
+        return int(metrics["selected_epoch"])
+    if metrics.get("best_epoch") is not None:
+        return int(metrics["best_epoch"]) + 1
+    return None
