@@ -144,9 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             lines += ["", "| clip | RMS / peak dBFS | " + " | ".join(args.rules) + " |"]
             lines.append("|---|---|" + "---|" * len(args.rules))
             for name, row in tops.items():
-                cells = [
-                    "; ".join(f"{e} {p:.2f}" for e, p in row[rule]) for rule in args.rules
-                ]
+                cells = ["; ".join(f"{e} {p:.2f}" for e, p in row[rule]) for rule in args.rules]
                 lines.append(
                     f"| {name} | {row['rms_dbfs']} / {row['peak_dbfs']} | "
                     + " | ".join(cells)

@@ -175,3 +175,18 @@ def installed_versions(names: Sequence[str] = TEACHER_LIBRARIES) -> dict[str, st
 def cache_dir() -> Path:
     """``$RGASC_CACHE`` or ``~/.cache/rgasc``; nothing is created at import."""
     return Path(os.environ.get("RGASC_CACHE", Path.home() / ".cache" / "rgasc"))
+
+
+def temp_folder_beside(out: Path) -> Path:
+    """An empty temporary folder beside ``out`` (same file system: renamed onto ``out`` at
+    the end), with the mode a plain ``mkdir`` gives.
+
+    ``tempfile.mkdtemp`` creates 0700, and the rename keeps that mode: the finished dataset
+    would be unreadable to the group and others, unlike every other rgasc output.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    umask = os.umask(0)  # the only way to read the umask is to set it, so set it back
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)
+    return tmp

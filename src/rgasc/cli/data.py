@@ -16,43 +16,11 @@ from rgasc.cli.options import (
     DevicesOption,
     NumNodesOption,
     WorkersOption,
+    current_command,
 )
 from rgasc.cli.params import config_changes, with_config_options
 from rgasc.features.logmel import FeatureConfig
 from rgasc.models.config import BackboneName
-
-
-# --- the running command, for hints ---
-def current_command(ctx: typer.Context, **override: Any) -> str:
-    """The running command as the user would type it again: every option they gave (in the
-    command's order), with ``override``'s values (parameter name -> value) set or added.
-
-    Rebuilt from the parsed parameters rather than ``sys.argv``, which holds the caller's
-    command line when rgasc runs inside another program (a test, a notebook).
-    """
-    import shlex
-
-    words = ["rgasc", str(ctx.info_name)]
-    for param in ctx.command.params:
-        name = str(param.name)
-        source = ctx.get_parameter_source(name)
-        if (source is None or source.name == "DEFAULT") and name not in override:
-            continue
-        words += _words(param, override.get(name, ctx.params.get(name)))
-    return shlex.join(words)
-
-
-def _words(param: Any, value: Any) -> list[str]:
-    """How ``param`` (a click parameter) with ``value`` is written on a command line."""
-    values = list(value) if isinstance(value, list | tuple) else [value]
-    if param.param_type_name == "argument":
-        return [str(v) for v in values if v is not None]
-    if getattr(param, "is_flag", False):
-        if value:
-            return [param.opts[0]]
-        return [param.secondary_opts[0]] if param.secondary_opts else []
-    flag = max(param.opts, key=len)  # the long name
-    return [w for v in values if v is not None for w in (flag, str(v))]
 
 
 # --- commands: data (download, prepare, synth) ---

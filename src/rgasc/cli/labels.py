@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from rgasc.cli._app import app
-from rgasc.cli.data import current_command
 from rgasc.cli.options import (
     AcceleratorOption,
     DatasetOption,
@@ -18,6 +17,7 @@ from rgasc.cli.options import (
     RelationSplit,
     TeacherName,
     TopKOption,
+    current_command,
     torch_device,
 )
 from rgasc.data.datasets import DEFAULT_VAL_FRACTION

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeAlias
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
 import typer
 
@@ -97,10 +97,6 @@ ModelOption = Annotated[
         help="Trained model: a run folder (`rgasc train --out`) or a checkpoint file (best.pt).",
     ),
 ]
-#: --model where the whole run folder is needed (its config names the dataset and cache).
-RunOption = Annotated[
-    Path, typer.Option("--model", metavar="RUN", help="Run folder written by `rgasc train`.")
-]
 
 
 # --- --accelerator / --devices -> one torch device ---------------------------------------------
@@ -168,3 +164,36 @@ def torch_device(accelerator: str, devices: str = "auto") -> str:
     if idx:  # cpu and mps are one device each
         raise RgascError(f"--devices {devices}: {acc} has one device; use --devices auto")
     return acc
+
+
+# --- the running command, for hints ---
+def current_command(ctx: typer.Context, **override: Any) -> str:
+    """The running command as the user would type it again: every option they gave (in the
+    command's order), with ``override``'s values (parameter name -> value) set or added.
+
+    Rebuilt from the parsed parameters rather than ``sys.argv``, which holds the caller's
+    command line when rgasc runs inside another program (a test, a notebook).
+    """
+    import shlex
+
+    words = ["rgasc", str(ctx.info_name)]
+    for param in ctx.command.params:
+        name = str(param.name)
+        source = ctx.get_parameter_source(name)
+        if (source is None or source.name == "DEFAULT") and name not in override:
+            continue
+        words += _words(param, override.get(name, ctx.params.get(name)))
+    return shlex.join(words)
+
+
+def _words(param: Any, value: Any) -> list[str]:
+    """How ``param`` (a click parameter) with ``value`` is written on a command line."""
+    values = list(value) if isinstance(value, list | tuple) else [value]
+    if param.param_type_name == "argument":
+        return [str(v) for v in values if v is not None]
+    if getattr(param, "is_flag", False):
+        if value:
+            return [param.opts[0]]
+        return [param.secondary_opts[0]] if param.secondary_opts else []
+    flag = max(param.opts, key=len)  # the long name
+    return [w for v in values if v is not None for w in (flag, str(v))]

@@ -25,11 +25,10 @@ import shutil
 import zipfile
 from pathlib import Path
 
-from rgasc.data.prepare import temp_folder_beside
 from rgasc.data.registry import MARKER, DatasetSpec, RemoteFile, get_dataset
 from rgasc.data.transfer import fetch_verified, part_path
 from rgasc.errors import DownloadError
-from rgasc.utils import mark_stage_done, read_json
+from rgasc.utils import mark_stage_done, read_json, temp_folder_beside
 
 __all__ = ["DOWNLOADS", "MARKER", "download_dataset", "is_complete"]
 

@@ -29,7 +29,6 @@ import hashlib
 import os
 import re
 import shutil
-import tempfile
 import unicodedata
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -38,7 +37,7 @@ from typing import Any
 from rgasc.audio import AUDIO_EXTENSIONS, is_audio_file
 from rgasc.data.datasets import Clip, clip_key, location_split
 from rgasc.errors import DatasetError
-from rgasc.utils import write_json
+from rgasc.utils import temp_folder_beside, write_json
 
 COLUMNS = ("path", "scene", "location", "device")
 REQUIRED = ("path", "scene")
@@ -381,21 +380,6 @@ def _check_scene_sizes(src: Path, clips: list[Clip], own_locations: bool) -> Non
 
 
 # --- writing -------------------------------------------------------------------------------
-def temp_folder_beside(out: Path) -> Path:
-    """An empty temporary folder beside ``out`` (same file system: renamed onto ``out`` at
-    the end), with the mode a plain ``mkdir`` gives.
-
-    ``tempfile.mkdtemp`` creates 0700, and the rename keeps that mode: the finished dataset
-    would be unreadable to the group and others, unlike every other rgasc output.
-    """
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    umask = os.umask(0)  # the only way to read the umask is to set it, so set it back
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)
-    return tmp
-
-
 def _write(
     out: Path,
     sources: list[Source],

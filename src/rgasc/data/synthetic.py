@@ -32,10 +32,9 @@ import soundfile as sf
 
 from rgasc.artefacts import EVENTS_FILE
 from rgasc.data.datasets import Clip, location_split
-from rgasc.data.prepare import temp_folder_beside
 from rgasc.data.sounds import EVENT_GENERATORS, EVENT_LABELS, Background, background
 from rgasc.errors import DatasetError
-from rgasc.utils import mark_stage_done, read_stamp, stage_done
+from rgasc.utils import mark_stage_done, read_stamp, stage_done, temp_folder_beside
 
 __all__ = [
     "CITIES",
