@@ -354,8 +354,9 @@ def selection_sentence(selection_split: str, rule: str = "") -> str:
             "test`): the test accuracies below are optimistic (a maximum over training)." + how
         )
     return (
-        "Models were selected on the validation split (locations carved from the training "
-        "fold) and scored once on the test split." + how
+        "Models were selected on the validation split (the dataset's own validate list where "
+        "it ships one, else locations carved from the training fold) and scored once on the "
+        "test split." + how
     )
 
 

@@ -18,11 +18,11 @@ Epochs are counted from 1 in what a person reads (progress bar, messages, metric
 the CSV log's ``epoch`` column, best.pt's ``extra["epoch"]`` and metrics.json's ``best_epoch``
 (``selected_epoch - 1``, kept for readers of earlier runs).
 
-The model is selected on the validation split carved from the training fold (macro accuracy,
-evaluated every epoch); the test split is scored once, at the end. ``select_on="test"`` is the
-authors' protocol and is labelled as test-set selection in config.yaml and metrics.json.
-Which weights are exported is ``select.rule`` (best epoch by default;
-:mod:`rgasc.train.loop.callbacks`).
+The model is selected on the validation split (the dataset's validate list, else carved from
+the training fold by location; macro accuracy, evaluated every epoch); the test split is
+scored once, at the end. ``select_on="test"`` is the authors' protocol and is labelled as
+test-set selection in config.yaml and metrics.json. Which weights are exported is
+``select.rule`` (best epoch by default; :mod:`rgasc.train.loop.callbacks`).
 """
 
 from __future__ import annotations
