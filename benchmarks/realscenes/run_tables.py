@@ -81,14 +81,18 @@ def _command(
     ]
 
 
-def _link_shared(out: Path, table: str, seed: int) -> None:
-    """Link the baselines' finished runs into ``table`` (waits for them to finish)."""
+def _link_shared(out: Path, table: str, seed: int, wait: bool) -> None:
+    """Link the baselines' finished runs into ``table``. ``wait``: the baselines are part of
+    this invocation, so wait for them to finish; otherwise link only those already finished
+    (the table then trains the rest itself)."""
     for (t, config), source in SHARED.items():
         if t != table:
             continue
         src = out / "baselines" / source / f"seed{seed}"
-        while not (src / "metrics.json").is_file():
+        while wait and not (src / "metrics.json").is_file():
             time.sleep(10)
+        if not (src / "metrics.json").is_file():
+            continue
         dst = out / table / config / f"seed{seed}"
         if dst.is_symlink() or dst.exists():
             continue
@@ -129,7 +133,7 @@ def main() -> None:
                     return
                 table, seed = jobs.pop(0)
             if table != "baselines":
-                _link_shared(out, table, seed)
+                _link_shared(out, table, seed, wait="baselines" in a.tables)
             log = out / "logs" / f"{table}-seed{seed}.log"
             started = time.time()
             with open(log, "w") as f:
