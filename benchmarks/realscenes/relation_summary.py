@@ -85,6 +85,30 @@ MEASUREMENTS = (
         "best epoch",
         "pretrained yamnet student, --recipe finetune, 8 epochs",
     ),
+    Measurement(
+        "real-sound",
+        "realscenes/variance-v2",
+        "puasc",
+        "rgasc",
+        "best epoch",
+        "validate fold, --gain rms:-20",
+    ),
+    Measurement(
+        "real-sound",
+        "realscenes/variance-v2",
+        "puasc_ema",
+        "rgasc_ema",
+        "EMA",
+        "validate fold, --gain rms:-20",
+    ),
+    Measurement(
+        "real-sound",
+        "realscenes/yamnet-baselines-v2",
+        "puasc",
+        "rgasc",
+        "best epoch",
+        "pretrained yamnet student, validate fold, --gain rms:-20",
+    ),
 )
 
 
