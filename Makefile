@@ -1,5 +1,5 @@
 # Two entry points that work on a fresh machine with Python 3.11:
-#   make demo   set up .venv, then run the whole pipeline offline on a generated corpus
+#   make demo   set up .venv, then run the whole pipeline on real recordings (README)
 #   make test   set up .venv, then run the test suite
 PYTHON ?= python3
 VENV   := .venv
