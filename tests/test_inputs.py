@@ -402,3 +402,14 @@ def test_trainval_relation_warns_on_its_own_validation_and_refuses_elsewhere(
     # evaluate: the model is trained already; the same finding is a warning
     with pytest.warns(RgascWarning, match="of its test split"):
         check_leak(b, rel, inputs.relation, inputs.labels, {}, refuse=False)
+
+
+def test_a_shipped_validate_list_is_the_file_a_leak_names(tmp_path: Path) -> None:
+    from rgasc.inputs import _fold_file
+
+    root = make_dcase(tmp_path / "ds", seconds=0.1, sr=8000, channels=1)
+    ds = DcaseDataset(root)
+    assert _fold_file(ds, 1, "val") == ds.fold_path(1, "train")  # carved from the train list
+    ds.fold_path(1, "validate").write_text("")
+    assert _fold_file(ds, 1, "val") == ds.fold_path(1, "validate")
+    assert _fold_file(ds, 1, "test") == ds.fold_path(1, "evaluate")

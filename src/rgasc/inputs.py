@@ -265,7 +265,11 @@ def _fold_file(dataset: DcaseDataset, fold: int, split: str) -> Path:
     """The file that makes ``split`` a held-out split of this dataset."""
     if fold not in dataset.folds():
         return dataset.root / "meta.csv"  # split by location from meta.csv
-    return dataset.fold_path(fold, "evaluate" if split == "test" else "train")
+    if split == "test":
+        return dataset.fold_path(fold, "evaluate")
+    if split == "val" and dataset.has_validate(fold):
+        return dataset.fold_path(fold, "validate")  # a shipped list, not a carve
+    return dataset.fold_path(fold, "train")
 
 
 def check_leak(
