@@ -49,11 +49,13 @@ def make_inputs(
     n_events: int = N_EVENTS,
     seed: int = 0,
     chunk: int = 1024,
+    features: Any = None,
 ) -> Inputs:
     """Write a synthetic dataset + feature cache + labels + R_SE of ``n_clips`` under ``root``.
 
     Clip ``i`` has scene ``i % 10`` and location ``(i // 10) % 12``; locations 0-3 form the
-    test fold. Features: (n_clips, 320, 64) float32 written in chunks (the parent never holds
+    test fold. Features: (n_clips, T, 64) float32 of ``features`` (a FeatureConfig; default the
+    paper's, T = 320) written in chunks (the parent never holds
     the whole array). The train split's normalisation stats are computed here too, as the
     first training run on a cache would, so a measured run reads only what training reads.
     """
@@ -90,7 +92,8 @@ def make_inputs(
         rows = [f"{m['filename']}\t{m['scene']}" for m in meta if (m["location"] in test) == keep]
         (ds_root / "evaluation_setup" / f"fold1_{part}.txt").write_text("\n".join(rows) + "\n")
 
-    cfg = FeatureConfig()  # the paper's front-end: 320 frames x 64 bands
+    # the paper's front-end (320 frames x 64 bands) unless a backbone's contract is given
+    cfg = features if features is not None else FeatureConfig()
     shape = (n_clips, cfg.n_frames, cfg.n_mels)
     key = f"synthetic{n_clips}"
     kdir = root / "features" / key

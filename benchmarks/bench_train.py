@@ -6,6 +6,11 @@
 - reference: the same ``RGASC`` class, ``total_loss`` and Adam in a ``for`` loop over batches
   of standardised features already in memory.
 
+``--backbone yamnet`` times the yamnet student (random weights: speed does not depend on
+them) on its own input contract (998 x 64 frames, or ``--time-crop`` frames, what the finetune
+recipe trains on) and adds, in the same run, the plain-loop step of the width-1/4 CNN14 student
+on the paper's 320 x 64 clips, the reference earlier CPU runs were measured with.
+
 Both start from the same seed (identical initial weights). Each path runs ``--warmup`` untimed
 steps then ``--steps`` timed ones, rounds alternate (ours, ref, ours, ref...) so load from other
 processes hits both alike, and clips/s = batch / median step time. On CUDA the steps are timed
@@ -13,6 +18,7 @@ as a whole (one sync at each end: a per-step sync would itself slow the GPU path
 
     python benchmarks/bench_train.py --width 1 --batch-size 16 --steps 3 --warmup 1
     python benchmarks/bench_train.py --width 0.25 --batch-size 4 --steps 5      # quick
+    python benchmarks/bench_train.py --backbone yamnet --time-crop 300 --batch-size 16 --rounds 3
 """
 
 from __future__ import annotations
@@ -104,7 +110,7 @@ def run_ours(
         inputs,
         tmp / "run",
         {
-            "model.width": args.width,
+            **_model_changes(args),
             "optim.batch_size": args.batch_size,
             "seed": args.seed,
             "runtime.accelerator": "gpu" if on_gpu else "cpu",
@@ -138,11 +144,40 @@ def run_ours(
     return timer
 
 
+def _model_changes(args: argparse.Namespace) -> dict[str, Any]:
+    """The student ours trains: backbone, width, crop; random weights (``init`` he)."""
+    return {
+        "model.backbone": args.backbone,
+        "model.width": args.width,
+        "model.init": "he",
+        "augment.time_crop": args.time_crop,
+    }
+
+
+def cnn14_reference(args: argparse.Namespace) -> tuple[argparse.Namespace, dict[str, Any]]:
+    """The width-1/4 CNN14 student's plain loop on in-memory 320 x 64 clips (values do not
+    change the speed): the reference a ``--backbone`` other than cnn14 is compared with."""
+    from rgasc.features import FeatureConfig
+
+    ref = argparse.Namespace(**{**vars(args), "backbone": "cnn14", "width": 0.25, "time_crop": 0})
+    fc, n = FeatureConfig(), (args.warmup + args.steps) * args.batch_size
+    gen = torch.Generator().manual_seed(args.seed)
+    data = {
+        "x": torch.randn(n, fc.n_frames, fc.n_mels, generator=gen),
+        "y": torch.arange(n) % 10,
+        "t": torch.rand(n, 521, generator=gen),
+        "R": torch.rand(10, 521, generator=gen),
+        "n_scenes": 10,
+        "n_events": 521,
+    }
+    return ref, data
+
+
 def reference_data(inputs: Inputs, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     """The train split in memory: standardised x [N, T, F], scene ids [N], targets [N, E], R."""
     from rgasc.train.loop.data import RGASCDataModule
 
-    dm = RGASCDataModule(train_config(inputs, tmp / "ref"))
+    dm = RGASCDataModule(train_config(inputs, tmp / "ref", _model_changes(args)))
     s = dm.splits["train"]
     x = (np.asarray(dm.cache.features[s.rows]) - dm.mean) / np.maximum(dm.std, 1e-8)
     return {
@@ -168,9 +203,13 @@ def reference_loop(
 
     dev = torch.device(args.device)
     torch.manual_seed(args.seed)  # same initial weights as ours (seed_everything seeds torch)
-    model = RGASC(
-        ModelConfig(n_scenes=data["n_scenes"], n_events=data["n_events"], width=args.width)
-    ).to(dev)
+    net = ModelConfig(
+        n_scenes=data["n_scenes"],
+        n_events=data["n_events"],
+        width=args.width,
+        backbone=args.backbone,
+    )
+    model = RGASC(net).to(dev)
     if opts.get("channels_last"):
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     fwd = torch.compile(model) if opts.get("compile") else model
@@ -185,6 +224,8 @@ def reference_loop(
         t0, c0 = time.perf_counter(), time.process_time()
         idx = order[(i * b) % len(x) :][:b].to(dev)
         xb, yb, tb = x[idx], y[idx], t[idx]
+        if 0 < args.time_crop < xb.shape[1]:  # the crop ours draws (one window, same cost)
+            xb = xb[:, : args.time_crop]
         opt.zero_grad(set_to_none=True)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bool(opts.get("bf16"))):
             out = fwd(xb)
@@ -235,6 +276,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
     ap.add_argument("--seed", type=int, default=0, help="seed of both paths")
     ap.add_argument(
+        "--backbone",
+        choices=("cnn14", "yamnet"),
+        default="cnn14",
+        help="the student's backbone (other than cnn14: the width-1/4 CNN14 step is timed too)",
+    )
+    ap.add_argument("--time-crop", type=int, default=0, help="train on N-frame crops (0 = off)")
+    ap.add_argument(
         "--no-interleave",
         dest="interleave",
         action="store_false",
@@ -245,6 +293,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main() -> None:
+    from rgasc.models.backbones import get_backbone
+
     args = parse()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -254,7 +304,9 @@ def main() -> None:
     print(machine())
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
-        inputs = make_inputs(tmp / "inputs", n_clips)
+        inputs = make_inputs(tmp / "inputs", n_clips, features=get_backbone(args.backbone).features)
+        cnn14 = cnn14_reference(args) if args.backbone != "cnn14" else None
+        base: list[float] = []
         data = reference_data(inputs, args, tmp)
         ours: list[float] = []
         ref: list[float] = []
@@ -273,6 +325,8 @@ def main() -> None:
                 ref += run_reference(data, args, cpu_ref)
             ours += [timer.total] if args.device == "cuda" else timer.times
             cpu_ours += timer.cpu_times
+            if cnn14 is not None:
+                base += run_reference(cnn14[1], cnn14[0])
     b = args.batch_size
     if args.device == "cuda":
         c_ours = b * args.steps * len(ours) / sum(ours)
@@ -281,7 +335,8 @@ def main() -> None:
         c_ours, c_ref = clips_per_s(ours, b), clips_per_s(ref, b)
     print(
         f"width={args.width} batch={b} steps={args.steps}x{args.rounds} warmup={args.warmup} "
-        f"device={args.device} clips in cache={n_clips}"
+        f"device={args.device} clips in cache={n_clips} backbone={args.backbone} "
+        f"time_crop={args.time_crop}"
     )
     print(f"step seconds ours: {' '.join(f'{s:.3f}' for s in ours)}")
     print(f"step seconds ref:  {' '.join(f'{s:.3f}' for s in ref)}")
@@ -294,6 +349,17 @@ def main() -> None:
         f"(median step {statistics.median(ref):.3f} s)"
     )
     print(f"ratio ours/reference: {c_ours / c_ref:.3f}")
+    if base:
+        c_base = (
+            b * args.steps * len(base) / sum(base)
+            if args.device == "cuda"
+            else clips_per_s(base, b)
+        )
+        print(
+            f"cnn14 width 1/4, plain loop, 320 frames: {c_base:9.2f} clips/s "
+            f"(median step {statistics.median(base):.3f} s)"
+        )
+        print(f"ratio {args.backbone} ours / cnn14 width 1/4: {c_ours / c_base:.3f}")
     # wall time swings with the other processes on a shared machine; CPU time much less
     m_ours, m_ref = statistics.median(cpu_ours), statistics.median(cpu_ref)
     print(
