@@ -366,7 +366,7 @@ def test_cli_help_documents_every_option_with_its_default() -> None:
             if opt.default_text() is not None:
                 assert f"[default: ({opt.default_text()})]" in text, (command, opt.flag)
         assert "--recipe" in text and "paper|modern" in text
-        assert "(--recipe modern: 0.3)" in text and "(--recipe modern: adamw)" in text
+        assert "(--recipe modern: 0.4)" in text and "(--recipe modern: adamw)" in text
 
 
 def test_cli_recipe_fills_defaults_and_explicit_options_win(
@@ -418,7 +418,7 @@ def test_cli_experiment_takes_the_recipe(tmp_path: Path, monkeypatch: pytest.Mon
     assert res.exit_code == 0, res.output
     base = seen["base"]
     assert base.recipe == "modern" and base.augment.time_roll == 2
-    assert base.optim.schedule == "cosine" and base.runtime.progress_bar is False
+    assert base.optim.optimizer == "adamw" and base.runtime.progress_bar is False
 
 
 def test_cli_averaging_and_selection_rule_options(

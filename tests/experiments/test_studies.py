@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from rgasc.errors import ArtefactError, RgascError
-from rgasc.experiments.settings import MODERN_PIECES, experiment_settings
+from rgasc.experiments.settings import PIECES, experiment_settings, modern_pieces
 from rgasc.experiments.sweep import Setting, run_experiment, run_sweep
 from rgasc.experiments.tables import RunRecord, aggregate, results_table
 from rgasc.train import TrainConfig
@@ -62,7 +62,11 @@ def test_recipe_rows_set_every_option_of_their_recipe_whatever_the_base() -> Non
         assert all(rows[name].changes[k] == v for k, v in MODERN.items())
     assert rows["puasc_modern"].changes["loss.lambdas"] == PUASC_LAMBDAS
     assert rows["rgasc_modern"].versus == "puasc_modern"
-    for piece, _, off in MODERN_PIECES:  # each piece removed, everything else modern
+    pieces = modern_pieces()
+    assert all(p in PIECES for p in pieces) and len(pieces) == sum(
+        n.startswith("rgasc_modern_no_") for n in rows
+    )
+    for piece, _, off in pieces:  # each piece removed, everything else modern
         row = rows[f"rgasc_modern_no_{piece}"]
         assert row.versus == "rgasc_modern"
         for k, v in MODERN.items():

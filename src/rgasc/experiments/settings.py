@@ -342,9 +342,10 @@ def experiment_settings(
     raise RgascError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}")
 
 
-#: The pieces of the modern recipe (:data:`rgasc.train.config.recipes.MODERN`), each removed in turn
-#: by the recipe experiment: (name, what is removed, the changes that turn it off).
-MODERN_PIECES: tuple[tuple[str, str, Mapping[str, Any]], ...] = (
+#: The pieces a modern recipe may hold, each removed in turn by the recipe experiment: (name,
+#: what is removed, the changes that turn it off). Only those the preset
+#: (:data:`rgasc.train.config.recipes.MODERN`) switches on get a row (:func:`modern_pieces`).
+PIECES: tuple[tuple[str, str, Mapping[str, Any]], ...] = (
     ("mixup", "mixup", {"augment.mixup_alpha": 0.0}),
     ("mixstyle", "Freq-MixStyle", {"augment.mixstyle_p": 0.0}),
     ("freq_mask", "frequency mask", {"augment.freq_masks": 0, "augment.freq_mask_width": 0}),
@@ -360,6 +361,14 @@ MODERN_PIECES: tuple[tuple[str, str, Mapping[str, Any]], ...] = (
         {"optim.schedule": "constant", "optim.warmup": 0.0, "optim.lr_floor": 0.0},
     ),
 )
+
+
+def modern_pieces() -> tuple[tuple[str, str, Mapping[str, Any]], ...]:
+    """The :data:`PIECES` that ``--recipe modern`` switches on (removing one changes it)."""
+    modern = preset("modern")
+    return tuple(p for p in PIECES if any(modern[k] != v for k, v in p[2].items()))
+
+
 # every study run also scores the selected weights on the training split (the train/val gap)
 # and every selection rule's weights: rules do not change training
 _STUDY = {"select.score_all": True}
@@ -407,7 +416,7 @@ def recipe_settings() -> list[Setting]:
             versus="rgasc_paper",
         ),
     ]
-    for piece, label, off in MODERN_PIECES:
+    for piece, label, off in modern_pieces():
         rows.append(
             Setting(
                 f"rgasc_modern_no_{piece}",

@@ -49,6 +49,7 @@ from rgasc.models.config import Init
 from rgasc.models.transfer import init_from_cnn14, init_from_yamnet
 from rgasc.scoring.score import predict_arrays, score_split
 from rgasc.train.algorithms.augment import BatchAugment
+from rgasc.train.config.recipes import AugmentConfig
 from rgasc.train.config.tree import TrainConfig, load_run_config
 from rgasc.train.loop.callbacks import WeightChoice
 from rgasc.train.loop.data import RGASCDataModule
@@ -180,12 +181,29 @@ def init_pretrained(model: RGASC, cfg: TrainConfig, events: list[str]) -> dict[s
     }
 
 
+def training_augment(cfg: TrainConfig, dm: RGASCDataModule) -> AugmentConfig:
+    """The augmentation this run's training split gets (:meth:`AugmentConfig.for_devices`);
+    says so when Freq-MixStyle is left out for want of devices."""
+    devices = dm.train_devices()
+    out = cfg.augment.for_devices(len(devices))
+    if out is not cfg.augment:
+        warnings.warn(
+            f"Freq-MixStyle is off: the training split has {len(devices)} recording device(s) "
+            f"({', '.join(devices)}), fewer than mixstyle_min_devices="
+            f"{cfg.augment.mixstyle_min_devices}; it corrects device mismatch "
+            "(--mixstyle-min-devices 0 forces it)",
+            RgascWarning,
+            stacklevel=2,
+        )
+    return out
+
+
 def build_module(cfg: TrainConfig, dm: RGASCDataModule, *, load_init: bool = True) -> RGASCModule:
     """The LightningModule of a run: network, R_SE prior, losses and optimiser settings.
 
     The one place they are assembled, so benchmarks time exactly what ``train`` runs.
     """
-    augment = BatchAugment(cfg.augment, len(dm.scenes), seed=cfg.seed)
+    augment = BatchAugment(training_augment(cfg, dm), len(dm.scenes), seed=cfg.seed)
     model = build_model(cfg, dm)
     # on resume every weight comes from last.ckpt: the pretrained file is not read again
     pretrained = init_pretrained(model, cfg, dm.events) if load_init else None
@@ -198,7 +216,7 @@ def build_module(cfg: TrainConfig, dm: RGASCDataModule, *, load_init: bool = Tru
         compile=cfg.runtime.compile,
         channels_last=cfg.runtime.channels_last,
         optim=cfg.optim,
-        augment=augment if cfg.augment.enabled else None,
+        augment=augment if augment.cfg.enabled else None,
     )
     module.pretrained = pretrained  # provenance for config.yaml and best.pt (not module state)
     return module

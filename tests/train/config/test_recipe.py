@@ -4,6 +4,7 @@ a pre-change run, a modern run with every artefact, resumed."""
 from __future__ import annotations
 
 import csv
+import warnings
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from rgasc.scoring.plots import curves_figure
 from rgasc.train import TrainConfig
 from rgasc.train.config.recipes import FINETUNE, MODERN, PAPER, layered, preset
 from rgasc.train.config.tree import make_config
-from rgasc.train.runner import train
+from rgasc.train.runner import train, training_augment
 from rgasc.utils import read_json
 
 PATHS = {
@@ -36,7 +37,8 @@ def test_paper_preset_is_the_defaults_and_modern_sets_only_its_keys() -> None:
     assert {k: field_default(TrainConfig, k) for k in PAPER} == PAPER
     assert make_config({**PATHS, "recipe": "paper"}) == make_config(PATHS).replace(recipe="paper")
     cfg = make_config({**PATHS, "recipe": "modern"})
-    assert cfg.recipe == "modern" and cfg.augment.mixup_alpha == 0.3
+    # the pieces the validation sweep kept (benchmarks/results/realscenes/modern-sweep/)
+    assert cfg.recipe == "modern" and cfg.augment.mixup_alpha == 0.0
     assert (cfg.augment.mixstyle_p, cfg.augment.mixstyle_alpha) == (0.4, 0.3)
     assert (cfg.augment.freq_masks, cfg.augment.freq_mask_width, cfg.augment.time_roll) == (
         1,
@@ -46,20 +48,51 @@ def test_paper_preset_is_the_defaults_and_modern_sets_only_its_keys() -> None:
     assert (cfg.optim.optimizer, cfg.optim.weight_decay, cfg.optim.schedule) == (
         "adamw",
         1e-4,
-        "cosine",
+        "constant",
     )
-    assert (cfg.optim.warmup, cfg.optim.lr_floor, cfg.optim.lr) == (0.05, 0.01, 1e-3)
+    assert (cfg.optim.warmup, cfg.optim.lr_floor, cfg.optim.lr) == (0.0, 0.0, 1e-3)
     with pytest.raises(ConfigError, match="recipe='fancy'"):
         preset("fancy")
     with pytest.raises(ConfigError, match="recipe"):
         make_config({**PATHS, "recipe": "fancy"})
 
 
+def test_freq_mixstyle_needs_the_devices_it_corrects_for() -> None:
+    aug = make_config({**PATHS, "recipe": "modern"}).augment
+    assert (aug.mixstyle_p, aug.mixstyle_min_devices) == (0.4, 2)
+    assert aug.for_devices(1).mixstyle_p == 0.0 and aug.for_devices(1).enabled
+    assert aug.for_devices(1).replace(mixstyle_p=0.4) == aug  # nothing else changes
+    assert aug.for_devices(2) is aug and aug.for_devices(9) is aug
+    forced = aug.replace(mixstyle_min_devices=0)
+    assert forced.for_devices(1) is forced and forced.for_devices(0) is forced
+    with pytest.raises(ConfigError, match="mixstyle_min_devices=-1"):
+        aug.replace(mixstyle_min_devices=-1)
+
+
+def test_a_run_says_when_it_leaves_freq_mixstyle_out() -> None:
+    cfg = make_config({**PATHS, "recipe": "modern"})
+
+    class Data:  # the one thing training_augment asks of the data module
+        def __init__(self, devices: list[str]) -> None:
+            self.devices = devices
+
+        def train_devices(self) -> list[str]:
+            return self.devices
+
+    with pytest.warns(
+        RgascWarning, match=r"1 recording device\(s\) \(a\), fewer than mixstyle_min"
+    ):
+        assert training_augment(cfg, Data(["a"])).mixstyle_p == 0.0  # type: ignore[arg-type]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert training_augment(cfg, Data(["a", "b", "s1"])) is cfg.augment  # type: ignore[arg-type]
+
+
 def test_explicit_options_win_over_the_preset() -> None:
     cfg = make_config(
-        {**PATHS, "recipe": "modern", "augment.mixup_alpha": 0.0, "optim.schedule": "linear"}
+        {**PATHS, "recipe": "modern", "augment.mixup_alpha": 0.2, "optim.schedule": "linear"}
     )
-    assert cfg.augment.mixup_alpha == 0.0 and cfg.optim.schedule == "linear"
+    assert cfg.augment.mixup_alpha == 0.2 and cfg.optim.schedule == "linear"
     assert cfg.augment.mixstyle_p == 0.4  # the rest from the preset
     # a file that names its recipe keeps its own values; a --recipe given on the command line
     # overrides the file, and the command line's own options win over both
@@ -157,8 +190,19 @@ def _rows(path: Path) -> list[dict[str, str]]:
 def test_modern_run_writes_every_artefact_is_seeded_and_resumes(
     tiny_inputs: TinyInputs, tmp_path: Path
 ) -> None:
-    changes = {"recipe": "modern", "optim.epochs": 1, "runtime.deterministic": True}
-    runs = [train(tiny_config(tiny_inputs, tmp_path / name, changes)) for name in ("a", "b")]
+    # mixup and the published cosine schedule on top, to run every piece the code has
+    changes = {
+        "recipe": "modern",
+        "augment.mixup_alpha": 0.3,
+        "optim.schedule": "cosine",
+        "optim.warmup": 0.05,
+        "optim.lr_floor": 0.01,
+        "optim.epochs": 1,
+        "runtime.deterministic": True,
+    }
+    # the tiny data has one device: Freq-MixStyle is left out, and the run says so
+    with pytest.warns(RgascWarning, match="Freq-MixStyle is off"):
+        runs = [train(tiny_config(tiny_inputs, tmp_path / name, changes)) for name in ("a", "b")]
     # identical runs give identical weights (augmentation draws seeded by seed and step)
     states = [
         torch.load(r / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"] for r in runs
@@ -178,6 +222,7 @@ def test_modern_run_writes_every_artefact_is_seeded_and_resumes(
         "logs/csv/session_1/metrics.csv",
     ):
         assert (run / name).is_file(), name
+    assert load_yaml(run / "config.yaml")["data"]["train_devices"] == ["a"]
     conf = load_yaml(run / "config.yaml")["train"]
     assert conf["recipe"] == "modern" and conf["augment"]["mixup_alpha"] == 0.3
     assert conf["optim"]["optimizer"] == "adamw" and conf["optim"]["schedule"] == "cosine"

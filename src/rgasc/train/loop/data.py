@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from rgasc.data.datasets import Clip, DcaseDataset
+from rgasc.data.datasets import Clip, DcaseDataset, device_sort_key
 from rgasc.distributed import unpadded_sampler
 from rgasc.errors import ArtefactError, LabelSpaceError, RgascWarning
 from rgasc.features import FeatureCache, open_cache
@@ -322,10 +322,15 @@ class RGASCDataModule(L.LightningDataModule):
         splits = ["val"] if self.cfg.optim.select_on == "val" else ["test", "val"]
         return [s for s in splits if self.splits[s].clips]
 
+    def train_devices(self) -> list[str]:
+        """The recording devices of the training split (meta.csv ``source_label``)."""
+        return sorted({c.device for c in self.splits["train"].clips}, key=device_sort_key)
+
     def summary(self) -> dict[str, Any]:
         """Counts and provenance for config.yaml."""
         return {
             "clips": {s: len(d.clips) for s, d in self.splits.items()},
+            "train_devices": self.train_devices(),
             "scenes": self.scenes,
             "n_events": len(self.events),
             "excluded_bad_clips": self.excluded,
