@@ -2,7 +2,7 @@
 
     TrainConfig
       out, seed                  the run folder; Lightning's ``seed_everything``
-      recipe                     the preset the run's defaults came from (paper | modern)
+      recipe                     the preset the run's defaults came from (paper | modern | finetune)
       data     DataConfig        inputs (dataset, features, labels, relation) and the split
       model    NetConfig         the network's options (its sizes come from the data)
       loss     LossConfig        eq. 8's lambdas and the relation losses' options
@@ -240,9 +240,9 @@ class TrainConfig(Config):
     seed: int = option(0, help="Seed of weights, shuffling, dropout and augmentation.")
     recipe: Recipe = option(
         Recipe.PAPER,
-        help="Preset of the options beyond the paper: paper (none of them) or modern (mixup, "
-        "Freq-MixStyle, frequency mask, roll, AdamW, warm-up + cosine; README). It fills the "
-        "defaults: options given explicitly win.",
+        help="Preset of the options beyond the paper: paper (none of them), modern (frequency "
+        "mask, roll, AdamW; Freq-MixStyle with >= 2 devices; README) or finetune (a pretrained "
+        "--backbone). It fills the defaults: options given explicitly win.",
     )
     data: DataConfig
     model: NetConfig = dataclasses.field(default_factory=NetConfig)
