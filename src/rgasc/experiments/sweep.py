@@ -55,6 +55,7 @@ from rgasc.experiments.tables import (
     results_markdown,
     write_results,
 )
+from rgasc.train.config.tree import LATER_LEAVES
 from rgasc.utils import mark_stage_done, read_json, text_hash, write_json
 
 if TYPE_CHECKING:
@@ -105,7 +106,13 @@ def run_identity(cfg: TrainConfig, kind: str) -> str:
     """Digest of what a run computes (not where it is written, nor runtime options)."""
     tree = flatten(cfg.resolved().to_dict())
     if kind == "train":  # epochs included: a longer run is another run of a sweep
-        ident = {k: v for k, v in tree.items() if not k.startswith("runtime.") and k != "out"}
+        ident = {
+            k: v
+            for k, v in tree.items()
+            if not k.startswith("runtime.")
+            and k != "out"
+            and not (k in LATER_LEAVES and v == LATER_LEAVES[k])
+        }
     else:  # baselines read only the inputs and the split
         keys = ("dataset", "labels", "relation", "fold", "val_fraction", "split_seed")
         ident = {k: tree[f"data.{k}"] for k in keys}

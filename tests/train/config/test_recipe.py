@@ -118,6 +118,25 @@ def test_every_recipe_option_changes_the_digest_and_identity() -> None:
             assert run_identity(changed, "train") != run_identity(base, "train"), key
 
 
+def test_a_leaf_added_later_keeps_the_identity_of_earlier_runs_at_its_old_value() -> None:
+    import json
+
+    from rgasc.config import flatten
+    from rgasc.train.config.tree import LATER_LEAVES
+    from rgasc.utils import text_hash
+
+    cfg = make_config({**PATHS, "recipe": "modern", "augment.mixstyle_min_devices": 0})
+    # the identity an earlier version computed: the same leaves, without the later ones
+    tree = flatten(cfg.resolved().to_dict())
+    old = {k: v for k, v in tree.items() if not k.startswith("runtime.") and k != "out"}
+    for key in LATER_LEAVES:
+        del old[key]
+    assert run_identity(cfg, "train") == text_hash("train", json.dumps(old, sort_keys=True))
+    # away from the old value it is another run
+    ruled = cfg.replace(augment=cfg.augment.replace(mixstyle_min_devices=2))
+    assert run_identity(ruled, "train") != run_identity(cfg, "train")
+
+
 def test_finetune_preset_is_the_sweep_winner() -> None:
     """benchmarks/results/realscenes/finetune-sweep/results.md: frozen_shared."""
     cfg = make_config({**PATHS, "recipe": "finetune", "model.backbone": "yamnet"})

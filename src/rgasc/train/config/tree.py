@@ -68,6 +68,11 @@ if TYPE_CHECKING:
 #: Eq. 8's weights (l1 scene, l2 s_by_event, l3 event, l4 e_by_scene): Table II #6, the
 #: paper's best, the default of every run.
 PAPER_LAMBDAS: tuple[float, float, float, float] = (1.0, 0.01, 0.5, 0.01)
+
+#: Leaves added after runs of earlier versions existed, each with the value that trains as those
+#: runs did. A sweep's run identity (:func:`rgasc.experiments.sweep.run_identity`) leaves a leaf
+#: out at that value, so finished runs of an earlier version still count as the same run.
+LATER_LEAVES: dict[str, Any] = {"augment.mixstyle_min_devices": 0}
 #: The scene loss alone: the pure ASC model (puASC, Table I #1).
 PUASC_LAMBDAS: tuple[float, float, float, float] = (1.0, 0.0, 0.0, 0.0)
 
