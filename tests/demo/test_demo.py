@@ -139,6 +139,22 @@ def test_student_defaults_and_choices(monkeypatch: pytest.MonkeyPatch, tmp_path:
         DemoConfig(gain="loud")
 
 
+def test_the_students_train_at_their_recipes_lr_unless_given(tmp_path: Path) -> None:
+    from rgasc.demo.config import STUDENTS
+    from rgasc.demo.run import train_config
+
+    def optim(student: str, **kw: float):  # noqa: ANN202
+        cfg = train_config(
+            DemoConfig(**kw), tmp_path, "x/seed0", (1, 0, 0, 0), student=STUDENTS[student]
+        )
+        return cfg.optim
+
+    y = optim("yamnet")  # the finetune recipe: heads at 1e-2, pretrained stages at 1e-4
+    assert y.lr == 1e-2 and y.lr * y.stage_lr_scale == pytest.approx(1e-4)
+    assert optim("cnn14").lr == 1e-3  # the paper's
+    assert optim("yamnet", lr=5e-4).lr == 5e-4  # --lr wins
+
+
 def test_report_says_what_the_seeds_allow() -> None:
     from rgasc.demo.report import seed_paragraph
 

