@@ -109,6 +109,14 @@ MEASUREMENTS = (
         "best epoch",
         "pretrained yamnet student, validate fold, --gain rms:-20",
     ),
+    Measurement(
+        "real-sound",
+        "realscenes/yamnet-baselines-v3",
+        "puasc",
+        "rgasc",
+        "best epoch",
+        "pretrained yamnet student, heads at 1e-2 (--recipe finetune now)",
+    ),
 )
 
 

@@ -46,8 +46,8 @@ class Student:
 # Sized so that `make demo` (data build, tagging and every training) fits in 10 minutes on 2
 # CPU cores (README, "What make demo does"; 7.9 min measured from a fresh clone): the yamnet
 # student fine-tunes for 2 epochs on 300-frame crops, 3 seeds of each model, so the report can
-# give the paired interval (2 epochs reach ~55 % test where the 8 of
-# benchmarks/results/realscenes/yamnet-baselines-v2 reach 60-62 %: the price of 3 seeds);
+# give the paired interval (2 epochs reach ~56 % test, short of the 8-epoch students of
+# benchmarks/results/realscenes/yamnet-baselines-v3: the price of 3 seeds);
 # the CNN14-style student at width 1/8 needs its 30 epochs, so one seed fits.
 STUDENTS = {
     "yamnet": Student("yamnet", 1.0, 2, None, "finetune", 3),
