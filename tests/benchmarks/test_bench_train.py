@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-HERE = Path(__file__).resolve().parents[2] / "benchmarks"
+from helpers.scripts import load_script
 
 
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(HERE))  # bench_train imports its sibling _common
-    try:
-        spec = importlib.util.spec_from_file_location("bench_train_module", HERE / "bench_train.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        sys.path.remove(str(HERE))
+    return load_script("bench_train.py")
 
 
 def test_backbone_and_crop_reach_both_paths(bench) -> None:

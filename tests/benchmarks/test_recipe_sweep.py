@@ -4,25 +4,16 @@ modern grid keeps Freq-MixStyle out, and the after-choice test line pairs by see
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 
+from helpers.scripts import load_script
 from rgasc.train.config.tree import make_config
-
-PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "realscenes" / "recipe_sweep.py"
 
 
 @pytest.fixture(scope="module")
 def sweep():
-    spec = importlib.util.spec_from_file_location("realscenes_recipe_sweep", PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("realscenes/recipe_sweep.py")
 
 
 def _args(grid: str) -> argparse.Namespace:

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
-PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "realscenes" / "relation_summary.py"
+from helpers.scripts import BENCHMARKS, load_script
 
 
 @pytest.fixture(scope="module")
 def summary():
-    spec = importlib.util.spec_from_file_location("realscenes_relation_summary", PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("realscenes/relation_summary.py")
 
 
 def _runs(path: Path, rows: dict[str, dict[int, float]]) -> None:
@@ -51,5 +44,5 @@ def test_missing_config_names_the_file(summary, tmp_path):
 
 
 def test_committed_results_summarize(summary):
-    table = summary.summarize(PATH.parents[1] / "results")
+    table = summary.summarize(BENCHMARKS / "results")
     assert len(table.splitlines()) == 2 + len(summary.MEASUREMENTS)

@@ -115,7 +115,7 @@ class DemoConfig(Config):
     )
     batch_size: int = option(16, help="Clips per batch.")
     lr: float | None = option(
-        None, help="Learning rate of the new heads (Adam; default: the student's recipe's)."
+        None, help="Learning rate (Adam; of the new heads for yamnet; default: the recipe's)."
     )
     seed: int = option(0, help="Seed of the corpus and of the first run of each model.")
     seeds: int | None = option(
